@@ -96,6 +96,7 @@ def enu_to_polar(enu: ArrayLike) -> tuple[Array, Array, Array]:
     e, n, u = enu[..., 0], enu[..., 1], enu[..., 2]
     rng = np.sqrt(e * e + n * n + u * u)
     az = np.degrees(np.arctan2(e, n)) % 360.0
+    az = np.where(az >= 360.0, 0.0, az)  # (-tiny) % 360 rounds to 360, outside [0, 360)
     el = np.degrees(np.arctan2(u, np.hypot(e, n)))
     return rng, az, el
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,3 +148,84 @@ def collect(mosquitto: Broker) -> Iterator[callable]:  # type: ignore[valid-type
     for c in clients:
         c.loop_stop()
         c.disconnect()
+
+
+def sargas_command() -> list[str]:
+    """The ``sargas`` console script of the running interpreter's environment."""
+    script = Path(sys.executable).with_name("sargas")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
+
+
+@pytest.fixture
+def sargas() -> Iterator[callable]:  # type: ignore[valid-type]
+    """Factory: ``sargas("serve", "--port", ...)`` starts a subprocess; all are stopped after."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str, **kwargs: object) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([*sargas_command(), *args], **kwargs)  # type: ignore[call-overload]
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    """Block until ``url`` answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1.0) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
+
+
+class WsCollector:
+    """Reads every frame of a WebSocket in a thread and keeps the decoded JSON."""
+
+    def __init__(self, url: str) -> None:
+        from websockets.sync.client import connect
+
+        self.messages: list[dict] = []  # type: ignore[type-arg]
+        self.lock = threading.Lock()
+        self._ws = connect(url, max_size=2**24)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            for frame in self._ws:
+                with self.lock:
+                    self.messages.append(json.loads(frame))
+        except ConnectionClosed:
+            pass
+
+    def of_schema(self, schema: str) -> list[dict]:  # type: ignore[type-arg]
+        with self.lock:
+            return [m for m in self.messages if m.get("schema") == schema]
+
+    def wait_for(self, predicate, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate(self):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def close(self) -> None:
+        self._ws.close()
+        self._thread.join(timeout=5)

@@ -89,7 +89,8 @@ def validate(obj: dict[str, Any], expected_schema: str | None = None) -> Message
     if expected_schema is not None and schema != expected_schema:
         raise ProtocolError("wrong_topic", f"a {schema} message on a topic for {expected_schema}", sensor_id)
     try:
-        return model.model_validate(obj)  # type: ignore[return-value]
+        # Strict: the wire's types are JSON's, so "2410.5" or true is not a number (lax mode coerces).
+        return model.model_validate(obj, strict=True)  # type: ignore[return-value]
     except ValidationError as exc:
         raise ProtocolError("invalid", _describe(exc), sensor_id) from None
 

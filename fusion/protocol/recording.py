@@ -33,7 +33,10 @@ class RecordingError(ValueError):
 
 def _open(path: Path, mode: str) -> IO[bytes]:
     if path.suffix == ".gz":
-        return gzip.open(path, mode + "b", compresslevel=6)  # type: ignore[return-value]
+        if mode == "w":
+            # mtime=0: the same messages give the same bytes, whenever they are written.
+            return gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=open(path, "wb"), mtime=0)
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     return open(path, mode + "b")
 
 

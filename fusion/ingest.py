@@ -1,0 +1,149 @@
+"""Protocol detections → measurement arrays in the site ENU frame (a ``Scan`` for the tracker).
+
+Angles stay in the sensor's own local frame, where they were measured; the scan carries the
+exact affine map from site ENU to that frame (``LocalFrame.transform_to``), so the tracker's
+measurement model is exact at any baseline. Remote ID positions are converted to site ENU
+and their velocities rotated from the local frame at the object to the site frame.
+
+Bearing-only detections (acoustic, RF direction finding without a position) are accepted
+here; the v1 tracker only uses them to update established tracks (see ``fusion.tracking.tracker``).
+Every RF detection is flagged as an emitter (drone evidence): the RF sensors watch drone
+control, video and Remote ID links. An RF detection with both a bearing and a position is
+used as a position.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fusion.config import FusionConfig, SensorSigma
+from fusion.geo import LocalFrame
+from fusion.protocol import Detection, DetectionsMessage
+from fusion.tracking.classify import LABELS
+from fusion.tracking.initiation import identity_keys
+from fusion.tracking.measurements import BEARING, POSITION, RADAR, MeasurementModel
+from fusion.tracking.scan import MeasurementBlock, Scan
+
+Array = NDArray[np.float64]
+
+#: Remote ID's "altitude unknown".
+UNKNOWN_ALTITUDE_M = -1000.0
+
+__all__ = ["Scan", "enu_rotations", "ingest"]
+
+
+def enu_rotations(lat_deg: Array, lon_deg: Array) -> Array:
+    """Rotations (n, 3, 3) from ECEF vectors to the local ENU frames at n points (``geo.enu_rotation`` batched)."""
+    lat, lon = np.radians(lat_deg), np.radians(lon_deg)
+    sl, cl, so, co = np.sin(lat), np.cos(lat), np.sin(lon), np.cos(lon)
+    rot = np.empty((len(lat), 3, 3))
+    rot[:, 0] = np.stack([-so, co, np.zeros_like(so)], axis=1)
+    rot[:, 1] = np.stack([-sl * co, -sl * so, cl], axis=1)
+    rot[:, 2] = np.stack([cl * co, cl * so, sl], axis=1)
+    return rot
+
+
+def _values(dets: list[Detection], name: str) -> tuple[Array, NDArray[np.bool_]]:
+    """One optional numeric field of the detections as an array (0 where absent) and its presence mask."""
+    raw = [getattr(d, name) for d in dets]
+    present = np.array([v is not None for v in raw], dtype=bool)
+    return np.array([0.0 if v is None else v for v in raw], dtype=float), present
+
+
+def _sigmas(dets: list[Detection], name: str, default: float) -> Array:
+    """Per-detection sigma of one component: the detection's own, else the configured default."""
+    return np.array([default if d.sigma is None or getattr(d.sigma, name) is None else getattr(d.sigma, name)
+                     for d in dets], dtype=float)
+
+
+def _block(model: MeasurementModel, z: Array, mask: NDArray[np.bool_], variances: Array,
+           index: NDArray[np.intp]) -> MeasurementBlock:
+    """A block with diagonal measurement covariances."""
+    r = np.zeros((*variances.shape, variances.shape[1]))
+    idx = np.arange(variances.shape[1])
+    r[:, idx, idx] = variances
+    return MeasurementBlock(model, z, mask, r, index)
+
+
+def _radar(dets: list[Detection], index: NDArray[np.intp], sig: SensorSigma) -> MeasurementBlock:
+    rng, _ = _values(dets, "range_m")
+    az, _ = _values(dets, "azimuth_deg")
+    el, has_el = _values(dets, "elevation_deg")
+    rv, has_rv = _values(dets, "radial_velocity_mps")
+    z = np.stack([rng, np.radians(az), np.radians(el), rv], axis=1)
+    mask = np.stack([np.ones_like(has_el), np.ones_like(has_el), has_el, has_rv], axis=1)
+    std = np.stack([_sigmas(dets, "range_m", sig.range_m), np.radians(_sigmas(dets, "azimuth_deg", sig.azimuth_deg)),
+                    np.radians(_sigmas(dets, "elevation_deg", sig.elevation_deg)),
+                    _sigmas(dets, "radial_velocity_mps", sig.radial_velocity_mps)], axis=1)
+    return _block(RADAR, z, mask, std**2, index)
+
+
+def _bearings(dets: list[Detection], index: NDArray[np.intp], sig: SensorSigma) -> MeasurementBlock:
+    az, _ = _values(dets, "azimuth_deg")
+    el, has_el = _values(dets, "elevation_deg")
+    z = np.radians(np.stack([az, el], axis=1))
+    mask = np.stack([np.ones_like(has_el), has_el], axis=1)
+    std = np.radians(np.stack([_sigmas(dets, "azimuth_deg", sig.azimuth_deg),
+                               _sigmas(dets, "elevation_deg", sig.elevation_deg)], axis=1))
+    return _block(BEARING, z, mask, std**2, index)
+
+
+def _positions(dets: list[Detection], index: NDArray[np.intp], site: LocalFrame,
+               sig: SensorSigma) -> MeasurementBlock:
+    lat = np.array([d.position.lat for d in dets if d.position is not None])
+    lon = np.array([d.position.lon for d in dets if d.position is not None])
+    alt = np.array([d.position.alt_m for d in dets if d.position is not None])
+    has_alt = alt != UNKNOWN_ALTITUDE_M
+    enu = site.from_geodetic(lat, lon, np.where(has_alt, alt, site.alt_m))
+    has_vel = np.array([d.velocity is not None for d in dets], dtype=bool)
+    v_local = np.array([[0.0, 0.0, 0.0] if d.velocity is None else
+                        [d.velocity.east_mps, d.velocity.north_mps, d.velocity.up_mps] for d in dets])
+    # local ENU at the object → ECEF → site ENU
+    v_site = np.einsum("ij,njk,nk->ni", site.rotation, np.swapaxes(enu_rotations(lat, lon), 1, 2), v_local)
+    z = np.concatenate([enu, v_site], axis=1)
+    mask = np.concatenate([np.ones((len(dets), 2), dtype=bool), has_alt[:, None],
+                           np.repeat(has_vel[:, None], 3, axis=1)], axis=1)
+    pos_std = _sigmas(dets, "position_m", sig.position_m)
+    std = np.concatenate([np.repeat(pos_std[:, None], 3, axis=1), np.full((len(dets), 3), sig.velocity_mps)], axis=1)
+    return _block(POSITION, z, mask, std**2, index)
+
+
+def ingest(msg: DetectionsMessage, site: LocalFrame, config: FusionConfig) -> Scan:
+    """The scan of one validated detections message, in the frame of ``site``."""
+    dets = list(msg.detections)
+    sig: SensorSigma = getattr(config.sigma, msg.kind)
+    if msg.origin is not None:
+        sensor = LocalFrame(msg.origin.lat, msg.origin.lon, msg.origin.alt_m)
+        m, b = site.transform_to(sensor)
+        origin = site.from_geodetic(sensor.lat, sensor.lon, sensor.alt_m)
+    else:
+        m, b, origin = np.eye(3), np.zeros(3), np.zeros(3)
+
+    if msg.kind == "radar":
+        groups = [(RADAR, np.arange(len(dets), dtype=np.intp))]
+    else:
+        has_position = np.array([d.position is not None for d in dets], dtype=bool)
+        groups = [(POSITION, np.flatnonzero(has_position)), (BEARING, np.flatnonzero(~has_position))]
+    blocks = []
+    for model, index in groups:
+        if len(index) == 0:
+            continue
+        chosen = [dets[i] for i in index]
+        if model is RADAR:
+            blocks.append(_radar(chosen, index, sig))
+        elif model is BEARING:
+            blocks.append(_bearings(chosen, index, sig))
+        else:
+            blocks.append(_positions(chosen, index, site, sig))
+
+    probs = np.array([[0.0] * len(LABELS) if d.class_probs is None else
+                      [d.class_probs.get(label, 0.0) for label in LABELS] for d in dets], dtype=np.float64)
+    keys = tuple(identity_keys(d.uas_id, d.emitter_id) for d in dets)
+    return Scan(
+        time=msg.time, sensor_id=msg.sensor_id, kind=msg.kind, origin=np.asarray(origin, dtype=float),
+        m=m, b=b, blocks=tuple(blocks), class_probs=probs.reshape(len(dets), len(LABELS)),
+        has_class=np.array([d.class_probs is not None for d in dets], dtype=bool),
+        emitter=np.full(len(dets), msg.kind == "rf"),
+        keys=keys if any(keys) else (),
+    )

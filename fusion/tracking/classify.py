@@ -1,0 +1,56 @@
+"""Label fusion: each track carries log-probabilities of (drone, bird, aircraft, unknown).
+
+Classifier outputs (``class_probs``) are treated as tempered likelihoods: the unassigned
+mass is spread evenly, each value is floored (one output never rules a class out) and
+raised to ``weight`` < 1 because successive outputs of one sensor are correlated. An RF
+emitter or Remote ID is strong evidence of a drone and multiplies in ``emitter_likelihood``.
+Posteriors are floored at ``min_p`` so that a label can still change later.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.float64]
+Label = Literal["drone", "bird", "aircraft", "unknown"]
+
+LABELS: tuple[Label, Label, Label, Label] = ("drone", "bird", "aircraft", "unknown")
+DRONE, BIRD, AIRCRAFT, UNKNOWN = 0, 1, 2, 3
+
+
+def normalise(logp: Array, min_p: float = 0.0) -> Array:
+    """Rows of log-probabilities normalised to sum to one, each at least ``min_p``."""
+    p = np.exp(logp - logp.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    if min_p > 0.0:
+        p = np.maximum(p, min_p)
+        p /= p.sum(axis=-1, keepdims=True)
+    return np.log(p)
+
+
+def prior_logp(prior: tuple[float, ...], n: int) -> Array:
+    """The normalised class prior repeated for n tracks."""
+    return np.repeat(normalise(np.log(np.asarray(prior, dtype=float)))[None], n, axis=0)
+
+
+def evidence(probs: Array, has_probs: NDArray[np.bool_], emitter: NDArray[np.bool_], weight: float,
+             floor: float, emitter_likelihood: tuple[float, ...]) -> Array:
+    """Log-likelihoods (n, 4) of detections from their class_probs (n, 4) and emitter flags (n,)."""
+    spread = np.clip(1.0 - probs.sum(axis=1, keepdims=True), 0.0, 1.0) / probs.shape[1]
+    loglik = weight * np.log(np.maximum(probs + spread, floor))
+    loglik = np.where(has_probs[:, None], loglik, 0.0)
+    return loglik + np.where(emitter[:, None], np.log(np.asarray(emitter_likelihood))[None], 0.0)
+
+
+def fuse(logp: Array, loglik: Array, min_p: float) -> Array:
+    """Posterior log-probabilities after multiplying in the likelihoods."""
+    return normalise(logp + loglik, min_p)
+
+
+def best_label(logp: Array) -> tuple[NDArray[np.intp], Array]:
+    """Most probable label index (N,) and its probability (N,)."""
+    idx = np.argmax(logp, axis=1)
+    return idx, np.exp(logp[np.arange(len(logp)), idx])

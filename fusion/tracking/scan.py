@@ -1,0 +1,78 @@
+"""What the tracker consumes: one sensor message as arrays in the site ENU frame.
+
+Built by ``fusion.ingest`` from a protocol message; defined here so that the tracking maths
+depends on numpy only and can be driven by synthetic arrays in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fusion.tracking.measurements import BEARING, POSITION, RADAR, MeasurementModel
+
+Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class MeasurementBlock:
+    """The detections of one scan that share a measurement model.
+
+    ``z`` (n, m) are the measured components (angles in radians), ``mask`` (n, m) says which are
+    present, ``r`` (n, m, m) their noise covariances and ``index`` (n,) the detections' positions
+    in the message (to find their class evidence and identities).
+    """
+
+    model: MeasurementModel
+    z: Array
+    mask: NDArray[np.bool_]
+    r: Array
+    index: NDArray[np.intp]
+
+    def __len__(self) -> int:
+        return len(self.z)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One sensor message: its time, the sensor pose in the site frame and its measurements.
+
+    ``m``, ``b`` map site ENU to the sensor's ENU (``p_sensor = m @ p_site + b``), in which the
+    sensor measures its angles. ``class_probs`` (n, 4) is ordered drone, bird, aircraft, unknown
+    (rows without ``has_class`` are zero). ``keys`` holds each detection's identities
+    (``"uas:<id>"``, ``"emitter:<id>"``), which bind RF reports to the same track.
+    """
+
+    time: float
+    sensor_id: str
+    kind: str
+    origin: Array
+    m: Array
+    b: Array
+    blocks: tuple[MeasurementBlock, ...]
+    class_probs: Array
+    has_class: NDArray[np.bool_]
+    emitter: NDArray[np.bool_]
+    keys: tuple[tuple[str, ...], ...] = field(default=())
+
+    @property
+    def n_detections(self) -> int:
+        return len(self.class_probs)
+
+    def block(self, model: MeasurementModel) -> MeasurementBlock | None:
+        """The block of ``model`` if the scan has one."""
+        return next((b for b in self.blocks if b.model is model), None)
+
+    @property
+    def radar(self) -> MeasurementBlock | None:
+        return self.block(RADAR)
+
+    @property
+    def bearings(self) -> MeasurementBlock | None:
+        return self.block(BEARING)
+
+    @property
+    def positions(self) -> MeasurementBlock | None:
+        return self.block(POSITION)

@@ -1,0 +1,93 @@
+"""A rotating surveillance radar: range, azimuth, elevation and radial velocity once per scan.
+
+Detection follows the radar equation with Swerling-1 (exponentially fluctuating) targets and a
+square-law detector: the received power over noise is exponential with mean ``1 + SNR`` and a
+detection is declared above the threshold ``T = -ln(Pfa)``, so ``Pd = exp(-T / (1 + SNR))``.
+Clutter adds a Poisson number of false alarms per scan.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from fusion.geo import enu_to_polar
+from fusion.protocol import Detection, Sigma
+from simulators.scenario import RadarConfig
+from simulators.sensors.base import DB_DP, DEGREES_DP, METRES_DP, UNKNOWN, Sensor, class_probs, rounded, wire_azimuth
+from simulators.targets import TruthState
+
+Array = NDArray[np.float64]
+
+
+class Radar(Sensor[RadarConfig]):
+    """A 360° rotating radar; the whole scan is reported as one message at the scan time."""
+
+    kind = "radar"
+
+    @cached_property
+    def sigma(self) -> Sigma:
+        """The configured noise, sent with every detection."""
+        noise = self.config.noise
+        return Sigma(range_m=noise.range_m, azimuth_deg=noise.azimuth_deg,
+                     elevation_deg=noise.elevation_deg, radial_velocity_mps=noise.radial_velocity_mps)
+
+    @cached_property
+    def threshold(self) -> float:
+        """Detection threshold on power over noise for the configured false-alarm probability."""
+        return float(-np.log(self.config.detection.false_alarm_probability))
+
+    def mean_snr(self, range_m: ArrayLike, rcs_dbsm: ArrayLike) -> Array:
+        """Mean signal-to-noise ratio (linear) of a target of ``rcs_dbsm`` at ``range_m``."""
+        det = self.config.detection
+        r = np.maximum(np.asarray(range_m, dtype=float), 1.0)
+        snr_db = det.reference_snr_db + np.asarray(rcs_dbsm, dtype=float) - 40.0 * np.log10(r / det.reference_range_m)
+        return np.power(10.0, snr_db / 10.0)
+
+    def in_coverage(self, range_m: ArrayLike, elevation_deg: ArrayLike) -> NDArray[np.bool_]:
+        """Whether points at these ranges and elevations are inside the radar's volume."""
+        r, el = np.asarray(range_m), np.asarray(elevation_deg)
+        cfg = self.config
+        return (r >= cfg.min_range_m) & (r <= cfg.max_range_m) & (el <= cfg.max_elevation_deg)
+
+    def detection_probability(self, range_m: ArrayLike, rcs_dbsm: ArrayLike, elevation_deg: ArrayLike = 0.0) -> Array:
+        """Probability that one scan detects a Swerling-1 target (zero outside coverage)."""
+        pd = np.exp(-self.threshold / (1.0 + self.mean_snr(range_m, rcs_dbsm)))
+        return np.where(self.in_coverage(range_m, elevation_deg), pd, 0.0)
+
+    def measure(self, truth: TruthState) -> list[Detection]:
+        cfg, noise, rng = self.config, self.config.noise, self.rng
+        pos, vel = self.local(truth)
+        r, az, el = enu_to_polar(pos)
+        rcs = self.targets.rcs_dbsm[truth.index]
+        mean_snr = self.mean_snr(r, rcs)
+        power = rng.exponential(1.0 + mean_snr)
+        err = rng.standard_normal((len(r), 4)) * [noise.range_m, noise.azimuth_deg, noise.elevation_deg,
+                                                  noise.radial_velocity_mps]
+        hit = np.flatnonzero(self.in_coverage(r, el) & (power > self.threshold))
+        radial = np.einsum("ij,ij->i", pos, vel) / np.maximum(r, 1e-9)
+        snr_db = 10.0 * np.log10(np.maximum(power[hit] - 1.0, 1e-3))
+
+        n_false = int(rng.poisson(cfg.false_alarms_per_scan))
+        fa_r = rng.uniform(cfg.min_range_m, cfg.max_range_m, n_false)
+        fa_snr_db = 10.0 * np.log10(self.threshold - 1.0 + rng.exponential(2.0, n_false))
+        fa_rcs = fa_snr_db - cfg.detection.reference_snr_db + 40.0 * np.log10(fa_r / cfg.detection.reference_range_m)
+
+        ranges = np.concatenate([np.maximum(r[hit] + err[hit, 0], 1.0), fa_r])
+        azimuths = np.concatenate([az[hit] + err[hit, 1], rng.uniform(0.0, 360.0, n_false)])
+        elevations = np.clip(np.concatenate([el[hit] + err[hit, 2], rng.uniform(-1.0, 8.0, n_false)]), -90.0, 90.0)
+        radials = np.concatenate([radial[hit] + err[hit, 3], rng.normal(0.0, 1.0, n_false)])
+        snrs = np.concatenate([snr_db, fa_snr_db])
+        rcss = np.concatenate([rcs[hit] + snr_db - 10.0 * np.log10(mean_snr[hit]), fa_rcs])
+        labels = np.concatenate([self.targets.label_index[truth.index[hit]], np.full(n_false, UNKNOWN)])
+        probs = class_probs(rng, labels, cfg.class_strength)
+
+        order = np.argsort(np.mod(azimuths, 360.0), kind="stable")
+        columns = zip(rounded(ranges[order], METRES_DP), wire_azimuth(azimuths[order]),
+                      rounded(elevations[order], DEGREES_DP), rounded(radials[order], METRES_DP),
+                      rounded(rcss[order], DB_DP), rounded(snrs[order], DB_DP), strict=True)
+        return [Detection(range_m=rg, azimuth_deg=a, elevation_deg=e, radial_velocity_mps=v, rcs_dbsm=c,
+                          snr_db=s, sigma=self.sigma, class_probs=probs[i])
+                for i, (rg, a, e, v, c, s) in zip(order.tolist(), columns, strict=True)]

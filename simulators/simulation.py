@@ -1,0 +1,146 @@
+"""The one generator of simulator output: (sim time, topic, payload) events in time order.
+
+Live runs pace these events with a clock and publish them over MQTT; recordings write them
+to a file as fast as the CPU allows. Both iterate the same ``Simulation.events``, so a
+recording holds exactly what a live run would have published.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Literal
+
+from fusion.geo import LocalFrame
+from fusion.protocol import Topics, TruthMessage, TruthObject, Velocity, encode
+from fusion.protocol.models import SensorState
+from simulators.scenario import TRUTH_SOURCE, Scenario
+from simulators.sensors import Sensor, build_sensor
+from simulators.sensors.base import DB_DP, LATLON_DP, rounded
+from simulators.targets import TargetSet, TruthState, to_geodetic
+
+EventKind = Literal["status", "detections", "truth"]
+
+#: Order of simultaneous events: a sensor's status before its detections, truth last.
+_RANK: dict[EventKind, int] = {"status": 0, "detections": 1, "truth": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One message to publish: when (sim and epoch time), by whom, where and what."""
+
+    t: float          # sim seconds since the scenario started
+    time: float       # epoch seconds: start_time + t, as stamped in the message
+    source: str       # the publishing client: a sensor id or ``truth``
+    kind: EventKind
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+@dataclass
+class _Stream:
+    """A periodic source of events: the k-th one is at ``phase + k * period``."""
+
+    phase: float
+    period: float
+    rank: int
+    emit: Callable[[float], Event]
+
+    def at(self, k: int) -> float:
+        return self.phase + k * self.period
+
+
+class Simulation:
+    """A scenario's targets and sensor models, turned into a time-ordered stream of events.
+
+    ``sources`` restricts the output to some sensor ids and/or ``truth`` (None or empty: all);
+    each sensor draws from its own random stream, so a restricted run gives the same messages
+    for those sensors.
+    """
+
+    def __init__(self, scenario: Scenario, start_time: float, prefix: str,
+                 sources: Collection[str] | None = None) -> None:
+        sources = sources or None
+        known = [s.id for s in scenario.sensors] + [TRUTH_SOURCE]
+        unknown = sorted(set(sources or ()) - set(known))
+        if unknown:
+            raise ValueError(f"no such sensor in scenario {scenario.name!r}: {', '.join(unknown)} "
+                             f"(it has {', '.join(known)})")
+        self.scenario = scenario
+        self.start_time = start_time
+        self.topics = Topics(prefix)
+        self.site = scenario.site.frame
+        self.targets = TargetSet.from_scenario(scenario)
+        self.sensors: list[Sensor] = [build_sensor(c, scenario.seed, self.site, self.targets)  # type: ignore[type-arg]
+                                      for c in scenario.sensors if sources is None or c.id in sources]
+        self.with_truth = sources is None or TRUTH_SOURCE in sources
+
+    def epoch(self, t: float) -> float:
+        """The message time of sim time ``t``."""
+        return round(self.start_time + t, 6)
+
+    def status_event(self, sensor: Sensor, t: float, state: SensorState = "online") -> Event:  # type: ignore[type-arg]
+        """A retained status message of ``sensor`` at sim time ``t``."""
+        time = self.epoch(t)
+        return Event(t, time, sensor.id, "status", self.topics.status(sensor.id),
+                     encode(sensor.status(time, state)), qos=1, retain=True)
+
+    def final_events(self, t: float) -> list[Event]:
+        """Every sensor going ``offline`` at sim time ``t``: the end of a run."""
+        return [self.status_event(s, t, "offline") for s in self.sensors]
+
+    def detections_event(self, sensor: Sensor, t: float) -> Event:  # type: ignore[type-arg]
+        """One update of ``sensor`` at sim time ``t``."""
+        time = self.epoch(t)
+        message = sensor.detect(time, self.targets.state(t))
+        return Event(t, time, sensor.id, "detections", self.topics.detections(sensor.id), encode(message),
+                     qos=1, retain=False)
+
+    def truth_event(self, t: float) -> Event:
+        """Ground truth at sim time ``t``."""
+        time = self.epoch(t)
+        message = truth_message(self.targets.state(t), self.site, self.targets, time)
+        return Event(t, time, TRUTH_SOURCE, "truth", self.topics.truth, encode(message), qos=0, retain=False)
+
+    def _streams(self) -> list[_Stream]:
+        streams: list[_Stream] = []
+        for sensor in self.sensors:
+            streams.append(_Stream(0.0, self.scenario.status_period_s, _RANK["status"],
+                                   partial(self.status_event, sensor)))
+            streams.append(_Stream(sensor.phase_s, sensor.period_s, _RANK["detections"],
+                                   partial(self.detections_event, sensor)))
+        if self.with_truth:
+            streams.append(_Stream(0.0, self.scenario.truth_period_s, _RANK["truth"], self.truth_event))
+        return streams
+
+    def events(self, duration_s: float | None = None, final: bool = True) -> Iterator[Event]:
+        """Every event from sim time 0 to ``duration_s`` (default: the scenario's), in time order.
+
+        Ties are broken by kind and then by the order of the scenario's sensors, so the
+        order never depends on anything but the scenario. With ``final``, the sensors' last
+        ``offline`` statuses close the stream at the end time.
+        """
+        end = self.scenario.duration_s if duration_s is None else duration_s
+        streams = self._streams()
+        heap = [(s.at(0), s.rank, order, 0) for order, s in enumerate(streams)]
+        heapq.heapify(heap)
+        while heap and heap[0][0] <= end:
+            t, rank, order, k = heapq.heappop(heap)
+            yield streams[order].emit(t)
+            heapq.heappush(heap, (streams[order].at(k + 1), rank, order, k + 1))
+        if final:
+            yield from self.final_events(end)
+
+
+def truth_message(state: TruthState, site: LocalFrame, targets: TargetSet, time: float) -> TruthMessage:
+    """The ``sargas.truth/1`` message of a true state: WGS84 positions, velocities at each object."""
+    lat, lon, alt, vel = to_geodetic(site, state.enu, state.vel)
+    objects = [TruthObject(id=targets.ids[i], label=targets.labels[i], lat=la, lon=lo, alt_m=al,  # type: ignore[arg-type]
+                           velocity=Velocity(east_mps=v[0], north_mps=v[1], up_mps=v[2]))
+               for i, la, lo, al, v in zip(state.index.tolist(), rounded(lat, LATLON_DP), rounded(lon, LATLON_DP),
+                                           rounded(alt, DB_DP), rounded(vel, DB_DP), strict=True)]
+    return TruthMessage(schema="sargas.truth/1", time=time, objects=objects)

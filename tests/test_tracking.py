@@ -1,0 +1,270 @@
+"""Exact tests of the tracking maths: motion, filter, Jacobians, gating, assignment, track management."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import chi2
+
+from fusion.config import FusionConfig
+from fusion.geo import LocalFrame
+from fusion.ingest import ingest
+from fusion.protocol import DetectionsMessage
+from fusion.threat import AlertLog, ThreatParams, TrackGeo, assess
+from fusion.tracking import Tracker, TrackerParams
+from fusion.tracking.association import gnn_assign
+from fusion.tracking.classify import DRONE, best_label, evidence, fuse, prior_logp
+from fusion.tracking.filters import update
+from fusion.tracking.gating import chi2_gates, gate
+from fusion.tracking.measurements import bearing_h, radar_h, wrap_angle
+from fusion.tracking.motion import cv_process_noise, cv_transition
+from fusion.tracking.tracks import CONFIRMED, TENTATIVE
+
+SITE = LocalFrame(54.30, 23.30, 150.0)
+RADAR_ORIGIN = {"lat": 54.3161, "lon": 23.3415, "alt_m": 180.0}
+T0 = 1795766400.0
+
+
+def detections(kind: str, t: float, dets: list[dict], origin: dict | None = RADAR_ORIGIN,
+               sensor_id: str = "s-1") -> DetectionsMessage:
+    return DetectionsMessage.model_validate({"schema": "sargas.detections/1", "sensor_id": sensor_id, "kind": kind,
+                                             "time": t, "seq": 0, "origin": origin, "detections": dets})
+
+
+def scan(kind: str, t: float, dets: list[dict], **kw: object):  # type: ignore[no-untyped-def]
+    return ingest(detections(kind, t, dets, **kw), SITE, FusionConfig())  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- motion
+
+
+def test_cv_transition_and_process_noise_match_hand_computed_matrices() -> None:
+    f = cv_transition(np.array([2.0, -1.0]))
+    expected = np.eye(6)
+    expected[0, 3] = expected[1, 4] = expected[2, 5] = 2.0
+    assert f.shape == (2, 6, 6)
+    np.testing.assert_array_equal(f[0], expected)
+    assert f[1, 0, 3] == -1.0
+
+    q = cv_process_noise(np.array([2.0]), q_horizontal=3.0, q_vertical=1.0)[0]
+    expected_q = np.zeros((6, 6))
+    for axis, (pos, cross, vel) in enumerate([(8.0, 6.0, 6.0), (8.0, 6.0, 6.0), (8.0 / 3.0, 2.0, 2.0)]):
+        expected_q[axis, axis] = pos
+        expected_q[axis, axis + 3] = expected_q[axis + 3, axis] = cross
+        expected_q[axis + 3, axis + 3] = vel
+    np.testing.assert_allclose(q, expected_q, rtol=1e-12)
+    np.testing.assert_allclose(cv_process_noise(np.array([-2.0]), 3.0, 1.0)[0], expected_q, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- filter
+
+
+def test_kalman_update_matches_hand_computation() -> None:
+    x = np.zeros((1, 6))
+    p = np.diag([4.0, 4.0, 4.0, 1.0, 1.0, 1.0])[None].copy()
+    p[0, 0, 3] = p[0, 3, 0] = 1.0
+    h = np.zeros((1, 1, 6))
+    h[0, 0, 0] = 1.0
+    r = np.array([[[1.0]]])
+    s = h @ p @ np.swapaxes(h, -1, -2) + r  # 5
+    x_new, p_new = update(x, p, np.array([[5.0]]), h, s, r)
+    # K = P Hᵀ / S = [4, 0, 0, 1, 0, 0] / 5
+    np.testing.assert_allclose(x_new[0], [4.0, 0.0, 0.0, 1.0, 0.0, 0.0], atol=1e-12)
+    assert p_new[0, 0, 0] == pytest.approx(0.8)
+    assert p_new[0, 0, 3] == pytest.approx(0.2)
+    assert p_new[0, 3, 3] == pytest.approx(0.8)
+    assert p_new[0, 1, 1] == pytest.approx(4.0)
+    np.testing.assert_allclose(p_new, np.swapaxes(p_new, -1, -2))
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def test_radar_jacobian_matches_finite_differences_in_a_displaced_sensor_frame() -> None:
+    sensor = LocalFrame(54.35, 23.40, 220.0)
+    m, b = SITE.transform_to(sensor)
+    rng = np.random.default_rng(7)
+    x = np.column_stack([rng.uniform(-3000, 6000, (5, 2)), rng.uniform(50, 600, 5), rng.normal(0, 15, (5, 3))])
+    _, h = radar_h(x, m, b)
+    eps = 1e-4
+    numeric = np.zeros_like(h)
+    for j in range(6):
+        step = np.zeros(6)
+        step[j] = eps
+        hi, _ = radar_h(x + step, m, b)
+        lo, _ = radar_h(x - step, m, b)
+        diff = hi - lo
+        diff[:, 1] = wrap_angle(diff[:, 1])
+        numeric[:, :, j] = diff / (2 * eps)
+    np.testing.assert_allclose(h, numeric, rtol=1e-5, atol=1e-9)
+
+
+def test_radar_prediction_is_range_azimuth_elevation_in_the_sensor_frame() -> None:
+    sensor = LocalFrame(RADAR_ORIGIN["lat"], RADAR_ORIGIN["lon"], RADAR_ORIGIN["alt_m"])
+    m, b = SITE.transform_to(sensor)
+    target_in_sensor = np.array([300.0, 400.0, 0.0])
+    site_pos = (target_in_sensor - b) @ m
+    v_sensor = np.array([3.0, 4.0, 0.0])  # straight away from the sensor at 5 m/s
+    x = np.concatenate([site_pos, v_sensor @ m])[None]
+    z, _ = radar_h(x, m, b)
+    np.testing.assert_allclose(z[0], [500.0, np.arctan2(300.0, 400.0), 0.0, 5.0], atol=1e-7)
+    zb, hb = bearing_h(x, m, b)
+    np.testing.assert_allclose(zb[0], z[0, 1:3])
+    assert hb.shape == (1, 2, 6)
+
+
+def test_wrap_angle_is_half_open() -> None:
+    np.testing.assert_allclose(wrap_angle(np.array([np.pi, -np.pi, 3 * np.pi / 2, 0.1])),
+                               [-np.pi, -np.pi, -np.pi / 2, 0.1])
+
+
+# --------------------------------------------------------------------------- gating and assignment
+
+
+def test_mahalanobis_gate_by_hand_with_masks_and_azimuth_wrap() -> None:
+    z_pred = np.zeros((1, 2))
+    hph = np.diag([3.0, 8.0])[None]
+    z = np.array([[2.0, 3.0], [6.0, 0.0], [7.0, 0.0], [2.0, 100.0]])
+    r = np.repeat(np.eye(2)[None], 4, axis=0)
+    mask = np.array([[True, True], [True, True], [True, True], [True, False]])
+    thresholds = chi2_gates(0.99)
+    g = gate(z_pred, hph, z, r, mask, angles=(), thresholds=thresholds)
+    # S = diag(4, 9): d² = 4/4 + 9/9, 36/4, 49/4, and 4/4 with the second component absent.
+    np.testing.assert_allclose(g.d2[0], [2.0, 9.0, 12.25, 1.0])
+    assert thresholds[2] == pytest.approx(chi2.ppf(0.99, 2))
+    assert g.inside[0].tolist() == [True, True, False, True]
+    np.testing.assert_allclose(g.log_det_ratio[0, :3], np.log(36.0))
+    assert g.log_det_ratio[0, 3] == pytest.approx(np.log(4.0))
+
+    wrapped = gate(np.array([[-np.pi + 0.01, 0.0]]), hph, np.array([[np.pi - 0.01, 0.0]]), r[:1], mask[:1],
+                   angles=(0,), thresholds=thresholds)
+    assert wrapped.y[0, 0, 0] == pytest.approx(-0.02)
+
+
+def test_gnn_beats_greedy_and_respects_non_assignment_and_gates() -> None:
+    cost = np.array([[1.0, 2.0, 50.0], [2.0, 8.0, 50.0], [50.0, 50.0, 3.0]])
+    allowed = np.ones((3, 3), dtype=bool)
+    rows, cols = gnn_assign(cost, allowed, non_assignment_cost=20.0)
+    assert rows.tolist() == [0, 1, 2] and cols.tolist() == [1, 0, 2]  # greedy would take (0,0), (1,1)
+
+    cost[2, 2] = 45.0  # dearer than leaving track 2 and detection 2 alone (2 × 20)
+    rows, cols = gnn_assign(cost, allowed, non_assignment_cost=20.0)
+    assert rows.tolist() == [0, 1] and cols.tolist() == [1, 0]
+
+    allowed[0, 1] = False  # outside the gate: forbidden whatever its cost
+    rows, cols = gnn_assign(cost, allowed, non_assignment_cost=20.0)
+    assert (0, 1) not in list(zip(rows.tolist(), cols.tolist()))
+    assert gnn_assign(np.zeros((0, 2)), np.zeros((0, 2), dtype=bool), 20.0)[0].size == 0
+
+
+# --------------------------------------------------------------------------- classification and threat
+
+
+def test_emitter_makes_drone_likely_and_classifier_outputs_accumulate() -> None:
+    prm = TrackerParams()
+    prior = prior_logp(prm.class_prior, 2)
+    assert best_label(prior)[0].tolist() == [3, 3]  # an unseen track is 'unknown'
+    probs = np.array([[0.0, 0.0, 0.0, 0.0], [0.7, 0.2, 0.0, 0.1]])
+    loglik = evidence(probs, np.array([False, True]), np.array([True, False]), prm.class_evidence_weight,
+                      prm.class_floor, prm.emitter_likelihood)
+    post = fuse(prior, loglik, prm.class_min_p)
+    label, p = best_label(post)
+    assert label[0] == DRONE and p[0] > 0.8
+    for _ in range(3):
+        post = fuse(post, loglik, prm.class_min_p)
+    assert best_label(post)[0][1] == DRONE
+    np.testing.assert_allclose(np.exp(post).sum(axis=1), 1.0)
+
+
+def test_threat_alerts_once_per_track_and_lost_only_for_alerted() -> None:
+    status = np.array([CONFIRMED, CONFIRMED, TENTATIVE], dtype=np.int8)
+    label = np.array([DRONE, 1, DRONE])
+    a = assess(status, label, np.array([0.9, 0.9, 0.9]), np.array([0.9, 0.05, 0.9]), ThreatParams())
+    assert a.level.tolist() == [3, 0, 0]
+    log = AlertLog(first_alert_number=7)
+    numbers = np.array([1, 2, 3])
+    rows = log.pending_new_threats(numbers, status, a)
+    geo = TrackGeo(np.array([54.3]), np.array([23.3]), np.array([250.0]), np.array([12.0]))
+    alerts = log.new_threats(T0, numbers[rows], geo)
+    assert [(e.alert_id, e.kind, e.track_id) for e in alerts] == [("A-000007", "new_threat", "T-1")]
+    assert alerts[0].message == "Drone T-1 confirmed at 54.300N 23.300E, heading 250 at 12 m/s"
+    assert log.pending_new_threats(numbers, status, a).size == 0
+    lost = log.lost(T0 + 1, np.array([2, 1]), TrackGeo(*(np.array([54.3, 54.3]),) * 2, np.zeros(2), np.zeros(2)))
+    assert [(e.alert_id, e.kind, e.track_id) for e in lost] == [("A-000008", "track_lost", "T-1")]
+
+
+# --------------------------------------------------------------------------- tracker
+
+
+def radar_plot(r: float, az: float, el: float = 3.0) -> dict:
+    return {"range_m": r, "azimuth_deg": az, "elevation_deg": el}
+
+
+def test_confirmation_after_enough_hits_and_ids_are_never_reused() -> None:
+    tracker = Tracker(TrackerParams(confirm_hits=3))
+    for k in range(3):
+        result = tracker.step(scan("radar", T0 + k, [radar_plot(1000.0 + 5 * k, 45.0)]))
+        assert result.confirmed == (("T-1",) if k == 2 else ())
+    assert tracker.table.ids == ["T-1"] and tracker.table.status.tolist() == [CONFIRMED]
+    # Silence: coasting after 2.5 s, deleted after 10 s without updates.
+    assert tracker.maintain(T0 + 5.0).ids == ()
+    assert tracker.table.status.tolist() == [2]
+    assert tracker.maintain(T0 + 12.5).ids == ("T-1",)
+    result = tracker.step(scan("radar", T0 + 13, [radar_plot(1000.0, 45.0), radar_plot(3000.0, 200.0)]))
+    assert result.started == ("T-2", "T-3") and tracker.table.ids == ["T-2", "T-3"]
+
+
+def test_isolated_clutter_is_never_confirmed_and_dies() -> None:
+    rng = np.random.default_rng(3)
+    tracker = Tracker()
+    for k in range(20):
+        plots = [radar_plot(float(rng.uniform(300, 5000)), float(rng.uniform(0, 360)), float(rng.uniform(0, 10)))
+                 for _ in range(5)]
+        result = tracker.step(scan("radar", T0 + k, plots))
+        assert result.confirmed == ()
+    assert int((tracker.table.status != TENTATIVE).sum()) == 0
+    assert len(tracker.table) <= 5 * 4  # tentative tracks die after 3 s
+
+
+def test_a_scan_older_than_a_track_is_counted_and_does_not_change_it() -> None:
+    tracker = Tracker()
+    for k in range(4):
+        tracker.step(scan("radar", T0 + k, [radar_plot(1000.0 + 5 * k, 45.0)]))
+    before = (tracker.table.x.copy(), tracker.table.p.copy(), tracker.table.t.copy(), tracker.table.hits.copy())
+    result = tracker.step(scan("radar", T0 + 2.5, [radar_plot(1013.0, 45.0)]))
+    assert result.out_of_order == 1 and result.started == () and result.updated == ()
+    for old, new in zip(before, (tracker.table.x, tracker.table.p, tracker.table.t, tracker.table.hits)):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_bearings_never_start_tracks_but_update_confirmed_ones() -> None:
+    tracker = Tracker()
+    result = tracker.step(scan("acoustic", T0, [{"azimuth_deg": 45.0, "elevation_deg": 3.0}]))
+    assert result.started == () and len(tracker.table) == 0
+    for k in range(4):
+        tracker.step(scan("radar", T0 + 1 + k, [radar_plot(1000.0, 45.0)]))
+    hits = int(tracker.table.hits[0])
+    result = tracker.step(scan("acoustic", T0 + 5, [{"azimuth_deg": 45.2}], sensor_id="mic-1"))
+    assert result.updated == ("T-1",) and result.started == ()
+    assert int(tracker.table.hits[0]) == hits  # bearings do not count towards confirmation
+    assert tracker.table.recent_sensors(0, T0 + 5, 10.0) == ["mic-1", "s-1"]
+
+
+def test_remote_id_reports_bind_to_one_track_and_mark_it_a_drone() -> None:
+    tracker = Tracker()
+    for k in range(4):
+        # A fast mover next to another Remote ID drone with unknown altitude: serials keep them apart.
+        rid = {"position": {"lat": 54.31 + 0.0018 * k, "lon": 23.32, "alt_m": 250.0}, "uas_id": "SERIAL-1",
+               "velocity": {"east_mps": 0.0, "north_mps": 200.0, "up_mps": 0.0}}
+        other = {"position": {"lat": 54.28, "lon": 23.25 + 0.0001 * k, "alt_m": -1000.0}, "uas_id": "SERIAL-2"}
+        tracker.step(scan("rf", T0 + k, [rid, other], origin=None))
+    assert tracker.table.ids == ["T-1", "T-2"]
+    assert tracker.table.hits.tolist() == [4, 4]  # confirmed on the 4th report
+    label, p = best_label(tracker.table.label_logp)
+    assert label.tolist() == [DRONE, DRONE] and p.min() > 0.9
+    assert tracker.table.status.tolist() == [CONFIRMED, CONFIRMED]
+    expected = SITE.from_geodetic(54.31 + 0.0018 * 3, 23.32, 250.0)
+    np.testing.assert_allclose(tracker.table.x[0, :3], expected, atol=15.0)
+    jump = {"position": {"lat": 54.31, "lon": 23.40, "alt_m": 250.0}, "uas_id": "SERIAL-1"}
+    result = tracker.step(scan("rf", T0 + 4, [jump], origin=None))
+    assert result.started == () and result.updated == ("T-1",)  # the serial wins over the gate
