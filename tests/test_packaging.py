@@ -185,6 +185,6 @@ def test_wheel_ships_the_package_data(wheel_names: set[str]) -> None:
 
 @pytest.mark.slow
 def test_wheel_has_the_code_and_entry_point_only(wheel_names: set[str]) -> None:
-    assert {"fusion/protocol/codec.py", "api/cli.py", "fusion/geo.py"} <= wheel_names
+    assert {"fusion/protocol/codec.py", "api/cli/__init__.py", "fusion/geo.py"} <= wheel_names
     assert not any(n.startswith(("tests/", "benchmarks/", "docs/")) for n in wheel_names)
     assert any(n.endswith(".dist-info/entry_points.txt") for n in wheel_names)

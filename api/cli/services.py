@@ -1,0 +1,130 @@
+"""Long-running services: everything at once (up), fusion with the API (serve), fusion alone, the broker."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from api.cli.common import (
+    DEFAULT_DATA_DIR,
+    BrokerOpt,
+    ConfigOpt,
+    DataDirOpt,
+    HostOpt,
+    PortOpt,
+    PrefixOpt,
+    SpeedOpt,
+    VerboseOpt,
+    app,
+    check_broker,
+    check_scenario,
+    fail,
+    load_config,
+    parse_speed,
+    setup_logging,
+    stop_event,
+)
+from fusion.mqttlink import DEFAULT_BROKER
+from fusion.protocol import DEFAULT_PREFIX
+
+
+@app.command()
+def up(
+    broker: Annotated[str | None, typer.Option(
+        "--broker", help="Use this MQTT broker instead of starting the embedded one.",
+        envvar="SARGAS_BROKER", show_envvar=True)] = None,
+    prefix: PrefixOpt = DEFAULT_PREFIX,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    scenario: Annotated[str, typer.Option("--scenario", help="Scenario name or YAML file.")] = "default",
+    speed: SpeedOpt = "1",
+    broker_port: Annotated[int, typer.Option("--broker-port", help="Port of the embedded broker (0 = any free port).")] = 1883,
+    open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Open the console in a browser if there is a desktop.")] = True,
+) -> None:
+    """Run everything on this machine: embedded broker, simulators, fusion and the live console."""
+    from api.supervisor import Supervisor
+
+    if broker is not None:
+        broker = check_broker(broker)
+    parse_speed(speed)
+    check_scenario(scenario)
+    supervisor = Supervisor(broker=broker, prefix=prefix, host=host, port=port, data_dir=data_dir,
+                            scenario=scenario, speed=speed, broker_port=broker_port, open_browser=open_browser)
+    raise typer.Exit(supervisor.run())
+
+
+@app.command()
+def serve(
+    broker: BrokerOpt = DEFAULT_BROKER,
+    prefix: PrefixOpt = DEFAULT_PREFIX,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    config: ConfigOpt = None,
+    fusion_enabled: Annotated[bool, typer.Option("--fusion/--no-fusion", help="Run the fusion service in this process.")] = True,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run the fusion service and the API (REST, WebSocket, console) against a broker."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+    from fusion.service import LiveFusion
+
+    setup_logging(verbose)
+    fusion_config = load_config(config)
+    live = LiveFusion(broker, prefix, data_dir, fusion_config) if fusion_enabled else None
+    try:
+        if live is not None:
+            live.start()
+        settings = ApiSettings(broker_url=broker, prefix=prefix, data_dir=data_dir)
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
+                                               log_level="warning", lifespan="on"))
+        typer.echo(f"Sargas API and console on http://{host}:{port}/", err=True)
+        server.run()
+        if not server.started:
+            fail(f"could not serve HTTP on {host}:{port} (is the port in use?)")
+    except ConnectionError as exc:
+        fail(str(exc))
+    finally:
+        if live is not None:
+            live.stop()
+
+
+@app.command()
+def fusion(
+    broker: BrokerOpt = DEFAULT_BROKER,
+    prefix: PrefixOpt = DEFAULT_PREFIX,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run only the fusion service: detections in, tracks and alerts out over MQTT."""
+    from fusion.service import LiveFusion
+
+    setup_logging(verbose)
+    stop = stop_event()
+    live = LiveFusion(broker, prefix, data_dir, load_config(config))
+    try:
+        live.start()
+    except ConnectionError as exc:
+        fail(str(exc))
+    stop.wait()
+    live.stop()
+
+
+@app.command()
+def broker(
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="MQTT listen port.")] = 1883,
+) -> None:
+    """Run the embedded MQTT broker (amqtt) in the foreground; for demos, not for load."""
+    from api.broker import run_broker
+
+    setup_logging(False)
+    try:
+        run_broker(host, port)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
