@@ -11,6 +11,7 @@ from fusion.protocol.models import (
     Rejected,
     SensorStatus,
     Sigma,
+    Strobe,
     Threat,
     Track,
     TracksMessage,
@@ -24,6 +25,6 @@ from fusion.protocol.topics import DEFAULT_PREFIX, Topics
 __all__ = [
     "DEFAULT_MAX_BYTES", "DEFAULT_PREFIX", "Alert", "Coverage", "Detection", "DetectionsMessage", "Message",
     "Position", "ProtocolError", "RecordLine", "RecordingError", "RecordingWriter", "Rejected", "SensorStatus",
-    "Sigma", "Threat", "Topics", "Track", "TracksMessage", "TruthMessage", "TruthObject", "Velocity", "decode",
+    "Sigma", "Strobe", "Threat", "Topics", "Track", "TracksMessage", "TruthMessage", "TruthObject", "Velocity", "decode",
     "dumps", "encode", "load_json", "read_recording", "to_dict", "validate",
 ]

@@ -113,6 +113,9 @@ def to_dict(message: Model) -> dict[str, Any]:
     data = message.model_dump(by_alias=True, exclude_none=True)
     for name in type(message).nullable_fields:
         data.setdefault(name, None)
+    for name in type(message).omit_empty_fields:
+        if not data.get(name):
+            data.pop(name, None)
     if isinstance(data.get("threat"), dict):
         data["threat"].setdefault("zone", None)
     for track in data.get("tracks", ()):

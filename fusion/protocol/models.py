@@ -43,6 +43,8 @@ class Model(BaseModel):
 
     #: Fields written even when ``None`` (the protocol says they are null, not absent).
     nullable_fields: ClassVar[frozenset[str]] = frozenset()
+    #: Extension fields left out when empty, so that plain v1 output stays exactly v1.
+    omit_empty_fields: ClassVar[frozenset[str]] = frozenset()
 
 
 class Position(Model):
@@ -208,13 +210,31 @@ class Track(Model):
     last_update: Time
 
 
+class Strobe(Model):
+    """A Sargas extension: a lone bearing that no other sensor crosses, drawn as a line
+    from the sensor's ``origin``; it says "something is this way", not where."""
+
+    sensor_id: Identifier
+    time: Time
+    origin: Position
+    azimuth_deg: Azimuth
+    elevation_deg: Elevation | None = None
+    sigma_deg: Annotated[float, Field(gt=0.0, le=180.0)]
+    label: Label = "unknown"
+    label_p: Probability = 0.0
+
+
 class TracksMessage(Model):
-    """``sargas.tracks/1``: every live track at one fusion time."""
+    """``sargas.tracks/1``: every live track at one fusion time (plus, as a compatible
+    extension, the current bearing strobes)."""
+
+    omit_empty_fields: ClassVar[frozenset[str]] = frozenset({"strobes"})
 
     schema_: Literal["sargas.tracks/1"] = Field(alias="schema", default="sargas.tracks/1")
     time: Time
     tracks: list[Track]
     ended: list[Identifier] = Field(default_factory=list)
+    strobes: list[Strobe] = Field(default_factory=list)
 
     model_config = ConfigDict(populate_by_name=True)
 
