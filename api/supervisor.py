@@ -22,6 +22,8 @@ import webbrowser
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fusion.mqttlink import connect, new_client
+
 #: How long a part may take to start or to stop before it is killed.
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -62,12 +64,16 @@ def wait_until(check, timeout: float, interval: float = 0.1) -> bool:  # type: i
     return False
 
 
-def _accepts(host: str, port: int) -> bool:
+def _broker_ready(url: str) -> bool:
+    """True if an MQTT session can be opened (a bare TCP probe makes amqtt log an error)."""
+    client = new_client()
     try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
+        connect(client, url, timeout=1.0)
+    except ConnectionError:
         return False
+    client.disconnect()
+    client.loop_stop()
+    return True
 
 
 def _healthy(url: str) -> bool:
@@ -143,7 +149,7 @@ class Supervisor:
                 print(f"port {port} is taken; the embedded broker uses another one", file=sys.stderr)
             port = free_port(host)
         proc = self._spawn("broker", "broker", "--host", host, "--port", str(port))
-        if not wait_until(lambda: proc.poll() is not None or _accepts(host, port), START_TIMEOUT_S) or proc.poll() is not None:
+        if not wait_until(lambda: proc.poll() is not None or _broker_ready(f"mqtt://{host}:{port}"), START_TIMEOUT_S) or proc.poll() is not None:
             self._failed("the embedded MQTT broker did not start")
             return None
         return f"mqtt://{host}:{port}"
