@@ -28,7 +28,7 @@ from fusion.store import AlertStore
 log = logging.getLogger(__name__)
 
 #: Wall-clock seconds without input after which buffered detections are processed anyway.
-IDLE_FLUSH_S = 0.5
+IDLE_FLUSH_S = 1.0
 
 
 @dataclass
