@@ -53,7 +53,7 @@ def start_amqtt(port: int) -> subprocess.Popen[bytes]:
 def start_mosquitto(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     conf = workdir / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
-                    "max_queued_bytes 0\nmax_inflight_messages 0\n")
+                    "max_queued_bytes 0\nmax_inflight_messages 0\nset_tcp_nodelay true\n")
     return subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

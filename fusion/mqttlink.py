@@ -6,6 +6,7 @@ protocol v1 needs it.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import deque
@@ -15,6 +16,11 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+
+#: At most this many unacknowledged messages per client. MQTT numbers in-flight QoS ≥ 1
+#: messages with 16-bit ids and paho silently refuses a publish whose id is still in use,
+#: which a fast publisher (a replay at full speed) reaches past 65,535 unacknowledged.
+MAX_UNACKNOWLEDGED = 20_000
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ def connect(client: mqtt.Client, url: str, timeout: float = 10.0, keepalive: int
     previous = client.on_connect
 
     def on_connect(c: mqtt.Client, userdata: object, flags: object, reason: object, props: object) -> None:
+        _no_delay(c)
         if not getattr(reason, "is_failure", False):
             accepted.set()
         if previous is not None:
@@ -82,9 +89,18 @@ def connect(client: mqtt.Client, url: str, timeout: float = 10.0, keepalive: int
         raise ConnectionError(f"the MQTT broker at {address.url} did not accept the connection in {timeout:g} s")
 
 
+def _no_delay(client: mqtt.Client) -> None:
+    """Send each message at once (TCP_NODELAY): Nagle's algorithm would hold a message published
+    right after another until the first is acknowledged, up to the peer's 40 ms delayed ACK."""
+    sock = client.socket()
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class Outbox:
-    """Publishes through a client and remembers unacknowledged QoS ≥ 1 messages,
-    so that a sender can wait until the broker has them all before it disconnects."""
+    """Publishes through a client and remembers unacknowledged QoS ≥ 1 messages, so that a
+    sender can wait until the broker has them all before it disconnects; ``publish`` blocks
+    while ``MAX_UNACKNOWLEDGED`` messages await acknowledgement (back-pressure)."""
 
     def __init__(self, client: mqtt.Client) -> None:
         self.client = client
@@ -96,6 +112,10 @@ class Outbox:
             self._pending.append(info)
         while self._pending and self._pending[0].is_published():
             self._pending.popleft()
+        while len(self._pending) > MAX_UNACKNOWLEDGED:
+            self._pending[0].wait_for_publish(1.0)
+            if self._pending[0].is_published():
+                self._pending.popleft()
 
     def wait(self, timeout: float = 30.0) -> bool:
         """Block until every message is acknowledged (True) or ``timeout`` passes (False)."""

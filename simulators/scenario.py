@@ -33,6 +33,8 @@ Longitude = Annotated[float, Field(ge=-180.0, le=180.0)]
 Altitude = Annotated[float, Field(ge=-1000.0, le=100_000.0)]
 Metres = Annotated[float, Field(ge=-1e6, le=1e6)]
 Decibels = Annotated[float, Field(ge=-300.0, le=300.0)]
+Azimuth = Annotated[float, Field(ge=0.0, le=360.0)]
+MaskElevation = Annotated[float, Field(ge=-10.0, le=45.0)]
 
 
 class ScenarioError(ValueError):
@@ -112,8 +114,22 @@ class RadarDetection(Spec):
     false_alarm_probability: Annotated[float, Field(gt=0.0, lt=0.5)] = 1e-6
 
 
+class HorizonSector(Spec):
+    """Terrain or trees that hide everything below ``elevation_deg`` between two azimuths (clockwise)."""
+
+    azimuth_min_deg: Azimuth
+    azimuth_max_deg: Azimuth
+    elevation_deg: MaskElevation
+
+
 class RadarConfig(Placed):
-    """A rotating surveillance radar: one detections message per scan."""
+    """A rotating surveillance radar: one detections message per scan.
+
+    ``azimuth_min_deg``..``azimuth_max_deg`` (clockwise, wrapping through north) is the
+    sector it covers; ``horizon_deg`` and ``horizon_sectors`` are its horizon mask: a
+    target seen below the mask's elevation is hidden by terrain and trees (by default,
+    nothing is).
+    """
 
     id: Ident
     kind: Literal["radar"]
@@ -121,6 +137,10 @@ class RadarConfig(Placed):
     min_range_m: NonNegativeFloat = 50.0
     max_range_m: PositiveFloat = 5000.0
     max_elevation_deg: Annotated[float, Field(gt=0.0, le=90.0)] = 60.0
+    azimuth_min_deg: Azimuth = 0.0
+    azimuth_max_deg: Azimuth = 360.0
+    horizon_deg: MaskElevation = -10.0  # the lowest allowed: no mask unless the scenario sets one
+    horizon_sectors: list[HorizonSector] = Field(default_factory=list)
     noise: RadarNoise = RadarNoise()
     detection: RadarDetection = RadarDetection()
     false_alarms_per_scan: NonNegativeFloat = 2.0
@@ -236,14 +256,63 @@ class RfEmission(Spec):
     emitter_id: Ident | None = None
 
 
+class Transit(Spec):
+    """Fly straight from one point to another."""
+
+    kind: Literal["transit"]
+    start: Point
+    end: Point
+
+
+class Loiter(Spec):
+    """Circle ``centre`` at ``radius_m`` (clockwise seen from above), forever."""
+
+    kind: Literal["loiter"]
+    centre: Point
+    radius_m: PositiveFloat
+    points: Annotated[int, Field(ge=4, le=360)] = 24
+
+
+class Wander(Spec):
+    """A bird-like wander: random legs inside ``radius_m`` of ``centre``, drawn from the seed, looped."""
+
+    kind: Literal["wander"]
+    centre: Point
+    radius_m: PositiveFloat
+    vertical_m: NonNegativeFloat = 20.0
+    legs: Annotated[int, Field(ge=2, le=500)] = 40
+
+
+Behaviour = Annotated[Transit | Loiter | Wander, Field(discriminator="kind")]
+
+
+class Formation(Spec):
+    """Fly ``count`` copies of a target in formation, ``spacing_m`` apart (ids ``{id}-1`` .. ``{id}-{count}``).
+
+    ``line`` is abreast, ``vee`` a V pointing along the first leg, ``grid`` rows of
+    ⌈√count⌉, ``scatter`` random positions in a square of ``spacing_m``·√count.
+    ``jitter_m`` moves each member by a random amount up to that (drawn from the seed);
+    ``start_spread_s`` staggers their start times over that many seconds.
+    """
+
+    count: Annotated[int, Field(ge=2, le=1000)]
+    spacing_m: PositiveFloat = 50.0
+    shape: Literal["line", "vee", "grid", "scatter"] = "grid"
+    jitter_m: NonNegativeFloat = 0.0
+    vertical_m: NonNegativeFloat = 0.0
+    start_spread_s: NonNegativeFloat = 0.0
+
+
 class TargetConfig(Spec):
-    """Something that flies: a path of waypoints at constant speed."""
+    """Something that flies at constant speed: along ``waypoints`` or a ``behaviour``, alone or in a formation."""
 
     id: Ident
     label: Literal["drone", "bird", "aircraft"]
     type: str = ""
     speed_mps: PositiveFloat
-    waypoints: Annotated[list[Point], Field(min_length=1)]
+    waypoints: Annotated[list[Point], Field(min_length=1)] | None = None
+    behaviour: Behaviour | None = None
+    formation: Formation | None = None
     start_s: NonNegativeFloat = 0.0
     at_end: Literal["stop", "loop", "vanish"] = "stop"
     emits_rf: bool = False
@@ -251,18 +320,143 @@ class TargetConfig(Spec):
     remote_id: bool = False
     uas_id: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
     operator: Point | None = None
+    remote_id_unknown: list[Literal["altitude", "operator"]] = Field(default_factory=list)
     rcs_dbsm: Decibels | None = None
     source_level_db: Decibels | None = None
 
     @model_validator(mode="after")
     def _remote_id(self) -> TargetConfig:
-        if not self.remote_id and (self.uas_id is not None or self.operator is not None):
-            raise ValueError("uas_id and operator need remote_id: true")
+        if not self.remote_id and (self.uas_id is not None or self.operator is not None or self.remote_id_unknown):
+            raise ValueError("uas_id, operator and remote_id_unknown need remote_id: true")
+        if (self.waypoints is None) == (self.behaviour is None):
+            raise ValueError("give either waypoints or a behaviour (transit, loiter or wander), not both or neither")
+        return self
+
+    @property
+    def member_ids(self) -> list[str]:
+        """The ids of the objects this entry puts in the sky: its own, or one per formation member."""
+        if self.formation is None:
+            return [self.id]
+        return [f"{self.id}-{k}" for k in range(1, self.formation.count + 1)]
+
+
+class ZoneProperties(Spec):
+    """What a zone is: ``border`` strips and ``corridor`` lines are buffered by ``buffer_m``."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    kind: Literal["border", "protected", "corridor"]
+    buffer_m: PositiveFloat | None = None
+
+
+LonLat = tuple[Longitude, Latitude]
+
+
+class PolygonGeometry(Spec):
+    """A GeoJSON Polygon: closed rings of [lon, lat], the first the outline."""
+
+    type: Literal["Polygon"]
+    coordinates: Annotated[list[Annotated[list[LonLat], Field(min_length=4)]], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _closed(self) -> PolygonGeometry:
+        if any(ring[0] != ring[-1] for ring in self.coordinates):
+            raise ValueError("a polygon ring must end where it starts (GeoJSON closes rings explicitly)")
         return self
 
 
+class LineStringGeometry(Spec):
+    """A GeoJSON LineString of [lon, lat] positions."""
+
+    type: Literal["LineString"]
+    coordinates: Annotated[list[LonLat], Field(min_length=2)]
+
+
+class ZoneFeature(Spec):
+    """One zone, a GeoJSON Feature."""
+
+    type: Literal["Feature"]
+    id: str | int | None = None
+    geometry: Annotated[PolygonGeometry | LineStringGeometry, Field(discriminator="type")]
+    properties: ZoneProperties
+
+    @model_validator(mode="after")
+    def _buffered_lines(self) -> ZoneFeature:
+        if self.geometry.type == "LineString" and self.properties.buffer_m is None:
+            raise ValueError("a LineString zone needs properties.buffer_m (metres either side of the line)")
+        return self
+
+
+class Zones(Spec):
+    """The zones of a site: a GeoJSON FeatureCollection, [lon, lat] order."""
+
+    type: Literal["FeatureCollection"]
+    features: list[ZoneFeature] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Zones:
+        names = [f.properties.name for f in self.features]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"zone name {twice[0]!r} is used twice")
+        return self
+
+
+class FaultBase(Spec):
+    """A fault of one sensor from ``start_s`` to ``end_s`` (default: the end of the run), sim seconds."""
+
+    sensor: Ident
+    start_s: NonNegativeFloat = 0.0
+    end_s: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _interval(self) -> FaultBase:
+        if self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError(f"end_s ({self.end_s:g}) must be after start_s ({self.start_s:g})")
+        return self
+
+
+class OfflineFault(FaultBase):
+    """The sensor is down: status ``offline``, no detections."""
+
+    kind: Literal["offline"]
+
+
+class LatencyFault(FaultBase):
+    """Each message leaves ``latency_s`` plus Gaussian ``jitter_s`` (never negative) after its time."""
+
+    kind: Literal["latency"]
+    latency_s: NonNegativeFloat = 0.0
+    jitter_s: NonNegativeFloat = 0.0
+
+
+class LossFault(FaultBase):
+    """Each detections message is lost with ``probability`` (its seq is still used: the gap shows it)."""
+
+    kind: Literal["loss"]
+    probability: Probability
+
+
+class OutOfOrderFault(FaultBase):
+    """Each detections message is held back by ``delay_s`` with ``probability``, so later ones overtake it."""
+
+    kind: Literal["out_of_order"]
+    probability: Probability
+    delay_s: PositiveFloat = 1.5
+
+
+class ClockOffsetFault(FaultBase):
+    """The sensor's clock is ``offset_s`` off: its messages' ``time`` is shifted by that much."""
+
+    kind: Literal["clock_offset"]
+    offset_s: Annotated[float, Field(ge=-86400.0, le=86400.0)]
+
+
+FaultConfig = Annotated[OfflineFault | LatencyFault | LossFault | OutOfOrderFault | ClockOffsetFault,
+                        Field(discriminator="kind")]
+
+
 class Scenario(Spec):
-    """A complete scenario: site, sensors, targets, duration and seed."""
+    """A complete scenario: site, zones, sensors, targets, faults, duration and seed."""
 
     name: Ident
     description: str = ""
@@ -272,20 +466,33 @@ class Scenario(Spec):
     site: Site
     truth_period_s: PositiveFloat = 0.5
     status_period_s: Annotated[float, Field(gt=0.0, le=5.0)] = 5.0
+    zones: Zones | None = None
     sensors: Annotated[list[SensorConfig], Field(min_length=1)]
     targets: list[TargetConfig] = Field(default_factory=list)
+    faults: list[FaultConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Scenario:
-        for what, ids in (("sensor", [s.id for s in self.sensors]), ("target", [t.id for t in self.targets])):
+        target_ids = [ident for t in self.targets for ident in t.member_ids]
+        for what, ids in (("sensor", [s.id for s in self.sensors]), ("target", target_ids)):
             seen: set[str] = set()
             for ident in ids:
                 if ident in seen:
                     raise ValueError(f"{what} id {ident!r} is used twice")
                 seen.add(ident)
-        if TRUTH_SOURCE in {s.id for s in self.sensors}:
+        sensor_ids = [s.id for s in self.sensors]
+        if TRUTH_SOURCE in sensor_ids:
             raise ValueError(f"{TRUTH_SOURCE!r} is reserved for the ground-truth publisher; rename the sensor")
+        for fault in self.faults:
+            if fault.sensor not in sensor_ids:
+                raise ValueError(f"a {fault.kind} fault names sensor {fault.sensor!r}, which is not in the scenario")
         return self
+
+    def zones_geojson(self) -> dict[str, Any]:
+        """The scenario's zones as a GeoJSON FeatureCollection (empty when it has none)."""
+        if self.zones is None:
+            return {"type": "FeatureCollection", "features": []}
+        return self.zones.model_dump(mode="json", exclude_none=True)
 
     def replace(self, **changes: Any) -> Scenario:
         """A copy with some fields changed, validated again."""
@@ -326,7 +533,7 @@ def _where(loc: Sequence[int | str], data: Any) -> str:
             ident = node.get("id") if isinstance(node, dict) else None
             text += f"[{key}]" + (f" ({ident})" if isinstance(ident, str) else "")
             continue
-        if isinstance(node, dict) and key not in node and key == node.get("kind"):
+        if isinstance(node, dict) and key not in node and key in (node.get("kind"), node.get("type")):
             continue  # the discriminator tag pydantic inserts for a tagged union
         text += f".{key}" if text else key
         node = node.get(key) if isinstance(node, dict) else None

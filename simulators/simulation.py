@@ -8,6 +8,7 @@ recording holds exactly what a live run would have published.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -16,6 +17,7 @@ from typing import Literal
 from fusion.geo import LocalFrame
 from fusion.protocol import Topics, TruthMessage, TruthObject, Velocity, encode
 from fusion.protocol.models import SensorState
+from simulators.faults import FaultPlan
 from simulators.scenario import TRUTH_SOURCE, Scenario
 from simulators.sensors import Sensor, build_sensor
 from simulators.sensors.base import DB_DP, LATLON_DP, rounded
@@ -31,8 +33,8 @@ _RANK: dict[EventKind, int] = {"status": 0, "detections": 1, "truth": 2}
 class Event:
     """One message to publish: when (sim and epoch time), by whom, where and what."""
 
-    t: float          # sim seconds since the scenario started
-    time: float       # epoch seconds: start_time + t, as stamped in the message
+    t: float          # sim seconds since the scenario started at which it is sent (after any fault delay)
+    time: float       # epoch seconds stamped in the message: when it was measured, by the sensor's clock
     source: str       # the publishing client: a sensor id or ``truth``
     kind: EventKind
     topic: str
@@ -43,15 +45,15 @@ class Event:
 
 @dataclass
 class _Stream:
-    """A periodic source of events: the k-th one is at ``phase + k * period``."""
+    """A periodic source of events: the k-th one is at ``phase + k * period`` (one event if the period is infinite)."""
 
     phase: float
     period: float
     rank: int
-    emit: Callable[[float], Event]
+    emit: Callable[[float], Event | None]
 
     def at(self, k: int) -> float:
-        return self.phase + k * self.period
+        return self.phase + k * self.period if k else self.phase
 
 
 class Simulation:
@@ -59,12 +61,13 @@ class Simulation:
 
     ``sources`` restricts the output to some sensor ids and/or ``truth`` (None or empty: all);
     each sensor draws from its own random stream, so a restricted run gives the same messages
-    for those sensors.
+    for those sensors. The scenario's faults are applied to the output.
     """
 
     def __init__(self, scenario: Scenario, start_time: float, prefix: str,
                  sources: Collection[str] | None = None) -> None:
         sources = sources or None
+        self.sources = sources
         known = [s.id for s in scenario.sensors] + [TRUTH_SOURCE]
         unknown = sorted(set(sources or ()) - set(known))
         if unknown:
@@ -78,14 +81,32 @@ class Simulation:
         self.sensors: list[Sensor] = [build_sensor(c, scenario.seed, self.site, self.targets)  # type: ignore[type-arg]
                                       for c in scenario.sensors if sources is None or c.id in sources]
         self.with_truth = sources is None or TRUTH_SOURCE in sources
+        self.faults = FaultPlan(scenario.faults, scenario.seed)
+
+    def next_pass(self, start_time: float) -> Simulation:
+        """The same scenario again from ``start_time``, each sensor's ``seq`` going on from this pass."""
+        following = Simulation(self.scenario, start_time, self.prefix, self.sources)
+        for old, new in zip(self.sensors, following.sensors, strict=True):
+            new.seq = old.seq
+        return following
+
+    @property
+    def prefix(self) -> str:
+        return self.topics.prefix
 
     def epoch(self, t: float) -> float:
-        """The message time of sim time ``t``."""
+        """The epoch time of sim time ``t`` by the true clock."""
         return round(self.start_time + t, 6)
 
-    def status_event(self, sensor: Sensor, t: float, state: SensorState = "online") -> Event:  # type: ignore[type-arg]
-        """A retained status message of ``sensor`` at sim time ``t``."""
-        time = self.epoch(t)
+    def sensor_time(self, sensor: Sensor, t: float) -> float:  # type: ignore[type-arg]
+        """The epoch time of sim time ``t`` by ``sensor``'s clock, which a fault may put off."""
+        return round(self.start_time + t + self.faults.clock_offset(sensor.id, t), 6)
+
+    def status_event(self, sensor: Sensor, t: float, state: SensorState | None = None) -> Event:  # type: ignore[type-arg]
+        """A retained status message of ``sensor`` at sim time ``t``; its state by default from the faults."""
+        if state is None:
+            state = "offline" if self.faults.offline(sensor.id, t) else "online"
+        time = self.sensor_time(sensor, t)
         return Event(t, time, sensor.id, "status", self.topics.status(sensor.id),
                      encode(sensor.status(time, state)), qos=1, retain=True)
 
@@ -93,9 +114,11 @@ class Simulation:
         """Every sensor going ``offline`` at sim time ``t``: the end of a run."""
         return [self.status_event(s, t, "offline") for s in self.sensors]
 
-    def detections_event(self, sensor: Sensor, t: float) -> Event:  # type: ignore[type-arg]
-        """One update of ``sensor`` at sim time ``t``."""
-        time = self.epoch(t)
+    def detections_event(self, sensor: Sensor, t: float) -> Event | None:  # type: ignore[type-arg]
+        """One update of ``sensor`` at sim time ``t``; None while it is offline."""
+        if self.faults.offline(sensor.id, t):
+            return None
+        time = self.sensor_time(sensor, t)
         message = sensor.detect(time, self.targets.state(t))
         return Event(t, time, sensor.id, "detections", self.topics.detections(sensor.id), encode(message),
                      qos=1, retain=False)
@@ -113,27 +136,42 @@ class Simulation:
                                    partial(self.status_event, sensor)))
             streams.append(_Stream(sensor.phase_s, sensor.period_s, _RANK["detections"],
                                    partial(self.detections_event, sensor)))
+            streams.extend(_Stream(t, math.inf, _RANK["status"], partial(self.status_event, sensor))
+                           for t in self.faults.transitions(sensor.id))
         if self.with_truth:
             streams.append(_Stream(0.0, self.scenario.truth_period_s, _RANK["truth"], self.truth_event))
         return streams
 
-    def events(self, duration_s: float | None = None, final: bool = True) -> Iterator[Event]:
+    def events(self, duration_s: float | None = None, final: bool = True, until_end: bool = True) -> Iterator[Event]:
         """Every event from sim time 0 to ``duration_s`` (default: the scenario's), in time order.
 
+        ``until_end=False`` leaves out the events at exactly the end time: a looping run has
+        them as the first events of the next pass.
+
         Ties are broken by kind and then by the order of the scenario's sensors, so the
-        order never depends on anything but the scenario. With ``final``, the sensors' last
-        ``offline`` statuses close the stream at the end time.
+        order never depends on anything but the scenario. Faults then drop or delay some
+        events; the stream is in order of sending. With ``final``, the sensors' last
+        ``offline`` statuses close the stream at the end time (after anything delayed).
         """
         end = self.scenario.duration_s if duration_s is None else duration_s
+        last = end
+        for event in self.faults.deliver(self._measured(end, until_end)):
+            last = max(last, event.t)
+            yield event
+        if final:
+            yield from self.final_events(last)
+
+    def _measured(self, end: float, until_end: bool) -> Iterator[Event]:
+        """Every event up to sim time ``end`` (included or not) as measured, in time order, before faults."""
         streams = self._streams()
         heap = [(s.at(0), s.rank, order, 0) for order, s in enumerate(streams)]
         heapq.heapify(heap)
-        while heap and heap[0][0] <= end:
+        while heap and (heap[0][0] <= end if until_end else heap[0][0] < end):
             t, rank, order, k = heapq.heappop(heap)
-            yield streams[order].emit(t)
+            event = streams[order].emit(t)
+            if event is not None:
+                yield event
             heapq.heappush(heap, (streams[order].at(k + 1), rank, order, k + 1))
-        if final:
-            yield from self.final_events(end)
 
 
 def truth_message(state: TruthState, site: LocalFrame, targets: TargetSet, time: float) -> TruthMessage:

@@ -14,8 +14,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from fusion.geo import LocalFrame
-from simulators.scenario import Scenario
-from simulators.seeds import derive_hex
+from simulators.scenario import Formation, Loiter, Scenario, TargetConfig, Transit, Wander
+from simulators.seeds import derive_hex, derive_rng
 
 Array = NDArray[np.float64]
 
@@ -103,6 +103,84 @@ class Paths:
 
 
 @dataclass(frozen=True)
+class ResolvedTarget:
+    """One object in the sky: a scenario target, or one member of its formation, with its concrete path."""
+
+    id: str
+    config: TargetConfig
+    waypoints: Array  # (k, 3) site ENU
+    start_s: float
+    at_end: AtEnd
+    member: int       # 0 for a lone target, 1.. for formation members
+
+
+def behaviour_waypoints(config: TargetConfig, site: LocalFrame, seed: int) -> Array:
+    """The waypoints (k, 3) a target flies: its own, or those its behaviour draws."""
+    behaviour = config.behaviour
+    if isinstance(behaviour, Transit):
+        return np.array([behaviour.start.enu(site), behaviour.end.enu(site)])
+    if isinstance(behaviour, Loiter):
+        angle = np.linspace(0.0, 2.0 * np.pi, behaviour.points, endpoint=False)
+        ring = np.stack([np.sin(angle), np.cos(angle), np.zeros_like(angle)], axis=1) * behaviour.radius_m
+        return behaviour.centre.enu(site) + ring
+    if isinstance(behaviour, Wander):
+        rng = derive_rng(seed, "wander", config.id)
+        radius = behaviour.radius_m * np.sqrt(rng.random(behaviour.legs))
+        angle = rng.uniform(0.0, 2.0 * np.pi, behaviour.legs)
+        up = rng.uniform(-behaviour.vertical_m, behaviour.vertical_m, behaviour.legs)
+        return behaviour.centre.enu(site) + np.stack([radius * np.sin(angle), radius * np.cos(angle), up], axis=1)
+    return np.array([w.enu(site) for w in config.waypoints or ()])
+
+
+def formation_offsets(formation: Formation, heading: Array, rng: np.random.Generator) -> Array:
+    """Offsets (count, 3) of the members from the path, in ENU, for a formation flying along ``heading``."""
+    n, spacing = formation.count, formation.spacing_m
+    k = np.arange(n, dtype=float)
+    if formation.shape == "line":
+        right, forward = (k - (n - 1) / 2.0) * spacing, np.zeros(n)
+    elif formation.shape == "vee":
+        rank, side = np.ceil(k / 2.0), np.where(k % 2 == 1, 1.0, -1.0)
+        right, forward = side * rank * spacing * np.sqrt(0.5), -rank * spacing * np.sqrt(0.5)
+    elif formation.shape == "grid":
+        cols = int(np.ceil(np.sqrt(n)))
+        rows = int(np.ceil(n / cols))
+        right, forward = (k % cols - (cols - 1) / 2.0) * spacing, -((k // cols) - (rows - 1) / 2.0) * spacing
+    else:
+        side = spacing * np.sqrt(n)
+        right, forward = rng.uniform(-side / 2, side / 2, n), rng.uniform(-side / 2, side / 2, n)
+    jitter = formation.jitter_m * np.sqrt(rng.random(n))
+    turn = rng.uniform(0.0, 2.0 * np.pi, n)
+    right, forward = right + jitter * np.cos(turn), forward + jitter * np.sin(turn)
+    up = rng.uniform(-formation.vertical_m, formation.vertical_m, n)
+    east_north = np.outer(forward, heading) + np.outer(right, [heading[1], -heading[0]])
+    return np.column_stack([east_north, up])
+
+
+def _heading(points: Array) -> Array:
+    """Unit horizontal direction of the first leg (north when there is none)."""
+    step = points[1, :2] - points[0, :2] if len(points) > 1 else np.zeros(2)
+    norm = float(np.linalg.norm(step))
+    return step / norm if norm > 1e-9 else np.array([0.0, 1.0])
+
+
+def resolve_targets(scenario: Scenario) -> list[ResolvedTarget]:
+    """Every object a scenario puts in the sky, behaviours drawn and formations expanded, in file order."""
+    site, resolved = scenario.site.frame, []
+    for config in scenario.targets:
+        points = behaviour_waypoints(config, site, scenario.seed)
+        at_end: AtEnd = "loop" if isinstance(config.behaviour, (Loiter, Wander)) else config.at_end
+        if config.formation is None:
+            resolved.append(ResolvedTarget(config.id, config, points, config.start_s, at_end, 0))
+            continue
+        rng = derive_rng(scenario.seed, "formation", config.id)
+        offsets = formation_offsets(config.formation, _heading(points), rng)
+        starts = config.start_s + rng.uniform(0.0, config.formation.start_spread_s, config.formation.count)
+        resolved.extend(ResolvedTarget(ident, config, points + offsets[k], float(starts[k]), at_end, k + 1)
+                        for k, ident in enumerate(config.member_ids))
+    return resolved
+
+
+@dataclass(frozen=True)
 class TruthState:
     """Where the present targets are at sim time ``t``: rows of ``enu``/``vel`` follow ``index``."""
 
@@ -130,19 +208,21 @@ class TargetSet:
     remote_id: NDArray[np.bool_]
     uas_ids: tuple[str, ...]
     operator_enu: Array  # (n, 3)
+    unknown_altitude: NDArray[np.bool_]  # Remote ID broadcasts the standard's "unknown" altitude
+    unknown_operator: NDArray[np.bool_]  # ... and "unknown" operator position
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> TargetSet:
         """Build the targets of ``scenario`` in its site frame."""
         site = scenario.site.frame
-        targets = scenario.targets
-        waypoints = [np.array([w.enu(site) for w in t.waypoints]) for t in targets]
-        paths = Paths.build(waypoints, [t.speed_mps for t in targets], [t.start_s for t in targets],
-                            [t.at_end for t in targets])
-        operators = [(t.operator.enu(site) if t.operator is not None else _ground_below(w[0]))
-                     for t, w in zip(targets, waypoints, strict=True)]
+        members = resolve_targets(scenario)
+        targets = [m.config for m in members]
+        paths = Paths.build([m.waypoints for m in members], [t.speed_mps for t in targets],
+                            [m.start_s for m in members], [m.at_end for m in members])
+        operators = [(m.config.operator.enu(site) if m.config.operator is not None else _ground_below(m.waypoints[0]))
+                     for m in members]
         return cls(
-            ids=tuple(t.id for t in targets),
+            ids=tuple(m.id for m in members),
             labels=tuple(t.label for t in targets),
             label_index=np.array([LABEL_INDEX[t.label] for t in targets], dtype=np.intp),
             paths=paths,
@@ -153,11 +233,13 @@ class TargetSet:
             rf_freq_mhz=_floats([t.rf.freq_mhz for t in targets]),
             rf_eirp_dbm=_floats([t.rf.eirp_dbm for t in targets]),
             rf_protocol=tuple(t.rf.protocol for t in targets),
-            emitter_ids=tuple(t.rf.emitter_id or f"em-{derive_hex(scenario.seed, 'emitter', t.id)}"
-                              for t in targets),
+            emitter_ids=tuple(_member_tag(m.config.rf.emitter_id, m.member)
+                              or f"em-{derive_hex(scenario.seed, 'emitter', m.id)}" for m in members),
             remote_id=np.array([t.remote_id for t in targets], dtype=bool),
-            uas_ids=tuple(t.uas_id or f"SIM-{t.id.upper()}" for t in targets),
-            operator_enu=np.array(operators, dtype=float).reshape(len(targets), 3),
+            uas_ids=tuple(_member_tag(m.config.uas_id, m.member) or f"SIM-{m.id.upper()}" for m in members),
+            operator_enu=np.array(operators, dtype=float).reshape(len(members), 3),
+            unknown_altitude=np.array(["altitude" in t.remote_id_unknown for t in targets], dtype=bool),
+            unknown_operator=np.array(["operator" in t.remote_id_unknown for t in targets], dtype=bool),
         )
 
     def __len__(self) -> int:
@@ -168,6 +250,11 @@ class TargetSet:
         enu, vel, present = self.paths.state(t)
         index = np.flatnonzero(present)
         return TruthState(t, index, enu[index], vel[index])
+
+
+def _member_tag(value: str | None, member: int) -> str | None:
+    """A configured id, suffixed ``-k`` for the k-th member of a formation so that each stays unique."""
+    return None if value is None else (value if member == 0 else f"{value}-{member}")
 
 
 def _floats(values: list[float]) -> Array:

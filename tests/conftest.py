@@ -29,6 +29,7 @@ persistence false
 max_queued_messages 0
 max_queued_bytes 0
 max_inflight_messages 0
+set_tcp_nodelay true
 queue_qos0_messages true
 log_dest stdout
 log_type error

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +27,9 @@ from api.cli.common import (
 )
 from fusion.mqttlink import DEFAULT_BROKER
 from fusion.protocol import DEFAULT_PREFIX
+
+if TYPE_CHECKING:
+    from simulators.replay import Window
 
 
 @app.command()
@@ -60,17 +67,36 @@ def sim(
     if unknown:
         fail(f"--only {', '.join(unknown)}: no such sensor in {spec.name} (it has {', '.join(sorted(known))})", EXIT_USAGE)
     if record is not None:
-        count = write_recording(spec, record)
-        typer.echo(f"wrote {count} messages to {record}")
+        started = time.perf_counter()
+        count = write_recording(spec, record, prefix=prefix, only=only)
+        elapsed = time.perf_counter() - started
+        typer.echo(f"wrote {count} messages ({spec.duration_s:g} s of scenario) to {record} "
+                   f"in {elapsed:.1f} s: {count / max(elapsed, 1e-9):,.0f} messages/s")
         return
     stop = stop_event()
     try:
-        while True:
-            run_live(spec, broker, prefix, factor, only, stop)
-            if not loop or stop.is_set():
-                break
+        run_live(spec, broker, prefix, factor, only, stop, loop=loop)
     except ConnectionError as exc:
         fail(str(exc))
+
+
+#: Multipliers of the size suffixes ``--rotate-size`` accepts.
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_size(value: str | None) -> int | None:
+    """``500000``, ``64k``, ``100M`` or ``2G`` as bytes (None stays None)."""
+    if value is None:
+        return None
+    text = value.strip().lower().removesuffix("b").removesuffix("i")
+    unit = text[-1:] if text[-1:] in _SIZE_UNITS else ""
+    try:
+        size = float(text[:len(text) - len(unit)]) * _SIZE_UNITS[unit]
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a size such as 500000, 64k, 100M or 2G") from None
+    if not 0 < size < 1 << 50:
+        raise typer.BadParameter("the size must be positive")
+    return int(size)
 
 
 @app.command()
@@ -78,18 +104,25 @@ def record(
     output: Annotated[Path, typer.Option("-o", "--output", help="Recording to write (.jsonl or .jsonl.gz).")],
     broker: BrokerOpt = DEFAULT_BROKER,
     prefix: PrefixOpt = DEFAULT_PREFIX,
+    rotate_size: Annotated[str | None, typer.Option(
+        "--rotate-size", help="Start a new numbered file (NAME.0001.jsonl.gz, ...) after this much JSON, "
+                              "e.g. 100M.")] = None,
+    rotate_every: Annotated[float | None, typer.Option(
+        "--rotate-every", min=1.0, help="Start a new numbered file after this many seconds.")] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Record every message under the prefix into a recording, flushed every second."""
-    from simulators.record import record_feed
+    from simulators.record import Rotation, record_feed
 
     setup_logging(verbose)
+    rotation = Rotation(parse_size(rotate_size), rotate_every)
     stop = stop_event()
     try:
-        count = record_feed(broker, prefix, output, stop)
+        writer = record_feed(broker, prefix, output, stop, rotation)
     except ConnectionError as exc:
         fail(str(exc))
-    typer.echo(f"recorded {count} messages to {output}", err=True)
+    files = ", ".join(str(p) for p in writer.paths)
+    typer.echo(f"recorded {writer.count} messages to {files}", err=True)
 
 
 @app.command()
@@ -98,19 +131,49 @@ def replay(
     broker: BrokerOpt = DEFAULT_BROKER,
     prefix: Annotated[str | None, typer.Option("--prefix", help="Publish under this prefix instead of the recorded one.")] = None,
     speed: SpeedOpt = "1",
+    loop: Annotated[bool, typer.Option("--loop", help="Start again at the end, until stopped.")] = False,
+    from_s: Annotated[float | None, typer.Option("--from", min=0.0, help="Start this many seconds into the recording.")] = None,
+    to_s: Annotated[float | None, typer.Option("--to", min=0.0, help="Stop this many seconds into the recording.")] = None,
+    rebase_time: Annotated[bool, typer.Option(
+        "--rebase-time", help="Shift every message's time so that the replay happens now (for a live fusion service).")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Republish a recording with its original relative timing (or faster)."""
-    from simulators.replay import replay_recording
+    """Republish a recording with its original relative timing (or faster); a summary at the end."""
+    from simulators.replay import Window, replay_recording
 
     setup_logging(verbose)
     if not recording.is_file():
         fail(f"{recording}: no such file", EXIT_USAGE)
     if prefix is not None:
         check_prefix(prefix)
+    if from_s is not None and to_s is not None and to_s < from_s:
+        fail(f"--to {to_s:g} is before --from {from_s:g}", EXIT_USAGE)
+    window = Window(from_s, to_s)
+    factor = parse_speed(speed)
     stop = stop_event()
     try:
-        count = replay_recording(recording, broker, parse_speed(speed), stop, prefix)
+        with _progress_bar(recording, window) as progress:
+            stats = replay_recording(recording, broker, factor, stop, prefix, loop=loop, window=window,
+                                     rebase_time=rebase_time, progress=progress)
     except ConnectionError as exc:
         fail(str(exc))
-    typer.echo(f"replayed {count} messages from {recording}", err=True)
+    typer.echo(stats.summary(), err=True)
+
+
+@contextmanager
+def _progress_bar(recording: Path, window: Window) -> Iterator[Callable[[float], None] | None]:
+    """A rich progress bar over the recording's seconds on stderr when it is a terminal; else nothing."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from simulators.replay import recording_span
+
+    total = recording_span(recording, window)
+    columns = (TextColumn("replay"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("replay", total=max(total, 1e-9))
+        yield lambda done: bar.update(task, completed=done)

@@ -101,6 +101,8 @@ class Detection(Model):
     protocol: Text | None = None
     sigma: Sigma | None = None
     class_probs: ClassProbs | None = None
+    #: Simulators only (evaluation): the true object this came from; absent or null for a false alarm.
+    truth_id: Identifier | None = None
 
     @model_validator(mode="after")
     def _probs_sum(self) -> Detection:

@@ -63,6 +63,6 @@ class AcousticArray(Sensor[AcousticConfig]):
         labels = np.concatenate([self.targets.label_index[truth.index[hit]], np.full(n_false, UNKNOWN)])
         probs = class_probs(rng, labels, cfg.class_strength)
         columns = zip(wire_azimuth(azimuths), rounded(elevations, DEGREES_DP), rounded(levels, DB_DP), probs,
-                      strict=True)
-        return [Detection(azimuth_deg=a, elevation_deg=e, spl_db=s, sigma=self.sigma, class_probs=p)
-                for a, e, s, p in columns]
+                      self.truth_ids(truth, hit, n_false), strict=True)
+        return [Detection(azimuth_deg=a, elevation_deg=e, spl_db=s, sigma=self.sigma, class_probs=p, truth_id=i)
+                for a, e, s, p, i in columns]

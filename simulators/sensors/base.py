@@ -103,6 +103,10 @@ class Sensor(ABC, Generic[Config]):
         return SensorStatus(schema="sargas.sensor_status/1", sensor_id=self.id, kind=self.kind, time=time,
                             state=state, origin=self.origin, coverage=self.coverage, scan_period_s=self.period_s)
 
+    def truth_ids(self, truth: TruthState, hit: NDArray[np.intp], n_false: int) -> list[str | None]:
+        """The ``truth_id`` of each detection: the targets hit, then ``None`` for each false alarm."""
+        return [self.targets.ids[i] for i in truth.index[hit].tolist()] + [None] * n_false
+
     @abstractmethod
     def measure(self, truth: TruthState) -> list[Detection]:
         """Detections (with noise, misses and false alarms) of one update; draws from ``self.rng``."""

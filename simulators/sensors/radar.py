@@ -3,7 +3,10 @@
 Detection follows the radar equation with Swerling-1 (exponentially fluctuating) targets and a
 square-law detector: the received power over noise is exponential with mean ``1 + SNR`` and a
 detection is declared above the threshold ``T = -ln(Pfa)``, so ``Pd = exp(-T / (1 + SNR))``.
-Clutter adds a Poisson number of false alarms per scan.
+Clutter is a Poisson field: a Poisson number of false alarms per scan, spread uniformly over
+the area the radar covers. A target is seen only inside the coverage (range, sector, maximum
+elevation) and above the horizon mask, which stands for terrain and trees hiding low flyers.
+The whole scan is one message time-stamped at the scan time (see docs/simulators.md).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from fusion.geo import enu_to_polar
-from fusion.protocol import Detection, Sigma
+from fusion.protocol import Coverage, Detection, Sigma
 from simulators.scenario import RadarConfig
 from simulators.sensors.base import DB_DP, DEGREES_DP, METRES_DP, UNKNOWN, Sensor, class_probs, rounded, wire_azimuth
 from simulators.targets import TruthState
@@ -46,16 +49,50 @@ class Radar(Sensor[RadarConfig]):
         snr_db = det.reference_snr_db + np.asarray(rcs_dbsm, dtype=float) - 40.0 * np.log10(r / det.reference_range_m)
         return np.power(10.0, snr_db / 10.0)
 
-    def in_coverage(self, range_m: ArrayLike, elevation_deg: ArrayLike) -> NDArray[np.bool_]:
-        """Whether points at these ranges and elevations are inside the radar's volume."""
+    @cached_property
+    def sector_width_deg(self) -> float:
+        """Width of the covered sector, clockwise from ``azimuth_min_deg``; 360 for a full circle."""
+        width = (self.config.azimuth_max_deg - self.config.azimuth_min_deg) % 360.0
+        return 360.0 if width == 0.0 else width
+
+    @property
+    def coverage(self) -> Coverage:
+        cfg = self.config
+        return Coverage(max_range_m=cfg.max_range_m, azimuth_min_deg=cfg.azimuth_min_deg,
+                        azimuth_max_deg=cfg.azimuth_max_deg)
+
+    def in_sector(self, azimuth_deg: ArrayLike) -> NDArray[np.bool_]:
+        """Whether these azimuths are inside the covered sector."""
+        return (np.asarray(azimuth_deg) - self.config.azimuth_min_deg) % 360.0 <= self.sector_width_deg
+
+    def horizon(self, azimuth_deg: ArrayLike) -> Array:
+        """Elevation of the horizon mask at these azimuths: below it, terrain and trees hide a target."""
+        az = np.asarray(azimuth_deg, dtype=float)
+        mask = np.full(az.shape, self.config.horizon_deg)
+        for sector in self.config.horizon_sectors:
+            width = (sector.azimuth_max_deg - sector.azimuth_min_deg) % 360.0 or 360.0
+            mask = np.where((az - sector.azimuth_min_deg) % 360.0 <= width, sector.elevation_deg, mask)
+        return mask
+
+    def in_coverage(self, range_m: ArrayLike, elevation_deg: ArrayLike, azimuth_deg: ArrayLike = 0.0
+                    ) -> NDArray[np.bool_]:
+        """Whether points at these ranges, elevations and azimuths are inside the radar's volume and visible."""
         r, el = np.asarray(range_m), np.asarray(elevation_deg)
         cfg = self.config
-        return (r >= cfg.min_range_m) & (r <= cfg.max_range_m) & (el <= cfg.max_elevation_deg)
+        return ((r >= cfg.min_range_m) & (r <= cfg.max_range_m) & (el <= cfg.max_elevation_deg)
+                & (el >= self.horizon(azimuth_deg)) & self.in_sector(azimuth_deg))
 
-    def detection_probability(self, range_m: ArrayLike, rcs_dbsm: ArrayLike, elevation_deg: ArrayLike = 0.0) -> Array:
-        """Probability that one scan detects a Swerling-1 target (zero outside coverage)."""
+    def detection_probability(self, range_m: ArrayLike, rcs_dbsm: ArrayLike, elevation_deg: ArrayLike = 0.0,
+                              azimuth_deg: ArrayLike = 0.0) -> Array:
+        """Probability that one scan detects a Swerling-1 target (zero outside coverage or below the horizon)."""
         pd = np.exp(-self.threshold / (1.0 + self.mean_snr(range_m, rcs_dbsm)))
-        return np.where(self.in_coverage(range_m, elevation_deg), pd, 0.0)
+        return np.where(self.in_coverage(range_m, elevation_deg, azimuth_deg), pd, 0.0)
+
+    def clutter(self, n: int) -> tuple[Array, Array]:
+        """Ranges and azimuths of ``n`` clutter points uniform over the covered area (a Poisson field)."""
+        cfg, rng = self.config, self.rng
+        r2 = rng.uniform(cfg.min_range_m ** 2, cfg.max_range_m ** 2, n)
+        return np.sqrt(r2), np.mod(cfg.azimuth_min_deg + rng.uniform(0.0, self.sector_width_deg, n), 360.0)
 
     def measure(self, truth: TruthState) -> list[Detection]:
         cfg, noise, rng = self.config, self.config.noise, self.rng
@@ -66,28 +103,29 @@ class Radar(Sensor[RadarConfig]):
         power = rng.exponential(1.0 + mean_snr)
         err = rng.standard_normal((len(r), 4)) * [noise.range_m, noise.azimuth_deg, noise.elevation_deg,
                                                   noise.radial_velocity_mps]
-        hit = np.flatnonzero(self.in_coverage(r, el) & (power > self.threshold))
+        hit = np.flatnonzero(self.in_coverage(r, el, az) & (power > self.threshold))
         radial = np.einsum("ij,ij->i", pos, vel) / np.maximum(r, 1e-9)
         snr_db = 10.0 * np.log10(np.maximum(power[hit] - 1.0, 1e-3))
 
         n_false = int(rng.poisson(cfg.false_alarms_per_scan))
-        fa_r = rng.uniform(cfg.min_range_m, cfg.max_range_m, n_false)
+        fa_r, fa_az = self.clutter(n_false)
         fa_snr_db = 10.0 * np.log10(self.threshold - 1.0 + rng.exponential(2.0, n_false))
         fa_rcs = fa_snr_db - cfg.detection.reference_snr_db + 40.0 * np.log10(fa_r / cfg.detection.reference_range_m)
 
         ranges = np.concatenate([np.maximum(r[hit] + err[hit, 0], 1.0), fa_r])
-        azimuths = np.concatenate([az[hit] + err[hit, 1], rng.uniform(0.0, 360.0, n_false)])
+        azimuths = np.concatenate([az[hit] + err[hit, 1], fa_az])
         elevations = np.clip(np.concatenate([el[hit] + err[hit, 2], rng.uniform(-1.0, 8.0, n_false)]), -90.0, 90.0)
         radials = np.concatenate([radial[hit] + err[hit, 3], rng.normal(0.0, 1.0, n_false)])
         snrs = np.concatenate([snr_db, fa_snr_db])
         rcss = np.concatenate([rcs[hit] + snr_db - 10.0 * np.log10(mean_snr[hit]), fa_rcs])
         labels = np.concatenate([self.targets.label_index[truth.index[hit]], np.full(n_false, UNKNOWN)])
         probs = class_probs(rng, labels, cfg.class_strength)
+        truth_ids = self.truth_ids(truth, hit, n_false)
 
         order = np.argsort(np.mod(azimuths, 360.0), kind="stable")
         columns = zip(rounded(ranges[order], METRES_DP), wire_azimuth(azimuths[order]),
                       rounded(elevations[order], DEGREES_DP), rounded(radials[order], METRES_DP),
                       rounded(rcss[order], DB_DP), rounded(snrs[order], DB_DP), strict=True)
         return [Detection(range_m=rg, azimuth_deg=a, elevation_deg=e, radial_velocity_mps=v, rcs_dbsm=c,
-                          snr_db=s, sigma=self.sigma, class_probs=probs[i])
+                          snr_db=s, sigma=self.sigma, class_probs=probs[i], truth_id=truth_ids[i])
                 for i, (rg, a, e, v, c, s) in zip(order.tolist(), columns, strict=True)]

@@ -24,6 +24,8 @@ Array = NDArray[np.float64]
 
 #: Wi-Fi and common drone-link channels that spurious emitters are drawn from, MHz.
 SPURIOUS_FREQS_MHZ = (2412.0, 2437.0, 2462.0, 5745.0, 5785.0, 5825.0)
+#: ASTM F3411 Remote ID's "unknown" altitude (and operator altitude); an unknown position is lat 0, lon 0.
+UNKNOWN_ALTITUDE_M = -1000.0
 #: Class probabilities of a decoded Remote ID broadcast: only drones send them.
 REMOTE_ID_CLASS: ClassProbs = {"drone": 0.99, "unknown": 0.01}
 
@@ -68,10 +70,11 @@ class RfDirectionFinder(Sensor[RfDfConfig]):
         protocols: list[str | None] = [self.targets.rf_protocol[i] for i in idx[hit].tolist()] + [None] * n_false
         labels = np.concatenate([self.targets.label_index[idx[hit]], np.full(n_false, UNKNOWN)])
         probs = class_probs(rng, labels, cfg.class_strength)
-        columns = zip(azimuths, levels, freqs, emitters, protocols, probs, strict=True)
+        columns = zip(azimuths, levels, freqs, emitters, protocols, probs, self.truth_ids(truth, hit, n_false),
+                      strict=True)
         return [Detection(azimuth_deg=a, rssi_dbm=s, freq_mhz=f, emitter_id=e, protocol=p, sigma=self.sigma,
-                          class_probs=c)
-                for a, s, f, e, p, c in columns]
+                          class_probs=c, truth_id=i)
+                for a, s, f, e, p, c, i in columns]
 
 
 class RemoteIdReceiver(Sensor[RemoteIdConfig]):
@@ -97,6 +100,10 @@ class RemoteIdReceiver(Sensor[RemoteIdConfig]):
             return []
         lat, lon, alt, vel = to_geodetic(self.site, truth.enu[hit] + pos_err[hit], truth.vel[hit] + vel_err[hit])
         op_lat, op_lon, op_alt = self.site.to_geodetic(self.targets.operator_enu[idx[hit]])
+        alt = np.where(self.targets.unknown_altitude[idx[hit]], UNKNOWN_ALTITUDE_M, alt)
+        no_operator = self.targets.unknown_operator[idx[hit]]
+        op_lat, op_lon = np.where(no_operator, 0.0, op_lat), np.where(no_operator, 0.0, op_lon)
+        op_alt = np.where(no_operator, UNKNOWN_ALTITUDE_M, op_alt)
         columns = zip(rounded(lat, LATLON_DP), rounded(lon, LATLON_DP), rounded(alt, DB_DP),
                       rounded(vel, DB_DP), rounded(op_lat, LATLON_DP), rounded(op_lon, LATLON_DP),
                       rounded(op_alt, DB_DP), idx[hit].tolist(), strict=True)
@@ -104,6 +111,7 @@ class RemoteIdReceiver(Sensor[RemoteIdConfig]):
                           velocity=Velocity(east_mps=v[0], north_mps=v[1], up_mps=v[2]),
                           uas_id=self.targets.uas_ids[i],
                           operator_position=Position(lat=ola, lon=olo, alt_m=oal),
-                          protocol="astm-f3411", sigma=self.sigma, class_probs=REMOTE_ID_CLASS)
+                          protocol="astm-f3411", sigma=self.sigma, class_probs=REMOTE_ID_CLASS,
+                          truth_id=self.targets.ids[i])
                 for la, lo, al, v, ola, olo, oal, i in columns]
 
