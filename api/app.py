@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.feed import Feed, LiveState
 from api.hub import Frame, Hub
-from api.routes import Services, api, ws
+from api.routes import Services, api, read_zones_geojson, ws
 from api.settings import ApiSettings
 from fusion.store import AlertStore
 
@@ -47,9 +47,9 @@ def create_app(settings: ApiSettings, *, start_feed: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = AlertStore(settings.alerts_path)
         hub = Hub(settings.client_queue_size, settings.client_alert_backlog)
-        state = LiveState()
+        state = LiveState(settings.track_history)
         feed = Feed(settings, store, state, _deliver_on(asyncio.get_running_loop(), hub))
-        app.state.services = Services(settings, store, state, hub, feed)
+        app.state.services = Services(settings, store, state, hub, feed, read_zones_geojson(settings.zones_file))
         if start_feed:
             feed.start()
         try:

@@ -24,7 +24,16 @@ from paho.mqtt.reasoncodes import ReasonCode
 from api.hub import Frame
 from api.settings import ApiSettings
 from fusion.mqttlink import BrokerAddress, new_client
-from fusion.protocol import Alert, ProtocolError, SensorStatus, Topics, TracksMessage, decode, encode, to_dict
+from fusion.protocol import (
+    Alert,
+    ProtocolError,
+    SensorStatus,
+    Topics,
+    TracksMessage,
+    decode,
+    encode,
+    to_dict,
+)
 from fusion.store import AlertStore
 
 log = logging.getLogger(__name__)
@@ -66,11 +75,19 @@ class SensorView:
                 "status": to_dict(self.status)}
 
 
-class LiveState:
-    """The latest tracks message, the latest status per sensor and message counts; thread-safe."""
+#: Ended tracks whose history is still kept, oldest forgotten first.
+ENDED_HISTORIES = 1000
 
-    def __init__(self) -> None:
+
+class LiveState:
+    """The latest tracks message, a bounded history per track, the latest status per sensor and
+    message counts; thread-safe."""
+
+    def __init__(self, history_points: int = 300) -> None:
         self._lock = threading.Lock()
+        self._history_points = history_points
+        self._history: dict[str, deque[dict[str, Any]]] = {}
+        self._ended: deque[str] = deque()
         self._tracks: tuple[TracksMessage, bytes] | None = None
         self._sensors: dict[str, SensorView] = {}
         self._received = 0
@@ -93,8 +110,30 @@ class LiveState:
             return self._received, dict(sorted(self._rejected.items()))
 
     def set_tracks(self, message: TracksMessage, wire: bytes) -> None:
+        """Keep the message as the latest and add each track's position to its history."""
         with self._lock:
             self._tracks = (message, wire)
+            for track in message.tracks:
+                points = self._history.setdefault(track.track_id, deque(maxlen=self._history_points))
+                if not points or points[-1]["time"] < message.time:
+                    points.append({"time": message.time, "lat": track.lat, "lon": track.lon, "alt_m": track.alt_m,
+                                   "status": track.status, "threat": track.threat.level, "sensors": track.sensors})
+            for track_id in message.ended:
+                if track_id in self._history:
+                    self._ended.append(track_id)
+            while len(self._ended) > ENDED_HISTORIES:
+                self._history.pop(self._ended.popleft(), None)
+
+    def track(self, track_id: str) -> dict[str, Any] | None:
+        """A track's latest state (None once ended) and its recent history, or None if never seen."""
+        with self._lock:
+            history = self._history.get(track_id)
+            if history is None:
+                return None
+            latest = self._tracks[0] if self._tracks else None
+            current = next((t for t in latest.tracks if t.track_id == track_id), None) if latest else None
+            return {"track_id": track_id, "track": to_dict(current) if current else None,
+                    "ended": current is None, "history": list(history)}
 
     def set_status(self, view: SensorView) -> None:
         with self._lock:

@@ -37,11 +37,13 @@ class Frame:
 
 
 class FrameQueue:
-    """A bounded queue that makes room by dropping superseded frames, never alerts."""
+    """A bounded queue that makes room by dropping superseded frames, never alerts (a queue of
+    nothing but alerts grows, and the client's alert bound decides when it has to go)."""
 
     def __init__(self, max_frames: int) -> None:
         self.max_frames = max_frames
         self.alerts = 0
+        self.keyed = 0
         self.dropped = 0
         self._frames: deque[Frame] = deque()
         self._ready = asyncio.Event()
@@ -51,12 +53,13 @@ class FrameQueue:
 
     def put(self, frame: Frame) -> None:
         """Enqueue ``frame``; when full, first drop a pending frame of the same key, else the oldest keyed one."""
-        if len(self._frames) >= self.max_frames:
+        if len(self._frames) >= self.max_frames and self.keyed:
             dropped = frame.key is not None and self._drop_first(lambda f: f.key == frame.key)
             if not dropped:
                 self._drop_first(lambda f: f.key is not None)
         self._frames.append(frame)
         self.alerts += frame.alert_id is not None
+        self.keyed += frame.key is not None
         self._ready.set()
 
     async def get(self) -> Frame:
@@ -65,6 +68,7 @@ class FrameQueue:
             await self._ready.wait()
         frame = self._frames.popleft()
         self.alerts -= frame.alert_id is not None
+        self.keyed -= frame.key is not None
         return frame
 
     def _drop_first(self, match: Callable[[Frame], bool]) -> bool:
@@ -72,6 +76,7 @@ class FrameQueue:
             if match(frame):
                 del self._frames[i]
                 self.dropped += 1
+                self.keyed -= 1
                 return True
         return False
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, WebSocket
@@ -14,9 +16,19 @@ from api.feed import Feed, LiveState, to_frame
 from api.hub import Frame, Hub
 from api.settings import ApiSettings
 from fusion.store import AlertStore
+from fusion.threat import parse_zones
 
 AlertLevel = Literal["info", "warning", "critical"]
 AlertId = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def read_zones_geojson(path: Path | None) -> dict[str, Any]:
+    """The site's zones as GeoJSON (validated as the fusion service does), empty without a file."""
+    if path is None:
+        return {"type": "FeatureCollection", "features": []}
+    geojson = json.loads(path.read_text(encoding="utf-8"))
+    parse_zones(geojson)
+    return {"type": "FeatureCollection", "features": geojson["features"]}
 
 
 @dataclass
@@ -28,6 +40,7 @@ class Services:
     state: LiveState
     hub: Hub
     feed: Feed
+    zones: dict[str, Any] = field(default_factory=lambda: read_zones_geojson(None))
     started: float = field(default_factory=time.monotonic)
 
     def snapshot(self, since: str | None) -> list[Frame]:
@@ -83,6 +96,21 @@ def tracks(services: ServicesDep) -> Response:
     if latest is None:
         raise HTTPException(404, "no tracks message received yet")
     return Response(latest[1], media_type="application/json")
+
+
+@api.get("/tracks/{track_id}", responses={404: {"description": "Unknown track"}})
+def track(services: ServicesDep, track_id: Annotated[str, Field(min_length=1, max_length=128)]) -> dict[str, Any]:
+    """One track: its latest state (null once ended) and its recent history (positions, threat, sensors)."""
+    found = services.state.track(track_id)
+    if found is None:
+        raise HTTPException(404, f"no track {track_id!r}")
+    return found
+
+
+@api.get("/zones")
+def zones(services: ServicesDep) -> dict[str, Any]:
+    """The site's zones: a GeoJSON FeatureCollection (name, kind, buffer_m per feature)."""
+    return services.zones
 
 
 @api.get("/alerts")

@@ -25,6 +25,10 @@ class ApiSettings:
     snapshot_alerts: int = 500
     #: A sensor not heard from for this long is ``stale`` (status comes at least every 5 s).
     sensor_stale_after_s: float = 15.0
+    #: Zones of the site (GeoJSON), served at /api/zones and drawn by the console; None: no zones.
+    zones_file: Path | None = None
+    #: Positions kept per track for /api/tracks/{id}.
+    track_history: int = 300
     #: MQTT client id; by default derived from ``data_dir`` so that the persistent session
     #: (alerts queued by the broker while the API is down) is found again after a restart.
     mqtt_client_id: str | None = None

@@ -11,6 +11,7 @@ stops them in order (simulators, fusion, broker); they get SIGTERM if this proce
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -124,7 +125,7 @@ class Supervisor:
             return 1
         common = ["--broker", broker, "--prefix", self.prefix]
         serve = self._spawn("serve", "serve", *common, "--host", self.host, "--port", str(self.port),
-                            "--data-dir", str(self.data_dir))
+                            "--data-dir", str(self.data_dir), *self._zones_args())
         shown_host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         url = f"http://{shown_host}:{self.port}/"
         if not wait_until(lambda: serve.poll() is not None or self._stopping or _healthy(url + "api/health"),
@@ -140,6 +141,18 @@ class Supervisor:
                     return self._failed(f"{name} stopped unexpectedly (exit code {proc.returncode})")
             time.sleep(0.2)
         return 0
+
+    def _zones_args(self) -> list[str]:
+        """``--zones`` with the scenario's zones written to ``<data-dir>/zones.geojson``, if it has any."""
+        from simulators import load_scenario
+
+        zones = load_scenario(self.scenario).zones_geojson()
+        if not zones.get("features"):
+            return []
+        path = self.data_dir / "zones.geojson"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(zones, indent=1), encoding="utf-8")
+        return ["--zones", str(path)]
 
     def _start_broker(self) -> str | None:
         host = "127.0.0.1"

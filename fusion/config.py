@@ -7,15 +7,17 @@ logic without anyone mutating it.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from fusion.threat import ThreatParams
+from fusion.threat import ThreatParams, ZoneSpec, parse_zones
 from fusion.tracking import TrackerParams
+from fusion.tracking.filters import Mode
 
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
@@ -54,6 +56,18 @@ class Sigmas(_Frozen):
     rf: SensorSigma = SensorSigma(azimuth_deg=5.0, elevation_deg=10.0, position_m=10.0, velocity_mps=2.0)
 
 
+def read_zones(path: Path) -> list[ZoneSpec]:
+    """The zones of a GeoJSON file; ValueError saying what is wrong with it."""
+    try:
+        return parse_zones(json.loads(Path(path).read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
 class FusionConfig(_Frozen):
     """Every tunable of the fusion core, with defaults for small drones seen by 1 Hz sensors."""
 
@@ -65,11 +79,26 @@ class FusionConfig(_Frozen):
     #: Altitude sigma assumed for a Remote ID position with unknown altitude, m.
     missing_altitude_sigma_m: PositiveFloat = 300.0
 
-    #: White-acceleration CV process noise spectral density, m²/s³.
-    q_horizontal: PositiveFloat = 3.0
-    q_vertical: PositiveFloat = 1.0
+    #: IMM motion modes. Quiet CV: white-acceleration spectral densities, m²/s³ (0.02 ≈ 0.15 m/s² of
+    #: random acceleration over a 1 s scan: a small drone cruising on autopilot; turns, starts and
+    #: stops are the manoeuvre modes' job).
+    q_horizontal: PositiveFloat = 0.02
+    q_vertical: PositiveFloat = 0.02
+    #: Manoeuvre modes: left and right coordinated turns at this rate (deg/s; 15 deg/s at 14 m/s is
+    #: 3.7 m/s², a quadcopter's brisk turn) with these spectral densities, m²/s³ (turns are
+    #: horizontal: the vertical stays almost as calm as in CV).
+    turn_rate_deg_s: PositiveFloat = 15.0
+    q_manoeuvre_horizontal: PositiveFloat = 1.0
+    q_manoeuvre_vertical: PositiveFloat = 0.05
+    #: Mean time spent in the quiet CV and in a turn before switching, s (the long-run CV share is
+    #: 60 / 70), and the initial probability of the quiet CV.
+    cv_sojourn_s: PositiveFloat = 60.0
+    turn_sojourn_s: PositiveFloat = 5.0
+    initial_cv_p: Probability = 0.8
     #: Velocity sigma of a newly started track whose velocity is unknown, m/s.
     initial_velocity_sigma_mps: PositiveFloat = 30.0
+    #: The same for the vertical velocity: small drones and birds climb or sink at a few m/s.
+    initial_vertical_velocity_sigma_mps: PositiveFloat = 5.0
 
     #: Probability that the true detection falls inside the gate (chi² gate per dimension count).
     gate_probability: Probability = 0.999
@@ -78,6 +107,21 @@ class FusionConfig(_Frozen):
     #: An unassigned plot with d² below this many times the gate of a confirmed or coasting track
     #: starts no track: it is that track's target manoeuvring, not a new one.
     initiation_exclusion: Annotated[float, Field(ge=0.0)] = 4.0
+
+    #: Bearings of two sensors at most this far apart in time may be crossed to start a track, s.
+    crossing_window_s: PositiveFloat = 1.5
+    #: Speed allowed for the target between the two bearings of a crossing, m/s.
+    crossing_speed_mps: PositiveFloat = 20.0
+    #: Smallest horizontal angle between two bearings that fixes a position, deg.
+    min_crossing_deg: PositiveFloat = 10.0
+    #: Altitude assumed above the sensors for crossings of azimuth-only bearings, and its sigma, m
+    #: (small drones mostly fly below 120 m above the ground). Tracks that only bearings see also get
+    #: it as a leaky prior worth one such measurement per ``altitude_prior_period_s``.
+    crossing_altitude_m: float = 60.0
+    crossing_altitude_sigma_m: PositiveFloat = 100.0
+    altitude_prior_period_s: PositiveFloat = 10.0
+    #: A strobe (a bearing that crosses nothing) is published for at most this long, s.
+    strobe_max_age_s: PositiveFloat = 2.0
 
     #: Updates needed to confirm a tentative track. 4 rather than 3: with 10 false plots per scan
     #: spread over a 5 km radar, 3 hits confirmed ~9 false tracks in 300 s, 4 hits none.
@@ -101,11 +145,18 @@ class FusionConfig(_Frozen):
     class_floor: Probability = 0.05
     #: Likelihood of (drone, bird, aircraft, unknown) given an RF emitter / Remote ID detection.
     emitter_likelihood: tuple[PositiveFloat, PositiveFloat, PositiveFloat, PositiveFloat] = (0.9, 0.01, 0.04, 0.05)
+    #: Exponent of the speed likelihood per update of an established track (its speed estimates are
+    #: strongly correlated: 0.1 makes ten updates count as one independent look).
+    speed_evidence_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
     #: Smallest class probability a track keeps, so labels can still change.
     class_min_p: Probability = 1e-3
 
     #: A confirmed drone track with at least this label probability is a threat.
     threat_min_p: Probability = 0.5
+    #: GeoJSON FeatureCollection of the site's zones (see ``fusion.threat.zones``); None: no zones.
+    zones_file: Path | None = None
+    #: A sensor with no status for this long (fusion time) missed its heartbeat (3 × the 5 s period), s.
+    heartbeat_timeout_s: PositiveFloat = 15.0
 
     #: Detections are held this long (message time) so that late ones can be put in order, s.
     reorder_window_s: Annotated[float, Field(ge=0.0)] = 0.3
@@ -117,8 +168,12 @@ class FusionConfig(_Frozen):
     def tracker_params(self) -> TrackerParams:
         """The subset of this configuration that the pure tracker needs."""
         return TrackerParams(
-            q_horizontal=self.q_horizontal, q_vertical=self.q_vertical,
+            modes=(Mode(0.0, self.q_horizontal, self.q_vertical, self.cv_sojourn_s),
+                   *(Mode(sign * math.radians(self.turn_rate_deg_s), self.q_manoeuvre_horizontal,
+                          self.q_manoeuvre_vertical, self.turn_sojourn_s) for sign in (1.0, -1.0))),
+            initial_mode_p=(self.initial_cv_p, (1.0 - self.initial_cv_p) / 2, (1.0 - self.initial_cv_p) / 2),
             initial_velocity_sigma_mps=self.initial_velocity_sigma_mps,
+            initial_vertical_velocity_sigma_mps=self.initial_vertical_velocity_sigma_mps,
             missing_elevation_sigma_rad=math.radians(self.missing_elevation_sigma_deg),
             missing_altitude_sigma_m=self.missing_altitude_sigma_m,
             gate_probability=self.gate_probability, non_assignment_cost=self.non_assignment_cost,
@@ -128,12 +183,29 @@ class FusionConfig(_Frozen):
             max_position_sigma_m=self.max_position_sigma_m, sensor_recent_s=self.sensor_recent_s,
             class_prior=self.class_prior, class_evidence_weight=self.class_evidence_weight,
             class_floor=self.class_floor, emitter_likelihood=self.emitter_likelihood,
-            class_min_p=self.class_min_p,
+            class_min_p=self.class_min_p, speed_evidence_weight=self.speed_evidence_weight,
+            crossing_window_s=self.crossing_window_s,
+            crossing_speed_mps=self.crossing_speed_mps, min_crossing_deg=self.min_crossing_deg,
+            crossing_altitude_m=self.crossing_altitude_m, crossing_altitude_sigma_m=self.crossing_altitude_sigma_m,
+            altitude_prior_period_s=self.altitude_prior_period_s,
+            strobe_max_age_s=self.strobe_max_age_s,
         )
 
     def threat_params(self) -> ThreatParams:
         """The subset of this configuration that threat assessment needs."""
-        return ThreatParams(min_p=self.threat_min_p)
+        return ThreatParams(min_p=self.threat_min_p, heartbeat_timeout_s=self.heartbeat_timeout_s)
+
+    def zones(self) -> list[ZoneSpec]:
+        """The zones of ``zones_file`` (none without one); raise ValueError if it is unreadable or invalid."""
+        return [] if self.zones_file is None else read_zones(self.zones_file)
+
+    @field_validator("zones_file")
+    @classmethod
+    def _zones_are_valid(cls, path: Path | None) -> Path | None:
+        """A bad zones file is a configuration error, reported when the configuration is loaded."""
+        if path is not None:
+            read_zones(path)
+        return path
 
     @classmethod
     def from_file(cls, path: str | Path) -> FusionConfig:
@@ -143,6 +215,8 @@ class FusionConfig(_Frozen):
             data = {}
         if not isinstance(data, dict):
             raise ValueError("the configuration must be a mapping of option: value")
+        if isinstance(data.get("zones_file"), str):
+            data["zones_file"] = Path(path).parent / data["zones_file"]
         try:
             return cls.model_validate(data)
         except ValidationError as exc:

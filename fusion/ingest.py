@@ -5,14 +5,18 @@ exact affine map from site ENU to that frame (``LocalFrame.transform_to``), so t
 measurement model is exact at any baseline. Remote ID positions are converted to site ENU
 and their velocities rotated from the local frame at the object to the site frame.
 
-Bearing-only detections (acoustic, RF direction finding without a position) are accepted
-here; the v1 tracker only uses them to update established tracks (see ``fusion.tracking.tracker``).
+Bearing-only detections (acoustic, RF direction finding without a position) become a bearing
+block; the tracker updates tracks with them, crosses those of different sensors to start tracks,
+and keeps the rest as strobes (see ``fusion.tracking.tracker``). Sensor poses are cached per
+origin, since the exact geodesy costs more than a small scan.
 Every RF detection is flagged as an emitter (drone evidence): the RF sensors watch drone
 control, video and Remote ID links. An RF detection with both a bearing and a position is
 used as a position.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -109,14 +113,22 @@ def _positions(dets: list[Detection], index: NDArray[np.intp], site: LocalFrame,
     return _block(POSITION, z, mask, std**2, index)
 
 
+@lru_cache(maxsize=256)
+def _sensor_pose(site: LocalFrame, sensor: LocalFrame) -> tuple[Array, Array, Array]:
+    """(M, b) from site ENU to the sensor's ENU and the sensor's site-ENU origin; cached, since
+    sensors rarely move and the exact geodesy costs more than ingesting a small scan."""
+    pose = (*site.transform_to(sensor), np.asarray(site.from_geodetic(sensor.lat, sensor.lon, sensor.alt_m), dtype=float))
+    for array in pose:
+        array.flags.writeable = False  # shared by every scan of the sensor
+    return pose
+
+
 def ingest(msg: DetectionsMessage, site: LocalFrame, config: FusionConfig) -> Scan:
     """The scan of one validated detections message, in the frame of ``site``."""
     dets = list(msg.detections)
     sig: SensorSigma = getattr(config.sigma, msg.kind)
     if msg.origin is not None:
-        sensor = LocalFrame(msg.origin.lat, msg.origin.lon, msg.origin.alt_m)
-        m, b = site.transform_to(sensor)
-        origin = site.from_geodetic(sensor.lat, sensor.lon, sensor.alt_m)
+        m, b, origin = _sensor_pose(site, LocalFrame(msg.origin.lat, msg.origin.lon, msg.origin.alt_m))
     else:
         m, b, origin = np.eye(3), np.zeros(3), np.zeros(3)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,19 +33,21 @@ from fusion.protocol import (
     DEFAULT_PREFIX,
     Alert,
     DetectionsMessage,
+    Position,
     ProtocolError,
     Rejected,
     SensorStatus,
-    Threat,
+    Strobe,
     Topics,
-    Track,
     TracksMessage,
-    Velocity,
     decode,
     encode,
+    encode_tracks,
+    load_json,
+    validate,
 )
-from fusion.threat import LEVELS, AlertEvent, AlertLog, Assessment, TrackGeo, assess
-from fusion.tracking import STATUS_NAMES, Ended, Tracker, track_id
+from fusion.threat import LEVELS, AlertEvent, ThreatMonitor, TrackGeo
+from fusion.tracking import STATUS_NAMES, Ended, Tracker
 from fusion.tracking.classify import DRONE, LABELS, best_label
 
 Array = NDArray[np.float64]
@@ -106,8 +109,7 @@ class FusionEngine:
         self.config = config or FusionConfig()
         self.topics = Topics(prefix)
         self.tracker = Tracker(self.config.tracker_params())
-        self.threat_params = self.config.threat_params()
-        self.alert_log = AlertLog(first_alert_number)
+        self.threat = ThreatMonitor(self.config.threat_params(), self.config.zones(), first_alert_number)
         origin = self.config.site_origin
         self.site: LocalFrame | None = None if origin is None else LocalFrame(origin.lat, origin.lon, origin.alt_m)
         self.stats: dict[str, int] = dict.fromkeys(
@@ -121,7 +123,8 @@ class FusionEngine:
         self._next_k: int | None = None
         self._ended: list[str] = []
         self._last_scan_time: dict[str, float] = {}
-        self._latest_tracks: TracksMessage | None = None
+        #: Time, track count and payload of the last tracks message published.
+        self._latest_tracks: tuple[float, int, bytes] | None = None
 
     # ------------------------------------------------------------------ inputs
 
@@ -133,8 +136,7 @@ class FusionEngine:
         except ProtocolError as exc:
             return [self._reject(topic, len(payload), received_at, exc.reason, exc.detail, exc.sensor_id)]
         if isinstance(msg, SensorStatus):
-            self._on_status(msg)
-            return []
+            return self._on_status(msg)
         if not isinstance(msg, DetectionsMessage):
             self.stats["ignored"] += 1
             return []
@@ -154,7 +156,7 @@ class FusionEngine:
         """Process everything buffered and publish the tracks at the latest fusion time."""
         out = self._drain(math.inf, self._newest if self._newest is not None else -math.inf)
         if self._fusion_time is not None and (self._latest_tracks is None
-                                              or self._latest_tracks.time < self._fusion_time):
+                                              or self._latest_tracks[0] < self._fusion_time):
             out += self._publish(self._fusion_time)
         return out
 
@@ -162,8 +164,12 @@ class FusionEngine:
 
     @property
     def latest_tracks(self) -> TracksMessage | None:
-        """The last tracks message published, if any."""
-        return self._latest_tracks
+        """The last tracks message published, if any (validated from its bytes on demand)."""
+        if self._latest_tracks is None:
+            return None
+        message = validate(load_json(self._latest_tracks[2], len(self._latest_tracks[2])), "sargas.tracks/1")
+        assert isinstance(message, TracksMessage)
+        return message
 
     def sensor_statuses(self) -> list[SensorStatus]:
         """The latest status of every sensor, by sensor id."""
@@ -171,13 +177,17 @@ class FusionEngine:
 
     # -------------------------------------------------------------- processing
 
-    def _on_status(self, msg: SensorStatus) -> None:
+    def _on_status(self, msg: SensorStatus) -> list[Outgoing]:
+        """Keep the newest status of each sensor; a last will (offline) raises ``sensor_offline``."""
         self.stats["status"] += 1
-        known = self._statuses.get(msg.sensor_id)
-        if known is None or msg.time >= known.time:
-            self._statuses[msg.sensor_id] = msg
         if self.site is None and msg.origin is not None:
             self.site = LocalFrame(msg.origin.lat, msg.origin.lon, msg.origin.alt_m)
+        known = self._statuses.get(msg.sensor_id)
+        if known is not None and msg.time < known.time:
+            return []
+        self._statuses[msg.sensor_id] = msg
+        place = None if msg.origin is None else (msg.origin.lat, msg.origin.lon)
+        return self._alerts(self.threat.sensor_status(msg.sensor_id, msg.state, msg.time, place))
 
     def _adopt_site(self, msg: DetectionsMessage) -> None:
         """Without a configured origin, the site frame is at the first sensor (or Remote ID) position seen."""
@@ -219,7 +229,7 @@ class FusionEngine:
         self.stats["out_of_order"] += result.out_of_order
         self.stats["tracks"] += len(result.started)
         self.stats["confirmed"] += len(result.confirmed)
-        return self._on_ended(result.ended) + self._new_threats(msg.time)
+        return self._on_ended(result.ended) + self._threat_step(msg.time)
 
     def _on_ended(self, ended: Ended) -> list[Outgoing]:
         """Remember deleted tracks for the next tracks message; alert on lost threats."""
@@ -227,20 +237,21 @@ class FusionEngine:
         if len(ended.numbers) == 0:
             return []
         geo = self._geo(ended.x)
-        return self._alerts(self.alert_log.lost(ended.time, ended.numbers, geo.for_alerts()))
+        return self._alerts(self.threat.lost(ended.time, ended.numbers, geo.for_alerts()))
 
-    def _new_threats(self, t: float) -> list[Outgoing]:
+    def _threat_step(self, t: float) -> list[Outgoing]:
+        """Threat assessment of every track at fusion time ``t``, and missed sensor heartbeats.
+
+        States are carried to ``t`` at constant velocity (scoring needs positions, not covariances:
+        a full filter prediction of every track at every scan cost more than the scoring itself).
+        """
         tab = self.tracker.table
-        rows = self.alert_log.pending_new_threats(tab.number, tab.status, self._assess())
-        if len(rows) == 0:
-            return []
-        x, _ = self.tracker.predicted(t)
-        return self._alerts(self.alert_log.new_threats(t, tab.number[rows], self._geo(x[rows]).for_alerts()))
-
-    def _assess(self) -> Assessment:
-        logp = self.tracker.table.label_logp
-        label, label_p = best_label(logp)
-        return assess(self.tracker.table.status, label, label_p, np.exp(logp[:, DRONE]), self.threat_params)
+        events = self.threat.heartbeats(t)
+        if len(tab) and self.site is not None:
+            x = np.hstack([tab.x[:, :3] + tab.x[:, 3:] * (t - tab.t)[:, None], tab.x[:, 3:]])
+            events += self.threat.assess(t, self.site, tab.number, tab.status, np.exp(tab.label_logp[:, DRONE]), x,
+                                         lambda rows: self._geo(x[rows]).for_alerts())
+        return self._alerts(events)
 
     # --------------------------------------------------------------- publishing
 
@@ -253,7 +264,7 @@ class FusionEngine:
         if not inclusive and last_k * period >= limit:
             last_k -= 1
         idle = len(self.tracker.table) == 0 and not self._ended and (
-            self._latest_tracks is not None and not self._latest_tracks.tracks)
+            self._latest_tracks is not None and not self._latest_tracks[1])
         if idle and last_k > self._next_k:
             self._next_k = last_k
         out: list[Outgoing] = []
@@ -264,57 +275,81 @@ class FusionEngine:
 
     def _publish(self, t: float) -> list[Outgoing]:
         """Track management at ``t``, then the tracks message of time ``t``."""
-        out = self._on_ended(self.tracker.maintain(t))
+        out = self._on_ended(self.tracker.maintain(t)) + self._threat_step(t)
         self._fusion_time = t if self._fusion_time is None else max(self._fusion_time, t)
-        tracks = self._tracks_at(t)
-        message = TracksMessage(time=round(t, 6), tracks=tracks, ended=self._ended)
-        payload = encode(message)
+        tracks, strobes = self._tracks_at(t), self._strobes_at(t)
+        payload = encode_tracks(round(t, 6), tracks, self._ended, strobes)
         if len(payload) > self.config.max_message_bytes:
-            message, payload = self._shrink(message, len(payload))
+            tracks, payload = self._shrink(round(t, 6), tracks, strobes, len(payload))
         self._ended = []
-        self._latest_tracks = message
+        self._latest_tracks = (t, len(tracks), payload)
         self.stats["tracks_messages"] += 1
         return [*out, Outgoing(self.topics.tracks, payload, qos=0)]
 
-    def _shrink(self, message: TracksMessage, size: int) -> tuple[TracksMessage, bytes]:
+    def _shrink(self, time: float, tracks: list[dict[str, Any]], strobes: list[Strobe],
+                size: int) -> tuple[list[dict[str, Any]], bytes]:
         """Cut a too large tracks message: established tracks first, then by track number."""
         self.stats["truncated"] += 1
-        ranked = sorted(message.tracks, key=lambda tr: (tr.status == "tentative", int(tr.track_id[2:])))
+        ranked = sorted(tracks, key=lambda tr: (tr["status"] == "tentative", int(tr["track_id"][2:])))
         keep = len(ranked) * self.config.max_message_bytes * 9 // (10 * size)
         while True:
-            kept = sorted(ranked[:keep], key=lambda tr: int(tr.track_id[2:]))
-            smaller = message.model_copy(update={"tracks": kept})
-            payload = encode(smaller)
+            kept = sorted(ranked[:keep], key=lambda tr: int(tr["track_id"][2:]))
+            payload = encode_tracks(time, kept, self._ended, strobes)
             if len(payload) <= self.config.max_message_bytes or keep == 0:
-                return smaller, payload
+                return kept, payload
             keep = keep * 9 // 10
 
-    def _tracks_at(self, t: float) -> list[Track]:
-        """Every track predicted to ``t`` as protocol models, in track-number order."""
+    def _tracks_at(self, t: float) -> list[dict[str, Any]]:
+        """Every track predicted to ``t`` in wire form (``Track`` fields in model order), in track-number order.
+
+        Built column-wise from the arrays (rounded with numpy, kept inside the protocol's ranges
+        by clipping) and encoded by ``encode_tracks``, because validating a pydantic ``Track``
+        per row cost more than the tracking itself.
+        """
         tab = self.tracker.table
         if len(tab) == 0:
             return []
         x, p = self.tracker.predicted(t)
         geo = self._geo(x)
-        sigma = np.sqrt(np.trace(p[:, :3, :3], axis1=1, axis2=2))
+        sigma = np.minimum(np.sqrt(np.trace(p[:, :3, :3], axis1=1, axis2=2)), 1e8)
         label, label_p = best_label(tab.label_logp)
-        threat = self._assess()
-        velocity = np.clip(geo.velocity, -_MAX_SPEED, _MAX_SPEED)
-        alt = np.clip(geo.alt, _MIN_ALT, _MAX_ALT)
-        recent = self.tracker.params.sensor_recent_s
+        threat = self.threat.current(tab.number)
+        velocity = np.round(np.clip(geo.velocity, -_MAX_SPEED, _MAX_SPEED), 2).tolist()
+        columns = zip(
+            tab.ids, tab.status.tolist(), np.round(geo.lat, 7).tolist(), np.round(geo.lon, 7).tolist(),
+            np.round(np.clip(geo.alt, _MIN_ALT, _MAX_ALT), 1).tolist(), velocity, np.round(sigma, 1).tolist(),
+            label.tolist(), np.round(label_p, 3).tolist(),
+            tab.recent_sensor_lists(t, self.tracker.params.sensor_recent_s), threat.level.tolist(),
+            np.round(threat.score, 3).tolist(), np.round(tab.first_seen, 6).tolist(), np.round(tab.t, 6).tolist(),
+            strict=True)
         return [
-            Track(
-                track_id=track_id(tab.number[i]), status=STATUS_NAMES[tab.status[i]],
-                lat=round(float(geo.lat[i]), 7), lon=round(float(geo.lon[i]), 7), alt_m=round(float(alt[i]), 1),
-                velocity=Velocity(east_mps=round(float(velocity[i, 0]), 2), north_mps=round(float(velocity[i, 1]), 2),
-                                  up_mps=round(float(velocity[i, 2]), 2)),
-                position_sigma_m=round(float(min(sigma[i], 1e8)), 1),
-                label=LABELS[label[i]], label_p=round(float(label_p[i]), 3),
-                sensors=tab.recent_sensors(i, t, recent),
-                threat=Threat(level=LEVELS[threat.level[i]], score=round(float(threat.score[i]), 3)),
-                first_seen=round(float(tab.first_seen[i]), 6), last_update=round(float(tab.t[i]), 6),
-            )
-            for i in range(len(tab))
+            {"track_id": ident, "status": STATUS_NAMES[status], "lat": lat, "lon": lon, "alt_m": alt,
+             "velocity": {"east_mps": v[0], "north_mps": v[1], "up_mps": v[2]}, "position_sigma_m": sig,
+             "label": LABELS[lab], "label_p": lab_p, "sensors": sensors,
+             "threat": {"level": LEVELS[level], "score": score, "zone": threat.zone_name(i)},
+             "first_seen": first, "last_update": last}
+            for i, (ident, status, lat, lon, alt, v, sig, lab, lab_p, sensors, level, score, first, last)
+            in enumerate(columns)
+        ]
+
+    def _strobes_at(self, t: float) -> list[Strobe]:
+        """The tracker's current strobes (bearings that cross nothing) as protocol models."""
+        view = self.tracker.strobes(t)
+        if len(view.time) == 0:
+            return []
+        assert self.site is not None
+        lat, lon, alt = self.site.to_geodetic(view.origin)
+        label, label_p = best_label(view.label_logp)
+        names = self.tracker.table.sensor_ids
+        return [
+            Strobe(sensor_id=names[view.sensor[i]], time=round(float(view.time[i]), 6),
+                   origin=Position(lat=round(float(lat[i]), 7), lon=round(float(lon[i]), 7),
+                                   alt_m=round(float(alt[i]), 1)),
+                   azimuth_deg=round(float(np.degrees(view.az[i])) % 360.0, 3) % 360.0,
+                   elevation_deg=round(float(np.degrees(view.el[i])), 3) if view.has_el[i] else None,
+                   sigma_deg=round(float(np.degrees(view.sigma_az[i])), 3),
+                   label=LABELS[label[i]], label_p=round(float(label_p[i]), 3))
+            for i in range(len(view.time))
         ]
 
     def _geo(self, x: Array) -> _Geo:
@@ -329,7 +364,8 @@ class FusionEngine:
         self.stats["alerts"] += len(events)
         return [Outgoing(self.topics.alerts, encode(Alert(
             alert_id=e.alert_id, time=round(e.time, 6), kind=e.kind, level=e.level, track_id=e.track_id,
-            lat=round(e.lat, 7), lon=round(e.lon, 7), message=e.message)), qos=1) for e in events]
+            sensor_id=e.sensor_id, zone=e.zone, lat=None if e.lat is None else round(e.lat, 7),
+            lon=None if e.lon is None else round(e.lon, 7), message=e.message)), qos=1) for e in events]
 
     def _reject(self, topic: str, size: int, received_at: float, reason: str, detail: str,
                 sensor_id: str | None) -> Outgoing:

@@ -102,6 +102,7 @@ class LiveFusion:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.store = AlertStore(data_dir / "alerts.sqlite")
         self.engine = FusionEngine(config, prefix=prefix, first_alert_number=self.store.max_number() + 1)
+        self.engine.threat.remember_sensor_alerts(self.store.sensor_offline_times())
         self.inbox: queue.SimpleQueue[tuple[str, bytes, float]] = queue.SimpleQueue()
         self.errors: Counter[str] = Counter()
         self.client = new_client(client_id=f"sargas-fusion-{prefix.replace('/', '-')}")

@@ -139,6 +139,16 @@ class AlertStore:
                 rows = self._db.execute(sql, (*args, limit)).fetchall()[::-1]
         return [_row_to_alert(row) for row in rows]
 
+    def sensor_offline_times(self) -> dict[str, float]:
+        """Sensor id → time of its latest stored ``sensor_offline`` alert, so that a restarted
+        fusion service does not alert again on an outage it already reported."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT json_extract(CAST(payload AS TEXT), '$.sensor_id') AS sensor, MAX(time) FROM alerts "
+                "WHERE json_extract(CAST(payload AS TEXT), '$.kind') = 'sensor_offline' AND sensor IS NOT NULL "
+                "GROUP BY sensor ORDER BY sensor").fetchall()
+        return {str(sensor): float(t) for sensor, t in rows}
+
     def unacknowledged(self) -> int:
         """How many stored alerts nobody has acknowledged."""
         with self._lock:

@@ -17,7 +17,17 @@ from conftest import Broker, mqtt_client
 
 from api.app import create_app
 from api.settings import ApiSettings
-from fusion.protocol import Alert, Position, SensorStatus, Threat, Topics, Track, TracksMessage, Velocity, encode
+from fusion.protocol import (
+    Alert,
+    Position,
+    SensorStatus,
+    Threat,
+    Topics,
+    Track,
+    TracksMessage,
+    Velocity,
+    encode,
+)
 from fusion.protocol.models import Coverage, Model
 
 T0 = 1795766400.0
@@ -43,12 +53,13 @@ class ApiServer:
     so that a client that stops reading blocks the server's writes after kilobytes, not megabytes.
     """
 
-    def __init__(self, settings: ApiSettings, send_buffer: int | None = None) -> None:
+    def __init__(self, settings: ApiSettings, send_buffer: int | None = None, port: int = 0) -> None:
         self.settings = settings
         self.socket = socket.socket()
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if send_buffer is not None:
             self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
-        self.socket.bind(("127.0.0.1", 0))
+        self.socket.bind(("127.0.0.1", port))
         self.port = int(self.socket.getsockname()[1])
         config = uvicorn.Config(create_app(settings), log_level="warning")
         self.server = uvicorn.Server(config)
@@ -78,12 +89,13 @@ class ApiServer:
 
 @pytest.fixture
 def serve(mosquitto: Broker, tmp_path: Path) -> Iterator[Callable[..., ApiServer]]:
-    """Factory: ``serve(send_buffer=None, **settings)`` starts an API on the test broker (data in tmp_path/data)."""
+    """Factory: ``serve(send_buffer=None, port=0, **settings)`` starts an API on the test broker
+    (data in tmp_path/data; ``port`` 0 is any free port)."""
     servers: list[ApiServer] = []
 
-    def make(send_buffer: int | None = None, **overrides: Any) -> ApiServer:
+    def make(send_buffer: int | None = None, port: int = 0, **overrides: Any) -> ApiServer:
         options: dict[str, Any] = {"broker_url": mosquitto.url, "data_dir": tmp_path / "data", **overrides}
-        server = ApiServer(ApiSettings(**options), send_buffer).start()
+        server = ApiServer(ApiSettings(**options), send_buffer, port).start()
         servers.append(server)
         return server
 

@@ -154,8 +154,10 @@ def test_frame_queue_drops_superseded_frames_but_never_alerts() -> None:
                       Frame("t2", key="tracks"), Frame("a2", alert_id="A-2"), Frame("a3", alert_id="A-3"),
                       Frame("a4", alert_id="A-4"), Frame("t3", key="tracks")]:
             queue.put(frame)
-        assert queue.alerts == 4
-        return [await queue.get() for _ in range(len(queue))]
+        assert (queue.alerts, queue.keyed, queue.dropped) == (4, 1, 3)
+        frames = [await queue.get() for _ in range(len(queue))]
+        assert (queue.alerts, queue.keyed) == (0, 0)
+        return frames
 
     assert [f.text for f in asyncio.run(scenario())] == ["a1", "a2", "a3", "a4", "t3"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import free_port, sargas_command
 
-SUBCOMMANDS = ["up", "sim", "serve", "fusion", "fuse", "record", "replay", "broker"]
+SUBCOMMANDS = ["up", "sim", "serve", "fusion", "fuse", "eval", "record", "replay", "broker"]
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -117,3 +117,13 @@ def test_concurrent_writers_and_readers(store: AlertStore) -> None:
         t.join()
     assert len(store.list(limit=1000)) == 200
     assert store.max_number() == 200
+
+
+def test_sensor_offline_times_are_the_latest_per_sensor(store: AlertStore) -> None:
+    store.add(alert(1))
+    store.add(alert(2))
+    store.add(Alert(alert_id="A-000003", time=T0 + 50, kind="sensor_offline", level="warning", track_id=None,
+                    sensor_id="rf-east", message="rf-east went offline"))
+    store.add(Alert(alert_id="A-000004", time=T0 + 60, kind="new_threat", level="warning", track_id="T-1",
+                    message="Drone T-1"))
+    assert store.sensor_offline_times() == {"radar-north": T0 + 2, "rf-east": T0 + 50}

@@ -10,7 +10,6 @@ from fusion.config import FusionConfig
 from fusion.geo import LocalFrame
 from fusion.ingest import ingest
 from fusion.protocol import DetectionsMessage
-from fusion.threat import AlertLog, ThreatParams, TrackGeo, assess
 from fusion.tracking import Tracker, TrackerParams
 from fusion.tracking.association import gnn_assign
 from fusion.tracking.classify import DRONE, best_label, evidence, fuse, prior_logp
@@ -128,7 +127,7 @@ def test_mahalanobis_gate_by_hand_with_masks_and_azimuth_wrap() -> None:
     r = np.repeat(np.eye(2)[None], 4, axis=0)
     mask = np.array([[True, True], [True, True], [True, True], [True, False]])
     thresholds = chi2_gates(0.99)
-    g = gate(z_pred, hph, z, r, mask, angles=(), thresholds=thresholds)
+    g = gate(z_pred, hph, z, r, mask, angles=(), thresholds=thresholds, wide=2.0)
     # S = diag(4, 9): d² = 4/4 + 9/9, 36/4, 49/4, and 4/4 with the second component absent.
     np.testing.assert_allclose(g.d2[0], [2.0, 9.0, 12.25, 1.0])
     assert thresholds[2] == pytest.approx(chi2.ppf(0.99, 2))
@@ -138,7 +137,12 @@ def test_mahalanobis_gate_by_hand_with_masks_and_azimuth_wrap() -> None:
 
     wrapped = gate(np.array([[-np.pi + 0.01, 0.0]]), hph, np.array([[np.pi - 0.01, 0.0]]), r[:1], mask[:1],
                    angles=(0,), thresholds=thresholds)
-    assert wrapped.y[0, 0, 0] == pytest.approx(-0.02)
+    assert wrapped.d2[0, 0] == pytest.approx(0.02**2 / 4.0)
+    # The marginal pre-gate: the third detection is 3.5 sigma off on one component (12.25 > 9.21),
+    # so without a wide gate its d² is never computed; with 2 gates it is exact (above).
+    narrow = gate(z_pred, hph, z, r, mask, angles=(), thresholds=thresholds, wide=1.0)
+    assert narrow.d2[0, :2].tolist() == [2.0, 9.0] and np.isinf(narrow.d2[0, 2])
+    assert narrow.inside.tolist() == g.inside.tolist()
 
 
 def test_gnn_beats_greedy_and_respects_non_assignment_and_gates() -> None:
@@ -174,23 +178,6 @@ def test_emitter_makes_drone_likely_and_classifier_outputs_accumulate() -> None:
         post = fuse(post, loglik, prm.class_min_p)
     assert best_label(post)[0][1] == DRONE
     np.testing.assert_allclose(np.exp(post).sum(axis=1), 1.0)
-
-
-def test_threat_alerts_once_per_track_and_lost_only_for_alerted() -> None:
-    status = np.array([CONFIRMED, CONFIRMED, TENTATIVE], dtype=np.int8)
-    label = np.array([DRONE, 1, DRONE])
-    a = assess(status, label, np.array([0.9, 0.9, 0.9]), np.array([0.9, 0.05, 0.9]), ThreatParams())
-    assert a.level.tolist() == [3, 0, 0]
-    log = AlertLog(first_alert_number=7)
-    numbers = np.array([1, 2, 3])
-    rows = log.pending_new_threats(numbers, status, a)
-    geo = TrackGeo(np.array([54.3]), np.array([23.3]), np.array([250.0]), np.array([12.0]))
-    alerts = log.new_threats(T0, numbers[rows], geo)
-    assert [(e.alert_id, e.kind, e.track_id) for e in alerts] == [("A-000007", "new_threat", "T-1")]
-    assert alerts[0].message == "Drone T-1 confirmed at 54.300N 23.300E, heading 250 at 12 m/s"
-    assert log.pending_new_threats(numbers, status, a).size == 0
-    lost = log.lost(T0 + 1, np.array([2, 1]), TrackGeo(*(np.array([54.3, 54.3]),) * 2, np.zeros(2), np.zeros(2)))
-    assert [(e.alert_id, e.kind, e.track_id) for e in lost] == [("A-000008", "track_lost", "T-1")]
 
 
 # --------------------------------------------------------------------------- tracker
@@ -237,17 +224,19 @@ def test_a_scan_older_than_a_track_is_counted_and_does_not_change_it() -> None:
         np.testing.assert_array_equal(old, new)
 
 
-def test_bearings_never_start_tracks_but_update_confirmed_ones() -> None:
+def test_a_lone_bearing_is_a_strobe_and_updates_a_radar_track_without_confirming_it() -> None:
     tracker = Tracker()
     result = tracker.step(scan("acoustic", T0, [{"azimuth_deg": 45.0, "elevation_deg": 3.0}]))
     assert result.started == () and len(tracker.table) == 0
+    strobes = tracker.strobes(T0 + 0.5)
+    assert strobes.az.tolist() == [np.radians(45.0)] and strobes.time.tolist() == [T0]
     for k in range(4):
         tracker.step(scan("radar", T0 + 1 + k, [radar_plot(1000.0, 45.0)]))
     hits = int(tracker.table.hits[0])
     result = tracker.step(scan("acoustic", T0 + 5, [{"azimuth_deg": 45.2}], sensor_id="mic-1"))
     assert result.updated == ("T-1",) and result.started == ()
     assert int(tracker.table.hits[0]) == hits  # bearings do not count towards confirmation
-    assert tracker.table.recent_sensors(0, T0 + 5, 10.0) == ["mic-1", "s-1"]
+    assert tracker.table.recent_sensor_lists(T0 + 5, 10.0) == [["mic-1", "s-1"]]
 
 
 def test_remote_id_reports_bind_to_one_track_and_mark_it_a_drone() -> None:

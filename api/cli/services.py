@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from api.cli.common import (
     DEFAULT_DATA_DIR,
+    EXIT_USAGE,
     BrokerOpt,
     ConfigOpt,
     DataDirOpt,
@@ -27,6 +30,22 @@ from api.cli.common import (
 )
 from fusion.mqttlink import DEFAULT_BROKER
 from fusion.protocol import DEFAULT_PREFIX
+
+ZonesOpt = Annotated[Path | None, typer.Option(
+    "--zones", help="Zones of the site: a GeoJSON FeatureCollection (overrides the configuration's zones_file).")]
+
+
+def fusion_config(config: Path | None, zones: Path | None):  # type: ignore[no-untyped-def]
+    """The fusion configuration of ``--config`` with ``--zones`` applied; a bad file is a usage error."""
+    from fusion.config import FusionConfig
+
+    loaded = load_config(config)
+    if zones is None:
+        return loaded
+    try:
+        return FusionConfig.model_validate({**(loaded or FusionConfig()).model_dump(), "zones_file": zones})
+    except ValidationError as exc:
+        fail(str(exc.errors()[0]["msg"]).removeprefix("Value error, "), EXIT_USAGE)
 
 
 @app.command()
@@ -63,6 +82,7 @@ def serve(
     port: PortOpt = 8000,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     config: ConfigOpt = None,
+    zones: ZonesOpt = None,
     fusion_enabled: Annotated[bool, typer.Option("--fusion/--no-fusion", help="Run the fusion service in this process.")] = True,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -74,12 +94,13 @@ def serve(
     from fusion.service import LiveFusion
 
     setup_logging(verbose)
-    fusion_config = load_config(config)
-    live = LiveFusion(broker, prefix, data_dir, fusion_config) if fusion_enabled else None
+    fusion_cfg = fusion_config(config, zones)
+    live = LiveFusion(broker, prefix, data_dir, fusion_cfg) if fusion_enabled else None
     try:
         if live is not None:
             live.start()
-        settings = ApiSettings(broker_url=broker, prefix=prefix, data_dir=data_dir)
+        settings = ApiSettings(broker_url=broker, prefix=prefix, data_dir=data_dir,
+                               zones_file=fusion_cfg.zones_file if fusion_cfg is not None else None)
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
                                                log_level="warning", lifespan="on"))
         typer.echo(f"Sargas API and console on http://{host}:{port}/", err=True)
@@ -99,6 +120,7 @@ def fusion(
     prefix: PrefixOpt = DEFAULT_PREFIX,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     config: ConfigOpt = None,
+    zones: ZonesOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Run only the fusion service: detections in, tracks and alerts out over MQTT."""
@@ -106,7 +128,7 @@ def fusion(
 
     setup_logging(verbose)
     stop = stop_event()
-    live = LiveFusion(broker, prefix, data_dir, load_config(config))
+    live = LiveFusion(broker, prefix, data_dir, fusion_config(config, zones))
     try:
         live.start()
     except ConnectionError as exc:

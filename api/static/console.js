@@ -13,6 +13,10 @@ const LEADER_S = 30;
 const EARTH_RADIUS_M = 6371008.8;
 const DEG = Math.PI / 180;
 
+const STROBE_LENGTH_M = 6000;
+const PICK_RADIUS_PX = 12;
+const ZONE_COLOURS = { border: "#ff4d4f", protected: "#e0c84f", corridor: "#b07cf0" };
+const LABEL_COLOURS = { drone: "#ff8a5c", bird: "#7d8b99", aircraft: "#4fa3e0", unknown: "#c8d0d8" };
 const THREAT_COLOURS = { none: "#7d8b99", low: "#4fa3e0", medium: "#e0c84f", high: "#f08a3c", critical: "#ff4d4f" };
 const HEALTH_COLOURS = { online: "#3fbf7f", degraded: "#e0b84f", offline: "#ff4d4f", stale: "#ff4d4f" };
 
@@ -23,6 +27,11 @@ const state = {
   alerts: new Map(),    // alert_id -> alert with acknowledgement fields
   lastAlertId: null,    // the resume cursor: the last alert received over the WebSocket
   fusionTime: null,
+  strobes: [],          // bearing strobes of the latest tracks message
+  zones: [],            // GeoJSON features of the site's zones
+  selected: null,       // track_id whose details are shown
+  sound: true,
+  cued: new Set(),      // critical alerts already cued
 };
 
 const $ = (id) => document.getElementById(id);
@@ -156,6 +165,65 @@ function drawSensor(ctx, origin, sensor) {
   ctx.fillText(status.sensor_id, x + 7, y + 4);
 }
 
+function ringPath(ctx, origin, ring) {
+  ring.forEach(([lon, lat], i) => {
+    const [x, y] = toScreen(toLocal(origin, lat, lon));
+    if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+  });
+}
+
+function drawZone(ctx, origin, zone) {
+  const { name, kind, buffer_m: buffer = 0 } = zone.properties;
+  const colour = ZONE_COLOURS[kind] || ZONE_COLOURS.corridor;
+  const geometry = zone.geometry;
+  const rings = geometry.type === "Polygon" ? geometry.coordinates : [geometry.coordinates];
+  ctx.save();
+  ctx.lineJoin = "round";
+  ctx.lineCap = "round";
+  if (buffer > 0) {
+    ctx.strokeStyle = colour + "22";
+    ctx.lineWidth = Math.max(2, 2 * buffer * plan.scale);
+    ctx.beginPath();
+    rings.forEach((ring) => ringPath(ctx, origin, ring));
+    if (geometry.type === "Polygon") ctx.closePath();
+    ctx.stroke();
+  }
+  ctx.beginPath();
+  rings.forEach((ring) => ringPath(ctx, origin, ring));
+  ctx.strokeStyle = colour + "cc";
+  ctx.lineWidth = 1.5;
+  ctx.setLineDash(geometry.type === "Polygon" ? [] : [8, 5]);
+  if (geometry.type === "Polygon") {
+    ctx.fillStyle = colour + "1c";
+    ctx.fill("evenodd");
+  }
+  ctx.stroke();
+  const [lon, lat] = rings[0][Math.floor(rings[0].length / 2)];
+  const [x, y] = toScreen(toLocal(origin, lat, lon));
+  ctx.fillStyle = colour;
+  ctx.fillText(name, x + 6, y - 6);
+  ctx.restore();
+}
+
+function drawStrobe(ctx, origin, strobe) {
+  const start = toLocal(origin, strobe.origin.lat, strobe.origin.lon);
+  const colour = LABEL_COLOURS[strobe.label] || LABEL_COLOURS.unknown;
+  ctx.save();
+  ctx.strokeStyle = colour + "aa";
+  ctx.fillStyle = colour + "18";
+  for (const [spread, fill] of [[strobe.sigma_deg, true], [0, false]]) {
+    const from = toScreen(start);
+    ctx.beginPath();
+    ctx.moveTo(...from);
+    for (const az of spread ? [strobe.azimuth_deg - spread, strobe.azimuth_deg + spread] : [strobe.azimuth_deg]) {
+      const end = [start[0] + STROBE_LENGTH_M * Math.sin(az * DEG), start[1] + STROBE_LENGTH_M * Math.cos(az * DEG)];
+      ctx.lineTo(...toScreen(end));
+    }
+    if (fill) { ctx.closePath(); ctx.fill(); } else ctx.stroke();
+  }
+  ctx.restore();
+}
+
 function drawTrack(ctx, origin, track) {
   const colour = THREAT_COLOURS[track.threat.level] || THREAT_COLOURS.none;
   const trail = state.trails.get(track.track_id) || [];
@@ -181,6 +249,12 @@ function drawTrack(ctx, origin, track) {
   ctx.fillStyle = colour;
   if (track.status === "tentative") ctx.stroke(); else ctx.fill();
   ctx.setLineDash([]);
+  if (track.track_id === state.selected) {
+    ctx.strokeStyle = "#ffffff";
+    ctx.beginPath();
+    ctx.arc(x, y, 10, 0, 2 * Math.PI);
+    ctx.stroke();
+  }
   ctx.fillStyle = "#d5dde6";
   ctx.fillText(`${track.track_id} ${track.label}`, x + 8, y - 4);
   ctx.fillStyle = "#9aa7b4";
@@ -202,6 +276,8 @@ function draw() {
   if (origin) {
     if (!plan.userMoved) fitView(origin);
     drawGrid(ctx);
+    for (const zone of state.zones) drawZone(ctx, origin, zone);
+    for (const strobe of state.strobes) drawStrobe(ctx, origin, strobe);
     for (const sensor of state.sensors.values()) drawSensor(ctx, origin, sensor);
     for (const track of state.tracks.values()) {
       drawTrack(ctx, origin, track);
@@ -223,7 +299,7 @@ function setUpPlan() {
   plan.ctx = plan.canvas.getContext("2d");
   let drag = null;
   plan.canvas.addEventListener("pointerdown", (e) => {
-    drag = { x: e.clientX, y: e.clientY };
+    drag = { x: e.clientX, y: e.clientY, start: [e.clientX, e.clientY] };
     plan.canvas.setPointerCapture(e.pointerId);
     plan.canvas.classList.add("dragging");
   });
@@ -234,7 +310,11 @@ function setUpPlan() {
     plan.userMoved = true;
     requestDraw();
   });
-  const endDrag = () => { drag = null; plan.canvas.classList.remove("dragging"); };
+  const endDrag = (e) => {
+    if (drag && e.type === "pointerup" && Math.hypot(e.clientX - drag.start[0], e.clientY - drag.start[1]) < 4) pick(e);
+    drag = null;
+    plan.canvas.classList.remove("dragging");
+  };
   plan.canvas.addEventListener("pointerup", endDrag);
   plan.canvas.addEventListener("pointercancel", endDrag);
   plan.canvas.addEventListener("wheel", (e) => {
@@ -249,13 +329,68 @@ function setUpPlan() {
     requestDraw();
   }, { passive: false });
   $("fit").addEventListener("click", () => { plan.userMoved = false; requestDraw(); });
+  $("tracks").addEventListener("click", (e) => {
+    const row = e.target.closest("tr[data-track-id]");
+    if (row) select(row.dataset.trackId);
+  });
   window.addEventListener("resize", requestDraw);
+}
+
+// ---------------------------------------------------------------- track details
+
+function pick(e) {
+  const origin = siteOrigin();
+  if (!origin) return;
+  const rect = plan.canvas.getBoundingClientRect();
+  let best = null;
+  let bestDistance = PICK_RADIUS_PX;
+  for (const track of state.tracks.values()) {
+    const [x, y] = toScreen(toLocal(origin, track.lat, track.lon));
+    const distance = Math.hypot(x - (e.clientX - rect.left), y - (e.clientY - rect.top));
+    if (distance < bestDistance) [best, bestDistance] = [track.track_id, distance];
+  }
+  select(best);
+}
+
+async function select(trackId) {
+  state.selected = trackId;
+  document.body.dataset.selected = trackId || "";
+  renderDetails(null);
+  requestDraw();
+  if (!trackId) return;
+  try {
+    const response = await fetch(`/api/tracks/${encodeURIComponent(trackId)}`);
+    if (response.ok && state.selected === trackId) renderDetails(await response.json());
+  } catch (err) {
+    // The details stay as drawn from the live track.
+  }
+}
+
+function renderDetails(details) {
+  const panel = $("details");
+  const track = (details && details.track) || state.tracks.get(state.selected);
+  panel.classList.toggle("hidden", !state.selected);
+  if (!state.selected) return;
+  const rows = [["Track", state.selected]];
+  if (track) {
+    rows.push(["Status", track.status], ["Class", `${track.label} ${Math.round(track.label_p * 100)}%`],
+      ["Threat", `${track.threat.level} (${track.threat.score.toFixed(2)})${track.threat.zone ? " · " + track.threat.zone : ""}`],
+      ["Speed", `${speed(track.velocity).toFixed(1)} m/s`], ["Altitude", `${track.alt_m.toFixed(0)} m`],
+      ["Position", `${track.lat.toFixed(5)}, ${track.lon.toFixed(5)} ±${track.position_sigma_m.toFixed(0)} m`],
+      ["Sensors", track.sensors.join(", ") || "–"], ["First seen", `${clock(track.first_seen)} UTC`]);
+  } else rows.push(["Status", "ended"]);
+  if (details) {
+    const sensors = new Set(details.history.flatMap((p) => p.sensors));
+    rows.push(["History", `${details.history.length} positions`], ["All sensors", [...sensors].sort().join(", ") || "–"]);
+  }
+  $("details-body").replaceChildren(...rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))));
 }
 
 // ---------------------------------------------------------------- tracks
 
 function onTracks(message) {
   state.fusionTime = message.time;
+  state.strobes = message.strobes || [];
   const live = new Set();
   for (const track of message.tracks) {
     live.add(track.track_id);
@@ -274,13 +409,15 @@ function onTracks(message) {
   }
   $("fusion-time").textContent = `fusion ${clock(message.time)} UTC`;
   renderTracks();
+  if (state.selected) renderDetails(null);
   requestDraw();
 }
 
 function renderTracks() {
   const rows = [...state.tracks.values()]
     .sort((a, b) => b.threat.score - a.threat.score || a.track_id.localeCompare(b.track_id))
-    .map((t) => el("tr", { "data-track-id": t.track_id, "data-threat": t.threat.level },
+    .map((t) => el("tr", { "data-track-id": t.track_id, "data-threat": t.threat.level,
+      className: t.track_id === state.selected ? "selected" : "" },
       el("td", {}, t.track_id),
       el("td", {}, `${t.label} ${Math.round(t.label_p * 100)}%`),
       el("td", { className: "threat" }, t.threat.level),
@@ -334,10 +471,39 @@ function mergeAlert(alert) {
   state.alerts.set(alert.alert_id, merged);
 }
 
+function beep() {
+  const Context = window.AudioContext || window.webkitAudioContext;
+  if (!state.sound || !Context) return;
+  const audio = beep.context || (beep.context = new Context());
+  audio.resume?.();
+  [0, 0.25, 0.5].forEach((at) => {
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = 880;
+    gain.gain.setValueAtTime(0.2, audio.currentTime + at);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + at + 0.2);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(audio.currentTime + at);
+    osc.stop(audio.currentTime + at + 0.2);
+  });
+}
+
+function cueCritical() {
+  const fresh = [...state.alerts.values()].filter((a) => a.level === "critical" && !a.acknowledged_at && !state.cued.has(a.alert_id));
+  if (!fresh.length) return;
+  fresh.forEach((a) => state.cued.add(a.alert_id));
+  document.body.classList.remove("alarm");
+  void document.body.offsetWidth;  // restart the flash animation
+  document.body.classList.add("alarm");
+  document.body.dataset.cues = String(Number(document.body.dataset.cues || 0) + 1);
+  beep();
+}
+
 function onAlert(alert) {
   mergeAlert(alert);
   state.lastAlertId = alert.alert_id;
   renderAlerts();
+  cueCritical();
 }
 
 async function loadAlerts() {
@@ -392,6 +558,9 @@ function renderAlerts() {
   $("alert-count").textContent = `(${all.length})`;
   $("unacked").textContent = String(unacked);
   $("unacked").classList.toggle("hot", unacked > 0);
+  const critical = all.some((a) => a.level === "critical" && !a.acknowledged_at);
+  $("unacked").classList.toggle("critical", critical);
+  if (!critical) document.body.classList.remove("alarm");
   document.body.dataset.alerts = String(all.length);
   document.body.dataset.unacknowledged = String(unacked);
 }
@@ -434,7 +603,28 @@ function connect(backoff = BACKOFF_MIN_MS) {
   });
 }
 
+async function loadZones() {
+  try {
+    const response = await fetch("/api/zones");
+    if (!response.ok) return;
+    state.zones = (await response.json()).features;
+    document.body.dataset.zones = String(state.zones.length);
+    requestDraw();
+  } catch (err) {
+    setTimeout(loadZones, BACKOFF_MAX_MS);
+  }
+}
+
 function start() {
+  const sound = $("sound");
+  state.sound = localStorage.getItem("sargas.sound") !== "off";
+  sound.checked = state.sound;
+  sound.addEventListener("change", () => {
+    state.sound = sound.checked;
+    localStorage.setItem("sargas.sound", state.sound ? "on" : "off");
+  });
+  $("details-close").addEventListener("click", () => select(null));
+  loadZones();
   const operator = $("operator");
   operator.value = localStorage.getItem("sargas.operator") || "";
   operator.addEventListener("change", () => localStorage.setItem("sargas.operator", operator.value.trim()));

@@ -1,6 +1,16 @@
 """The wire protocol v1: models, topics, codec and recordings. Nothing else touches wire JSON."""
 
-from fusion.protocol.codec import DEFAULT_MAX_BYTES, ProtocolError, decode, dumps, encode, load_json, to_dict, validate
+from fusion.protocol.codec import (
+    DEFAULT_MAX_BYTES,
+    ProtocolError,
+    decode,
+    dumps,
+    encode,
+    encode_tracks,
+    load_json,
+    to_dict,
+    validate,
+)
 from fusion.protocol.models import (
     Alert,
     Coverage,
@@ -26,5 +36,5 @@ __all__ = [
     "DEFAULT_MAX_BYTES", "DEFAULT_PREFIX", "Alert", "Coverage", "Detection", "DetectionsMessage", "Message",
     "Position", "ProtocolError", "RecordLine", "RecordingError", "RecordingWriter", "Rejected", "SensorStatus",
     "Sigma", "Strobe", "Threat", "Topics", "Track", "TracksMessage", "TruthMessage", "TruthObject", "Velocity", "decode",
-    "dumps", "encode", "load_json", "read_recording", "to_dict", "validate",
+    "dumps", "encode", "encode_tracks", "load_json", "read_recording", "to_dict", "validate",
 ]

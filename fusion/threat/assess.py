@@ -1,30 +1,50 @@
-"""Threat assessment v1 and the alert lifecycle, pure and driven by fusion time.
+"""Threat scoring with hysteresis and the alert lifecycle, pure and driven by fusion time.
 
-Assessment, batched over tracks: an established (confirmed or coasting) track labelled
-drone with probability ≥ ``min_p`` is a threat (level 'high', score = label probability);
-an established track of unknown class is 'low' (score = its drone probability), since an
-unidentified flyer is worth a look in an early-warning system; everything else is 'none'.
-Zones, trajectories and escalation come in a later version.
+Scoring, batched over tracks (established tracks only; tentative ones score 0)::
 
-Alerts: exactly one ``new_threat`` (warning) per track, the first time it is a threat
-while confirmed, and one ``track_lost`` (info) when a track that raised it is deleted.
-Alert ids ``A-000001`` come from a counter that starts at ``first_alert_number`` so they
+    score = P(drone) × speed factor × altitude factor × zone factor
+
+The speed and altitude factors are 1 inside a small drone's envelope (≤ 50 m/s, ≤ 500 m
+above the site) and fall off beyond it (to 0.2 and 0.3), so that aircraft do not alarm.
+The zone factor is the zone kind's weight (protected 1.0, border 0.9, corridor 0.7) when
+the track is in a zone; when its constant-velocity prediction enters a zone within
+``horizon_s`` it is that weight scaled from 1 (now) to ½ (at the horizon); otherwise
+``outside_factor``. Without any zones every track gets ``no_zone_factor``, so a site
+without zones still alerts on confirmed drones. A track's level rises as soon as its score
+reaches a threshold and falls only once the score is ``hysteresis`` below it: no flapping.
+
+Alerts, one per event, in track-number order within a step:
+
+- ``new_threat`` the first time a confirmed track with P(drone) ≥ ``min_p`` reaches
+  ``high`` (it names the zone it is in, or the one it is heading for);
+- ``zone_entry`` when such a track, at level ``medium`` or above, comes inside a zone (after
+  leaving one, it must get ``zone_exit_margin_m`` beyond the edge before it can enter it again);
+- ``threat_escalated`` when an alerted track reaches a level above any it was alerted at
+  (unless it entered a zone at that moment: the ``zone_entry`` says so, at the new level);
+- ``track_lost`` when a track that raised ``new_threat`` is deleted;
+- ``sensor_offline`` once per outage: a status ``offline`` (a last will) or no status for
+  ``heartbeat_timeout_s`` of fusion time.
+
+Alert ids ``A-000001`` come from a counter starting at ``first_alert_number`` so that they
 are never reused across restarts.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
-from fusion.tracking.classify import DRONE, UNKNOWN
-from fusion.tracking.tracks import COASTING, CONFIRMED
+from fusion.geo import LocalFrame
+from fusion.threat.zones import CORRIDOR, ZoneSet, ZoneSpec
+from fusion.tracking.tracks import CONFIRMED, TENTATIVE
 
 Array = NDArray[np.float64]
-AlertKind = Literal["new_threat", "track_lost"]
+AlertKind = Literal["new_threat", "zone_entry", "threat_escalated", "track_lost", "sensor_offline"]
 AlertLevel = Literal["info", "warning", "critical"]
 Level = Literal["none", "low", "medium", "high", "critical"]
 
@@ -34,21 +54,29 @@ NONE, LOW, MEDIUM, HIGH, CRITICAL = range(5)
 
 @dataclass(frozen=True)
 class ThreatParams:
-    """Tunables of the v1 assessment."""
+    """Tunables of threat scoring and alerting."""
 
+    #: A track is a threat (may raise alerts) only with at least this drone probability.
     min_p: float = 0.5
-
-
-@dataclass(frozen=True)
-class Assessment:
-    """Threat level indices (into ``LEVELS``) and scores, one per track."""
-
-    level: NDArray[np.intp]
-    score: Array
-
-    @property
-    def is_threat(self) -> NDArray[np.bool_]:
-        return self.level >= HIGH
+    #: Scores at which the levels low, medium, high and critical begin.
+    thresholds: tuple[float, float, float, float] = (0.15, 0.35, 0.55, 0.8)
+    #: A level is left only when the score is this far below its threshold.
+    hysteresis: float = 0.1
+    #: Weight of being in a zone of each kind (border, protected, corridor).
+    zone_weight: tuple[float, float, float] = (0.9, 1.0, 0.7)
+    outside_factor: float = 0.3
+    no_zone_factor: float = 0.8
+    #: How far ahead, and how finely, the entry into a zone is predicted, s.
+    horizon_s: float = 120.0
+    horizon_step_s: float = 5.0
+    #: Small drone envelope: full score up to these, then falling off over the ``*_falloff``.
+    max_speed_mps: float = 50.0
+    speed_falloff_mps: float = 60.0
+    max_height_m: float = 500.0
+    height_falloff_m: float = 1500.0
+    zone_exit_margin_m: float = 150.0
+    #: No status from a sensor for this long (fusion time) is a missed heartbeat, s.
+    heartbeat_timeout_s: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +90,20 @@ class TrackGeo:
 
 
 @dataclass(frozen=True)
+class Assessment:
+    """Per track: level index (into ``LEVELS``), score, and the zone that drives it (-1: none)."""
+
+    level: NDArray[np.intp]
+    score: Array
+    zone: NDArray[np.intp]
+    zone_names: tuple[str, ...] = ()
+
+    def zone_name(self, row: int) -> str | None:
+        z = int(self.zone[row])
+        return self.zone_names[z] if z >= 0 else None
+
+
+@dataclass(frozen=True)
 class AlertEvent:
     """One alert decision, independent of the wire format."""
 
@@ -69,66 +111,241 @@ class AlertEvent:
     time: float
     kind: AlertKind
     level: AlertLevel
-    track_id: str
-    lat: float
-    lon: float
+    track_id: str | None
+    lat: float | None
+    lon: float | None
     message: str
+    zone: str | None = None
+    sensor_id: str | None = None
 
 
-def assess(status: NDArray[np.int8], label: NDArray[np.intp], label_p: Array, drone_p: Array,
-           params: ThreatParams) -> Assessment:
-    """Threat level and score of every track from its status and label."""
-    established = (status == CONFIRMED) | (status == COASTING)
-    threat = established & (label == DRONE) & (label_p >= params.min_p)
-    unknown = established & ~threat & (label == UNKNOWN)
-    level = np.where(threat, HIGH, np.where(unknown, LOW, NONE)).astype(np.intp)
-    score = np.where(threat, label_p, np.where(unknown, drone_p, 0.0))
-    return Assessment(level, score)
+@dataclass
+class _Memory:
+    """What the monitor remembers per track number (sorted), for hysteresis and once-only alerts."""
+
+    numbers: NDArray[np.int64]
+    level: NDArray[np.intp]
+    score: Array
+    zone: NDArray[np.intp]
+    alerted: NDArray[np.bool_]
+    peak: NDArray[np.intp]
+    inside: NDArray[np.bool_]
+
+    @classmethod
+    def empty(cls, zones: int) -> _Memory:
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.intp), np.zeros(0), np.zeros(0, np.intp),
+                   np.zeros(0, bool), np.zeros(0, np.intp), np.zeros((0, zones), bool))
+
+    def rows(self, numbers: NDArray[np.int64]) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+        """Index into the memory of each number, and whether it is known."""
+        idx = np.minimum(np.searchsorted(self.numbers, numbers), max(len(self.numbers) - 1, 0))
+        found = (self.numbers[idx] == numbers) if len(self.numbers) else np.zeros(len(numbers), bool)
+        return idx, found
+
+    def column(self, name: str, idx: NDArray[np.intp], found: NDArray[np.bool_], default: Any) -> Any:
+        values = getattr(self, name)
+        if not len(values):
+            return np.full((len(idx), *values.shape[1:]), default, dtype=values.dtype)
+        shape = (-1,) + (1,) * (values.ndim - 1)
+        return np.where(found.reshape(shape), values[idx], default)
 
 
 def _place(lat: float, lon: float) -> str:
     return f"{abs(lat):.3f}{'N' if lat >= 0 else 'S'} {abs(lon):.3f}{'E' if lon >= 0 else 'W'}"
 
 
-class AlertLog:
-    """Decides which alerts to raise; remembers which tracks already raised ``new_threat``."""
+def _falloff(value: Array, full: float, span: float, floor: float) -> Array:
+    """1 up to ``full``, then linearly down to ``floor`` over ``span``."""
+    return np.clip(1.0 - (value - full) / span * (1.0 - floor), floor, 1.0)
 
-    def __init__(self, first_alert_number: int = 1) -> None:
+
+def step_levels(previous: NDArray[np.intp], score: Array, params: ThreatParams) -> NDArray[np.intp]:
+    """New levels with hysteresis: up as soon as a threshold is reached, down only ``hysteresis`` below it."""
+    thresholds = np.asarray(params.thresholds)
+    up = np.searchsorted(thresholds, score, side="right").astype(np.intp)
+    down = np.searchsorted(thresholds - params.hysteresis, score, side="right").astype(np.intp)
+    return np.where(up > previous, up, np.minimum(previous, down))
+
+
+class ThreatMonitor:
+    """Scores tracks against the zones and decides the alerts; its state is keyed by track number."""
+
+    def __init__(self, params: ThreatParams, zones: list[ZoneSpec] | None = None, first_alert_number: int = 1) -> None:
+        self.params = params
+        self.zone_specs = zones or []
         self.next_number = first_alert_number
-        self._alerted: set[int] = set()
+        self._zones: ZoneSet | None = None
+        self._frame: LocalFrame | None = None
+        self._memory = _Memory.empty(len(self.zone_specs))
+        self._status_time: dict[str, float] = {}
+        self._sensor_alerted: dict[str, float] = {}
+        self._sensor_place: dict[str, tuple[float, float]] = {}
 
-    def pending_new_threats(self, numbers: NDArray[np.int64], status: NDArray[np.int8],
-                            assessment: Assessment) -> NDArray[np.intp]:
-        """Rows of confirmed threatening tracks that have not raised ``new_threat`` yet (row order)."""
-        candidates = np.flatnonzero(assessment.is_threat & (status == CONFIRMED))
-        return np.array([row for row in candidates.tolist() if int(numbers[row]) not in self._alerted],
-                        dtype=np.intp)
+    @property
+    def zone_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.zone_specs)
 
-    def new_threats(self, time: float, numbers: NDArray[np.int64], geo: TrackGeo) -> list[AlertEvent]:
-        """Raise ``new_threat`` for the given tracks (from ``pending_new_threats``), in order."""
-        alerts = []
-        for i, number in enumerate(numbers.tolist()):
-            self._alerted.add(number)
-            lat, lon = float(geo.lat[i]), float(geo.lon[i])
-            text = (f"Drone T-{number} confirmed at {_place(lat, lon)}, heading {geo.heading_deg[i]:.0f} "
-                    f"at {geo.speed_mps[i]:.0f} m/s")
-            alerts.append(self._alert(time, "new_threat", "warning", number, lat, lon, text))
-        return alerts
+    def zones_in(self, frame: LocalFrame) -> ZoneSet:
+        """The zones projected into ``frame`` (cached: the site frame never changes once set)."""
+        if self._zones is None or self._frame != frame:
+            self._zones, self._frame = ZoneSet(self.zone_specs, frame), frame
+        return self._zones
+
+    # ----------------------------------------------------------------- tracks
+
+    def score(self, x: Array, drone_p: Array, zones: ZoneSet, inside_before: NDArray[np.bool_]
+              ) -> tuple[Array, NDArray[np.intp], Array, NDArray[np.bool_]]:
+        """Scores of established tracks (site-ENU states ``x``), the zone driving each (-1: none),
+        the predicted seconds to enter it (0: in it, inf: not within the horizon) and zone membership now."""
+        prm = self.params
+        n = len(x)
+        kinematic = (_falloff(np.linalg.norm(x[:, 3:], axis=1), prm.max_speed_mps, prm.speed_falloff_mps, 0.2)
+                     * _falloff(x[:, 2], prm.max_height_m, prm.height_falloff_m, 0.3))
+        if len(zones) == 0:
+            return (drone_p * kinematic * prm.no_zone_factor, np.full(n, -1, np.intp), np.full(n, math.inf),
+                    np.zeros((n, 0), bool))
+        margin = np.where(inside_before, prm.zone_exit_margin_m, 0.0)
+        inside = zones.contains(x[:, :2], margin)
+        taus = np.arange(1, int(prm.horizon_s // prm.horizon_step_s) + 1) * prm.horizon_step_s
+        ahead = x[:, None, :2] + x[:, None, 3:5] * taus[None, :, None]
+        future = zones.contains(ahead.reshape(-1, 2)).reshape(n, len(taus), len(zones))
+        reached = future.any(axis=1)
+        tte = np.where(inside, 0.0, np.where(reached, taus[np.argmax(future, axis=1)], math.inf))
+        weight = np.asarray(prm.zone_weight)[zones.kind][None, :]
+        factor = np.where(np.isfinite(tte), weight * (1.0 - 0.5 * np.minimum(tte, prm.horizon_s) / prm.horizon_s), 0.0)
+        best = np.argmax(factor, axis=1)
+        best_factor = factor[np.arange(n), best]
+        zone = np.where(best_factor > 0.0, best, -1).astype(np.intp)
+        zone_factor = np.maximum(best_factor, prm.outside_factor)
+        return drone_p * kinematic * zone_factor, zone, tte[np.arange(n), best], inside
+
+    def assess(self, t: float, frame: LocalFrame, numbers: NDArray[np.int64], status: NDArray[np.int8],
+               drone_p: Array, x: Array, geo: Callable[[NDArray[np.intp]], TrackGeo]) -> list[AlertEvent]:
+        """Score every track at fusion time ``t``, update levels, and return the alerts this causes.
+
+        ``x`` are the tracks' site-ENU states at ``t``; ``geo(rows)`` gives the geodetic view of some
+        rows, asked only for the tracks that raise alerts (it is the costly part).
+        """
+        prm = self.params
+        zones = self.zones_in(frame)
+        idx, found = self._memory.rows(numbers)
+        previous = self._memory.column("level", idx, found, NONE)
+        alerted_before = self._memory.column("alerted", idx, found, False)
+        peak_before = self._memory.column("peak", idx, found, NONE)
+        inside_before = self._memory.column("inside", idx, found, False)
+        n = len(numbers)
+        score, zone, tte = np.zeros(n), np.full(n, -1, np.intp), np.full(n, math.inf)
+        inside = np.zeros((n, len(zones)), bool)
+        live = np.flatnonzero(status != TENTATIVE)
+        if len(live):
+            score[live], zone[live], tte[live], inside[live] = self.score(x[live], drone_p[live], zones,
+                                                                          inside_before[live])
+        level = step_levels(previous, score, prm)
+        eligible = (status == CONFIRMED) & (drone_p >= prm.min_p)
+        new = eligible & (level >= HIGH) & ~alerted_before
+        rising = eligible & alerted_before & (level > peak_before)
+        threat = eligible & (level >= MEDIUM)
+        inside &= threat[:, None] | inside_before
+        entered = inside & ~inside_before & threat[:, None] & ~new[:, None]
+        escalated = rising & ~entered.any(axis=1)
+        alerted = alerted_before | new
+        peak = np.where(new | rising, level, peak_before)
+        order = np.argsort(numbers, kind="stable")
+        self._memory = _Memory(numbers[order], level[order], score[order], zone[order], alerted[order],
+                               peak[order], inside[order])
+        rows = np.flatnonzero(new | escalated | entered.any(axis=1))
+        if not len(rows):
+            return []
+        where = geo(rows)
+        events: list[AlertEvent] = []
+        for i, row in enumerate(rows.tolist()):
+            events += self._track_events(t, i, int(numbers[row]), where, bool(new[row]), bool(escalated[row]),
+                                         int(level[row]), int(zone[row]), float(tte[row]), entered[row], zones)
+        return events
+
+    def current(self, numbers: NDArray[np.int64]) -> Assessment:
+        """The latest assessment of these tracks (level none, score 0 for unassessed ones)."""
+        idx, found = self._memory.rows(numbers)
+        return Assessment(self._memory.column("level", idx, found, NONE), self._memory.column("score", idx, found, 0.0),
+                          self._memory.column("zone", idx, found, -1), self.zone_names)
+
+    def _track_events(self, t: float, row: int, number: int, geo: TrackGeo, new: bool, escalated: bool,
+                      level: int, zone: int, tte: float, entered: NDArray[np.bool_], zones: ZoneSet
+                      ) -> list[AlertEvent]:
+        lat, lon = float(geo.lat[row]), float(geo.lon[row])
+        motion = f"heading {geo.heading_deg[row]:.0f} at {geo.speed_mps[row]:.0f} m/s"
+        zone_name = zones.names[zone] if zone >= 0 else None
+        where = "" if zone_name is None else (f", in {zone_name}" if tte == 0 else
+                                              f", {tte:.0f} s from {zone_name}")
+        severity: AlertLevel = "critical" if level == CRITICAL else "warning"
+        events = []
+        if new:
+            text = f"Drone T-{number} confirmed at {_place(lat, lon)}, {motion}{where}"
+            events.append(self._alert(t, "new_threat", severity, f"T-{number}", lat, lon, text, zone_name))
+        if escalated:
+            text = f"Drone T-{number} escalated to {LEVELS[level]}{where}, {motion}"
+            events.append(self._alert(t, "threat_escalated", severity, f"T-{number}", lat, lon, text, zone_name))
+        for z in np.flatnonzero(entered).tolist():
+            name = zones.names[z]
+            entry_level: AlertLevel = "warning" if zones.kind[z] == CORRIDOR and level < CRITICAL else "critical"
+            text = f"Drone T-{number} entered {name} {motion}"
+            events.append(self._alert(t, "zone_entry", entry_level, f"T-{number}", lat, lon, text, name))
+        return events
 
     def lost(self, time: float, numbers: NDArray[np.int64], geo: TrackGeo) -> list[AlertEvent]:
-        """Raise ``track_lost`` for those of the deleted tracks that had raised ``new_threat``."""
-        alerts = []
-        for i, number in enumerate(numbers.tolist()):
-            if number not in self._alerted:
-                continue
-            self._alerted.discard(number)
-            lat, lon = float(geo.lat[i]), float(geo.lon[i])
-            text = f"Drone T-{number} lost near {_place(lat, lon)}"
-            alerts.append(self._alert(time, "track_lost", "info", number, lat, lon, text))
-        return alerts
+        """``track_lost`` for those of the deleted tracks that had raised ``new_threat``; forget them all."""
+        idx, found = self._memory.rows(numbers)
+        alerted = self._memory.column("alerted", idx, found, False)
+        events = []
+        for row in np.flatnonzero(alerted).tolist():
+            number = int(numbers[row])
+            lat, lon = float(geo.lat[row]), float(geo.lon[row])
+            events.append(self._alert(time, "track_lost", "info", f"T-{number}", lat, lon,
+                                      f"Drone T-{number} lost near {_place(lat, lon)}"))
+        keep = ~np.isin(self._memory.numbers, numbers)
+        m = self._memory
+        self._memory = _Memory(m.numbers[keep], m.level[keep], m.score[keep], m.zone[keep], m.alerted[keep],
+                               m.peak[keep], m.inside[keep])
+        return events
 
-    def _alert(self, time: float, kind: AlertKind, level: AlertLevel, number: int, lat: float, lon: float,
-               text: str) -> AlertEvent:
+    # ---------------------------------------------------------------- sensors
+
+    def remember_sensor_alerts(self, last_alert_time: dict[str, float]) -> None:
+        """Outages already alerted (e.g. before a restart): sensor id → time of its last ``sensor_offline``."""
+        self._sensor_alerted.update(last_alert_time)
+
+    def _in_outage(self, sensor_id: str, since: float) -> bool:
+        return self._sensor_alerted.get(sensor_id, -math.inf) >= self._status_time.get(sensor_id, since)
+
+    def sensor_status(self, sensor_id: str, state: str, time: float, place: tuple[float, float] | None
+                      ) -> list[AlertEvent]:
+        """Take a sensor's (newest) status; ``sensor_offline`` if it says offline and no outage is alerted yet."""
+        if place is not None:
+            self._sensor_place[sensor_id] = place
+        alerted = self._in_outage(sensor_id, time)
+        self._status_time[sensor_id] = max(time, self._status_time.get(sensor_id, -math.inf))
+        if state != "offline" or alerted:
+            return []
+        return [self._sensor_alert(time, sensor_id, f"Sensor {sensor_id} went offline")]
+
+    def heartbeats(self, t: float) -> list[AlertEvent]:
+        """``sensor_offline`` for every sensor silent for longer than the heartbeat timeout at fusion time ``t``."""
+        events = []
+        for sensor_id in sorted(self._status_time):
+            silent = t - self._status_time[sensor_id]
+            if silent > self.params.heartbeat_timeout_s and not self._in_outage(sensor_id, t):
+                events.append(self._sensor_alert(t, sensor_id,
+                                                 f"Sensor {sensor_id} missed its heartbeat: silent for {silent:.0f} s"))
+        return events
+
+    def _sensor_alert(self, time: float, sensor_id: str, text: str) -> AlertEvent:
+        self._sensor_alerted[sensor_id] = time
+        lat, lon = self._sensor_place.get(sensor_id, (None, None))
+        return self._alert(time, "sensor_offline", "warning", None, lat, lon, text, sensor_id=sensor_id)
+
+    def _alert(self, time: float, kind: AlertKind, level: AlertLevel, track_id: str | None, lat: float | None,
+               lon: float | None, text: str, zone: str | None = None, sensor_id: str | None = None) -> AlertEvent:
         alert_id = f"A-{self.next_number:06d}"
         self.next_number += 1
-        return AlertEvent(alert_id, time, kind, level, f"T-{number}", lat, lon, text)
+        return AlertEvent(alert_id, time, kind, level, track_id, lat, lon, text, zone, sensor_id)
+

@@ -5,6 +5,11 @@ mass is spread evenly, each value is floored (one output never rules a class out
 raised to ``weight`` < 1 because successive outputs of one sensor are correlated. An RF
 emitter or Remote ID is strong evidence of a drone and multiplies in ``emitter_likelihood``.
 Posteriors are floored at ``min_p`` so that a label can still change later.
+
+Kinematics add the one thing every sensor's track has: speed. Small drones and birds fly
+below about 35 and 25 m/s, aircraft above their stall speed of about 30 m/s, so each class
+gets a logistic likelihood of the track's speed (unknown a flat one), floored and tempered
+like a classifier output because successive speed estimates of a track are correlated.
 """
 
 from __future__ import annotations
@@ -43,6 +48,20 @@ def evidence(probs: Array, has_probs: NDArray[np.bool_], emitter: NDArray[np.boo
     loglik = weight * np.log(np.maximum(probs + spread, floor))
     loglik = np.where(has_probs[:, None], loglik, 0.0)
     return loglik + np.where(emitter[:, None], np.log(np.asarray(emitter_likelihood))[None], 0.0)
+
+
+#: Per class (drone, bird, aircraft): speed (m/s) where the likelihood is one half, and its sign
+#: (+1: likely above it, -1: likely below it); the logistic width is ``SPEED_WIDTH``.
+SPEED_EDGES = ((35.0, -1.0), (25.0, -1.0), (30.0, 1.0))
+SPEED_WIDTH = 3.0
+
+
+def speed_evidence(speed: Array, weight: float, floor: float) -> Array:
+    """Log-likelihoods (n, 4) of tracks' speeds (n,) m/s; 'unknown' gets a flat 0.5."""
+    lik = np.full((len(speed), len(LABELS)), 0.5)
+    for c, (edge, sign) in enumerate(SPEED_EDGES):
+        lik[:, c] = 1.0 / (1.0 + np.exp(-sign * (speed - edge) / SPEED_WIDTH))
+    return weight * np.log(np.maximum(lik, floor))
 
 
 def fuse(logp: Array, loglik: Array, min_p: float) -> Array:

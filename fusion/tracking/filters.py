@@ -1,26 +1,27 @@
-"""Batched extended Kalman filter: predict many tracks to one time, update many track/measurement pairs.
+"""Batched extended Kalman filter and interacting multiple model (IMM), plain numpy in the style of FilterPy.
 
-Plain numpy in the style of FilterPy, with a leading batch axis on every array. The update
-uses the Joseph form, which keeps P symmetric positive definite even with the rounding of
-large initial covariances.
+Every array has a leading batch axis (tracks, or track/measurement pairs); IMM arrays have a
+second axis over motion modes. The update uses the Joseph form, which keeps P symmetric
+positive definite even with the rounding of large initial covariances.
+
+IMM (Blom & Bar-Shalom; Bar-Shalom, Li & Kirubarajan 11.6): each track keeps one state per
+mode and the mode probabilities μ. Before a prediction the modes are mixed through the
+Markov transition matrix Π(dt); after an update μ is reweighted by each mode's measurement
+likelihood. Every mode here shares the 6-state (CV and coordinated turns of fixed rate), so
+mixing is a plain weighted sum. The combined (moment-matched) estimate is what is gated,
+published and managed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 
-from fusion.tracking.motion import cv_process_noise, cv_transition
+from fusion.tracking.motion import ct_transition, cv_process_noise
 
 Array = NDArray[np.float64]
-
-
-def predict(x: Array, p: Array, dt: Array, q_horizontal: float, q_vertical: float) -> tuple[Array, Array]:
-    """States (N, 6) and covariances (N, 6, 6) moved by ``dt`` (N,) seconds under the CV model."""
-    f = cv_transition(dt)
-    x_pred = np.einsum("nij,nj->ni", f, x)
-    p_pred = f @ p @ np.swapaxes(f, -1, -2) + cv_process_noise(dt, q_horizontal, q_vertical)
-    return x_pred, p_pred
 
 
 def project_covariance(h: Array, p: Array) -> Array:
@@ -37,3 +38,70 @@ def update(x: Array, p: Array, y: Array, h: Array, s: Array, r: Array) -> tuple[
     i_kh = np.eye(x.shape[-1]) - k @ h
     p_new = i_kh @ p @ np.swapaxes(i_kh, -1, -2) + k @ r @ np.swapaxes(k, -1, -2)
     return x_new, 0.5 * (p_new + np.swapaxes(p_new, -1, -2))
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One IMM motion mode: a coordinated turn of rate ``omega`` (rad/s; 0 is CV), its process noise,
+    and its mean sojourn time (s) before switching to another mode."""
+
+    omega: float
+    q_horizontal: float
+    q_vertical: float
+    sojourn_s: float
+
+
+def mode_transition(dt: Array, sojourn_s: Array) -> Array:
+    """Markov mode transition matrices Π (N, r, r) over ``|dt|``: mode i stays with e^(-|dt|/τ_i), else
+    switches evenly to the others. The long-run share of mode i is proportional to τ_i, so a long
+    CV sojourn keeps weakly observed (bearing-only) tracks mostly CV instead of drifting to a uniform
+    mix whose opposite turns would shrink the speed."""
+    n_modes = len(sojourn_s)
+    if n_modes == 1:
+        return np.ones((len(dt), 1, 1))
+    stay = np.exp(-np.abs(dt)[:, None] / np.asarray(sojourn_s)[None, :])
+    off = (1.0 - stay) / (n_modes - 1)
+    eye = np.eye(n_modes)
+    return stay[:, :, None] * eye + off[:, :, None] * (1.0 - eye)
+
+
+def imm_mix(xm: Array, pm: Array, mu: Array, pi: Array) -> tuple[Array, Array, Array]:
+    """Mixed initial states (N, r, 6), covariances (N, r, 6, 6) and predicted mode probabilities c (N, r).
+
+    ``c_j = Σ_i Π_ij μ_i``, ``μ_i|j = Π_ij μ_i / c_j``, ``x0_j = Σ_i μ_i|j x_i`` and
+    ``P0_j = Σ_i μ_i|j (P_i + (x_i - x0_j)(x_i - x0_j)ᵀ)``.
+    """
+    joint = pi * mu[:, :, None]
+    c = joint.sum(axis=1)
+    w = joint / np.maximum(c[:, None, :], 1e-300)
+    x0 = np.einsum("nij,nia->nja", w, xm)
+    # The spread term via offsets from the mean (small numbers, no cancellation):
+    # Σ_i w_ij (P_i + (x_i - x0_j)(..)ᵀ) = Σ_i w_ij (P_i + d_i d_iᵀ) - e_j e_jᵀ, d = x - x̄, e = x0 - x̄.
+    mean = np.einsum("ni,nia->na", mu, xm)[:, None, :]
+    d, e = xm - mean, x0 - mean
+    p0 = np.einsum("nij,niab->njab", w, pm + d[..., :, None] * d[..., None, :]) - e[..., :, None] * e[..., None, :]
+    return x0, p0, c
+
+
+def imm_predict(xm: Array, pm: Array, mu: Array, dt: Array, modes: tuple[Mode, ...]) -> tuple[Array, Array, Array]:
+    """Mix, then move every mode's state by ``dt`` (N,): predicted states, covariances and mode probabilities."""
+    x0, p0, c = imm_mix(xm, pm, mu, mode_transition(dt, np.array([mode.sojourn_s for mode in modes])))
+    f = np.stack([ct_transition(dt, mode.omega) for mode in modes], axis=1)
+    q = np.stack([cv_process_noise(dt, mode.q_horizontal, mode.q_vertical) for mode in modes], axis=1)
+    x_pred = np.einsum("nrij,nrj->nri", f, x0)
+    return x_pred, f @ p0 @ np.swapaxes(f, -1, -2) + q, c
+
+
+def combine(xm: Array, pm: Array, mu: Array) -> tuple[Array, Array]:
+    """Moment-matched single estimate (N, 6), (N, 6, 6) of a mode mixture."""
+    x = np.einsum("nr,nri->ni", mu, xm)
+    d = xm - x[:, None, :]
+    p = np.einsum("nr,nrab->nab", mu, pm + d[..., :, None] * d[..., None, :])
+    return x, p
+
+
+def mode_posterior(c: Array, loglik: Array) -> Array:
+    """Updated mode probabilities (k, r) from predicted ones and each mode's measurement log-likelihood."""
+    logw = np.log(np.maximum(c, 1e-300)) + loglik
+    w = np.exp(logw - logw.max(axis=1, keepdims=True))
+    return w / w.sum(axis=1, keepdims=True)

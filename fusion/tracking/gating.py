@@ -28,11 +28,9 @@ def chi2_gates(probability: float, max_dim: int = 6) -> Array:
 
 @dataclass(frozen=True)
 class Gating:
-    """Everything computed for tracks × detections of one model; reused by the update."""
+    """Everything the assignment needs for tracks × detections of one model."""
 
-    y: Array  # (N, M, m) innovations, masked components zeroed
-    s: Array  # (N, M, m, m) innovation covariances, masked components unit and uncoupled
-    d2: Array  # (N, M) squared Mahalanobis distances
+    d2: Array  # (N, M) squared Mahalanobis distances; inf for pairs the marginal pre-gate ruled out
     log_det_ratio: Array  # (N, M) ln|S| - ln|R| ≥ 0: how much wider than the sensor the track looks
     inside: NDArray[np.bool_]  # (N, M) within the chi² gate
 
@@ -44,19 +42,42 @@ def masked_covariance(cov: Array, mask: NDArray[np.bool_]) -> Array:
     return np.where(both, cov, eye.astype(float))
 
 
-def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
-         angles: tuple[int, ...], thresholds: Array) -> Gating:
-    """Gate predicted measurements z_pred (N, m) with projected covariances HPHᵀ (N, m, m)
-    against detections z (M, m) with covariances R (M, m, m) and component masks (M, m)."""
-    y = z[None, :, :] - z_pred[:, None, :]
+def innovations(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
+                angles: tuple[int, ...]) -> tuple[Array, Array]:
+    """Innovations y = z - h(x) (azimuths wrapped, absent components zeroed) and S = HPHᵀ + R
+    (absent components unit and uncoupled); all arguments broadcast against each other."""
+    y = z - z_pred
     if angles:
         idx = list(angles)
         y[..., idx] = wrap_angle(y[..., idx])
-    y = np.where(mask[None], y, 0.0)
-    r_masked = masked_covariance(r, mask)
-    s = masked_covariance(hph[:, None] + r[None], np.broadcast_to(mask[None], y.shape))
-    d2 = np.einsum("nmi,nmi->nm", y, np.linalg.solve(s, y[..., None])[..., 0])
-    log_det_ratio = np.linalg.slogdet(s)[1] - np.linalg.slogdet(r_masked)[1][None, :]
+    mask = np.broadcast_to(mask, y.shape)
+    y = np.where(mask, y, 0.0)
+    return y, masked_covariance(hph + r, mask)
+
+
+def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
+         angles: tuple[int, ...], thresholds: Array, wide: float = 1.0) -> Gating:
+    """Gate predicted measurements z_pred (N, m) with projected covariances HPHᵀ (N, m, m)
+    against detections z (M, m) with covariances R (M, m, m) and component masks (M, m).
+
+    A cheap exact pre-gate comes first: for any single component i, d² ≥ y_i² / S_ii, so a
+    pair whose worst component already exceeds ``wide`` times its gate cannot be within
+    ``wide`` gates, and only the remaining pairs get the full m×m solve. ``d2`` is exact for
+    every pair within ``wide`` gates (callers may look that far) and inf beyond.
+    """
+    n, m = len(z_pred), len(z)
     dof = mask.sum(axis=1)
+    y_all = z[None, :, :] - z_pred[:, None, :]
+    if angles:
+        idx = list(angles)
+        y_all[..., idx] = wrap_angle(y_all[..., idx])
+    var = np.diagonal(hph, axis1=1, axis2=2)[:, None, :] + np.diagonal(r, axis1=1, axis2=2)[None, :, :]
+    bound = np.where(mask[None], y_all * y_all / var, 0.0).max(axis=2, initial=0.0)
+    rows, cols = np.nonzero(bound <= wide * thresholds[dof][None, :])
+    y, s = innovations(z_pred[rows], hph[rows], z[cols], r[cols], mask[cols], angles)
+    d2 = np.full((n, m), np.inf)
+    d2[rows, cols] = np.einsum("ki,ki->k", y, np.linalg.solve(s, y[..., None])[..., 0])
+    log_det_ratio = np.zeros((n, m))
+    log_det_ratio[rows, cols] = np.linalg.slogdet(s)[1] - np.linalg.slogdet(masked_covariance(r, mask))[1][cols]
     inside = (d2 <= thresholds[dof][None, :]) & (dof > 0)[None, :]
-    return Gating(y=y, s=s, d2=d2, log_det_ratio=log_det_ratio, inside=inside)
+    return Gating(d2=d2, log_det_ratio=log_det_ratio, inside=inside)

@@ -1,9 +1,9 @@
 """Starting tentative tracks, and binding RF identities (emitter id, Remote ID serial) to tracks.
 
-v1 starts tracks only from measurements that fix a position: a radar plot (range, azimuth,
-elevation) or a decoded Remote ID / telemetry position. Bearing-only detections (acoustic,
-RF direction finding) never start tracks: a single bearing fixes no range, and
-triangulating bearings of several sensors is left to a later version.
+Here: tracks from single measurements that fix a position, a radar plot (range, azimuth,
+elevation) or a decoded Remote ID / telemetry position. A single bearing fixes no range;
+bearings of two sensors start a track where they cross (``fusion.tracking.triangulation``,
+driven by ``Tracker._cross``).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ Array = NDArray[np.float64]
 
 
 def from_radar(z: Array, mask: NDArray[np.bool_], r: Array, m: Array, b: Array,
-               velocity_sigma: float, missing_elevation_sigma: float) -> tuple[Array, Array]:
+               velocity_sigma: Array, missing_elevation_sigma: float) -> tuple[Array, Array]:
     """States (k, 6) and covariances (k, 6, 6) of tracks started from radar plots (k, 4).
 
     Position is the plot converted to site ENU with its covariance mapped through the polar
     Jacobian; a missing elevation is taken as 0 with ``missing_elevation_sigma`` (rad). The
-    velocity is unknown: zero with ``velocity_sigma`` (m/s) per axis.
+    velocity is unknown: zero with ``velocity_sigma`` (m/s) per ENU axis (3,).
     """
     k = len(z)
     polar = z[:, :3].copy()
@@ -34,23 +34,23 @@ def from_radar(z: Array, mask: NDArray[np.bool_], r: Array, m: Array, b: Array,
     x[:, :3] = polar_to_site(polar, m, b)
     p = np.zeros((k, 6, 6))
     p[:, :3, :3] = j @ r_polar @ np.swapaxes(j, -1, -2)
-    p[:, 3:, 3:] = np.eye(3) * velocity_sigma**2
+    p[:, 3:, 3:] = np.diag(velocity_sigma**2)
     return x, p
 
 
-def from_position(z: Array, mask: NDArray[np.bool_], r: Array, velocity_sigma: float,
+def from_position(z: Array, mask: NDArray[np.bool_], r: Array, velocity_sigma: Array,
                   missing_altitude_sigma: float) -> tuple[Array, Array]:
     """States and covariances of tracks started from site-ENU position(+velocity) reports (k, 6).
 
     A missing altitude (Remote ID's "unknown") is taken as the site's level with
-    ``missing_altitude_sigma`` (m); a missing velocity as zero with ``velocity_sigma`` (m/s).
+    ``missing_altitude_sigma`` (m); a missing velocity as zero with ``velocity_sigma`` (m/s, per ENU axis).
     """
     has_velocity = mask[:, 3]
     x = np.where(mask, z, 0.0)
     p = np.zeros((len(z), 6, 6))
     p[:, :3, :3] = r[:, :3, :3]
     p[:, 2, 2] = np.where(mask[:, 2], r[:, 2, 2], missing_altitude_sigma**2)
-    unknown = np.eye(3) * velocity_sigma**2
+    unknown = np.diag(velocity_sigma**2)
     p[:, 3:, 3:] = np.where(has_velocity[:, None, None], r[:, 3:, 3:], unknown)
     return x, p
 

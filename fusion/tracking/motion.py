@@ -1,10 +1,15 @@
-"""Constant-velocity motion model with white-acceleration process noise, batched over time steps.
+"""Motion models: constant velocity (CV) and coordinated turn (CT) of known rate, batched over time steps.
 
 State order is ``[e, n, u, ve, vn, vu]`` in the site ENU frame (metres, m/s). The process
 noise is the continuous white-noise-acceleration model (Bar-Shalom, *Estimation with
 Applications to Tracking and Navigation*, 6.2.2): per axis, with spectral density q,
 ``Q = q [[dt³/3, dt²/2], [dt²/2, dt]]``. A negative ``dt`` (retrodiction) uses ``|dt|`` in Q
 so that uncertainty always grows away from the estimate's time.
+
+The coordinated turn turns the horizontal velocity at a fixed rate ω (rad/s, positive
+counter-clockwise seen from above, i.e. a left turn); the vertical axis stays CV. With a fixed
+ω the model is linear in the 6-state, so CV and left/right turns can share one state vector in
+an IMM (``fusion.tracking.filters.imm_predict``); ω = 0 is exactly CV.
 """
 
 from __future__ import annotations
@@ -23,6 +28,24 @@ def cv_transition(dt: ArrayLike) -> Array:
     f = np.broadcast_to(np.eye(STATE_DIM), (*step.shape, STATE_DIM, STATE_DIM)).copy()
     for axis in range(3):
         f[..., axis, axis + 3] = step
+    return f
+
+
+def ct_transition(dt: ArrayLike, omega: float) -> Array:
+    """F(dt) of shape (..., 6, 6) of a coordinated turn at ``omega`` rad/s (ω = 0 gives CV)."""
+    step: Array = np.asarray(dt, dtype=np.float64)
+    f = cv_transition(step)
+    if omega == 0.0:
+        return f
+    wt = omega * step
+    sin, cos = np.sin(wt), np.cos(wt)
+    f[..., 0, 3] = sin / omega
+    f[..., 0, 4] = -(1.0 - cos) / omega
+    f[..., 1, 3] = (1.0 - cos) / omega
+    f[..., 1, 4] = sin / omega
+    f[..., 3, 3] = f[..., 4, 4] = cos
+    f[..., 3, 4] = -sin
+    f[..., 4, 3] = sin
     return f
 
 

@@ -5,16 +5,22 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from fusion.tracking.filters import Mode
 
 
 @dataclass(frozen=True)
 class TrackerParams:
     """Everything the tracker needs to know; see ``FusionConfig`` for the meaning of each."""
 
-    q_horizontal: float = 3.0
-    q_vertical: float = 1.0
+    #: IMM modes: a quiet CV and left/right coordinated turns (see ``FusionConfig``).
+    modes: tuple[Mode, ...] = (Mode(0.0, 0.02, 0.02, 60.0), Mode(math.radians(15.0), 1.0, 0.05, 5.0),
+                               Mode(-math.radians(15.0), 1.0, 0.05, 5.0))
+    initial_mode_p: tuple[float, ...] = (0.8, 0.1, 0.1)
     initial_velocity_sigma_mps: float = 30.0
+    initial_vertical_velocity_sigma_mps: float = 5.0
     missing_elevation_sigma_rad: float = 0.17453292519943295
     missing_altitude_sigma_m: float = 300.0
     gate_probability: float = 0.999
@@ -31,3 +37,11 @@ class TrackerParams:
     class_floor: float = 0.05
     emitter_likelihood: tuple[float, float, float, float] = (0.9, 0.01, 0.04, 0.05)
     class_min_p: float = 1e-3
+    speed_evidence_weight: float = 0.1
+    crossing_window_s: float = 1.5
+    crossing_speed_mps: float = 20.0
+    min_crossing_deg: float = 10.0
+    crossing_altitude_m: float = 60.0
+    crossing_altitude_sigma_m: float = 100.0
+    altitude_prior_period_s: float = 10.0
+    strobe_max_age_s: float = 2.0

@@ -10,10 +10,15 @@ A step, all in array operations over tracks × detections:
    RF identities forcing their bound track;
 5. batched EKF updates of the assigned pairs, label fusion, confirmation;
 6. new tentative tracks from unassigned radar plots and Remote ID positions, except near
-   established tracks (see ``_near_established``).
+   established tracks that got no detection (see ``_near_missed``);
+7. unassigned bearings are crossed with the stored strobes of other sensors (weighted least
+   squares, ``fusion.tracking.triangulation``); each accepted crossing starts a tentative
+   track, and the bearings that cross nothing are stored as strobes.
 
-Bearing-only detections (acoustic, RF direction finding) only update confirmed or coasting
-tracks they gate with; they never start tracks and do not count towards confirmation.
+Bearing-only detections (acoustic, RF direction finding) update any track they gate with. They
+count towards confirmation only for tracks started by crossing bearings, so a radar clutter
+plot that happens to lie on a bearing line is not confirmed by it (counting RF bearings for
+every track was measured: in the swarm it confirmed duplicate tracks, GOSPA 72 → 128 m).
 A scan older than a track's state never updates that track: its detections are counted as
 out of order and consumed, so they neither corrupt the track nor start a duplicate.
 The tracker never reads the clock: time is the scan's ``time`` or an argument.
@@ -21,19 +26,41 @@ The tracker never reads the clock: time is the scan's ``time`` or an argument.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fusion.tracking import classify, initiation
 from fusion.tracking.association import gnn_assign
-from fusion.tracking.filters import predict, project_covariance, update
-from fusion.tracking.gating import Gating, chi2_gates, gate, masked_covariance
+from fusion.tracking.filters import (
+    combine,
+    imm_predict,
+    mode_posterior,
+    project_covariance,
+    update,
+)
+from fusion.tracking.gating import (
+    Gating,
+    chi2_gates,
+    gate,
+    innovations,
+    masked_covariance,
+)
 from fusion.tracking.measurements import BEARING, POSITION, RADAR, predict_measurement
 from fusion.tracking.params import TrackerParams
 from fusion.tracking.scan import MeasurementBlock, Scan
-from fusion.tracking.tracks import COASTING, CONFIRMED, TENTATIVE, TrackTable, track_id
+from fusion.tracking.strobes import StrobeStore, StrobeView
+from fusion.tracking.tracks import (
+    COASTING,
+    CONFIRMED,
+    N_CLASSES,
+    TENTATIVE,
+    TrackTable,
+    track_id,
+)
+from fusion.tracking.triangulation import Rays, rays, triangulate
 
 Array = NDArray[np.float64]
 
@@ -71,11 +98,12 @@ class StepResult:
 
 
 @dataclass(frozen=True)
-class _Gated:
-    """Gating of one measurement block against all predicted tracks."""
+class _Modes:
+    """IMM prediction of every track to the scan time: per-mode states, covariances, mode probabilities."""
 
-    gating: Gating
-    h: Array
+    x: Array
+    p: Array
+    c: Array
 
 
 class Tracker:
@@ -83,16 +111,23 @@ class Tracker:
 
     def __init__(self, params: TrackerParams | None = None) -> None:
         self.params = params or TrackerParams()
-        self.table = TrackTable()
+        self.table = TrackTable(len(self.params.modes))
         self.identities = initiation.IdentityMap()
+        self.strobe_store = StrobeStore(N_CLASSES)
         self._gates = chi2_gates(self.params.gate_probability)
+        #: Velocity sigma (east, north, up) of a track started without a velocity measurement, m/s.
+        self._velocity_sigma = np.array([self.params.initial_velocity_sigma_mps] * 2
+                                        + [self.params.initial_vertical_velocity_sigma_mps])
 
     def step(self, scan: Scan) -> StepResult:
         """Process one sensor message at its own time; return what changed."""
         prm, tab = self.params, self.table
         tab.sensor_column(scan.sensor_id)
         ended = self.maintain(scan.time)
-        x_pred, p_pred = predict(tab.x, tab.p, scan.time - tab.t, prm.q_horizontal, prm.q_vertical)
+        if scan.n_detections == 0:  # the sensor looked and saw nothing: no track to predict or update
+            return StepResult(scan.time, (), (), (), ended, 0)
+        modes = _Modes(*imm_predict(tab.xm, tab.pm, tab.mu, scan.time - tab.t, prm.modes))
+        x_pred, p_pred = combine(modes.x, modes.p, modes.c)
 
         gated = [self._gate(block, x_pred, p_pred, scan) for block in scan.blocks]
         offsets = np.concatenate([[0], np.cumsum([len(block) for block in scan.blocks])]).astype(np.intp)
@@ -100,14 +135,16 @@ class Tracker:
         cost = np.zeros((len(tab), n_columns))
         allowed = np.zeros((len(tab), n_columns), dtype=bool)
         for b, (block, g) in enumerate(zip(scan.blocks, gated)):
-            cost[:, offsets[b]:offsets[b + 1]] = g.gating.d2 + g.gating.log_det_ratio
-            allowed[:, offsets[b]:offsets[b + 1]] = self._allowed(block, g.gating)
+            cost[:, offsets[b]:offsets[b + 1]] = g.d2 + g.log_det_ratio
+            allowed[:, offsets[b]:offsets[b + 1]] = g.inside
         det_index = np.concatenate([block.index for block in scan.blocks]) if scan.blocks \
             else np.zeros(0, dtype=np.intp)
-        bound = self._apply_identities(scan, det_index, cost, allowed)
+        forced = np.concatenate([np.full(len(block), block.model is POSITION) for block in scan.blocks]) \
+            if scan.blocks else np.zeros(0, dtype=bool)
+        bound = self._apply_identities(scan, det_index, forced, cost, allowed)
 
         rows, cols = gnn_assign(cost, allowed, prm.non_assignment_cost)
-        consumed = bound | self._near_established(scan, gated, offsets)
+        consumed = bound | self._near_missed(scan, gated, offsets, rows)
         consumed[cols] = True
         usable = tab.t[rows] <= scan.time
         out_of_order = int(np.count_nonzero(~usable))
@@ -115,18 +152,27 @@ class Tracker:
 
         for b, (block, g) in enumerate(zip(scan.blocks, gated)):
             in_block = (cols >= offsets[b]) & (cols < offsets[b + 1])
-            self._update(block, g, rows[in_block], cols[in_block] - offsets[b], x_pred, p_pred, scan)
+            self._update(block, rows[in_block], cols[in_block] - offsets[b], modes, scan)
 
         loglik = classify.evidence(scan.class_probs, scan.has_class, scan.emitter, prm.class_evidence_weight,
                                    prm.class_floor, prm.emitter_likelihood)
         if len(rows):
-            tab.label_logp[rows] = classify.fuse(tab.label_logp[rows], loglik[det_index[cols]], prm.class_min_p)
+            moving = loglik[det_index[cols]] + np.where(
+                (tab.status[rows] != TENTATIVE)[:, None],
+                classify.speed_evidence(np.linalg.norm(tab.x[rows, 3:5], axis=1), prm.speed_evidence_weight,
+                                        prm.class_floor), 0.0)
+            tab.label_logp[rows] = classify.fuse(tab.label_logp[rows], moving, prm.class_min_p)
         if scan.keys:
             for row, col in zip(rows.tolist(), cols.tolist()):
                 self.identities.bind(int(tab.number[row]), scan.keys[det_index[col]])
         updated_rows = np.sort(rows)
-        confirmed = self._confirm(updated_rows)
+        confirmed = self._confirm(updated_rows, scan.time)
         started = self._initiate(scan, offsets, consumed, loglik)
+        bearings = scan.bearings
+        if bearings is not None:
+            b = scan.blocks.index(bearings)
+            crossed = self._cross(scan, bearings, ~consumed[offsets[b]:offsets[b + 1]], loglik)
+            started = np.concatenate([started, crossed])
         return StepResult(
             time=scan.time,
             started=tuple(track_id(n) for n in started),
@@ -137,9 +183,13 @@ class Tracker:
         )
 
     def maintain(self, now: float) -> Ended:
-        """Apply track management at fusion time ``now``: coast stale confirmed tracks, delete dead ones."""
+        """Apply track management at fusion time ``now``: coast stale confirmed tracks, delete dead ones.
+
+        Age counts from the last position fix, so a track that only one bearing sensor still
+        updates (its range drifting along the line) coasts and dies like an unobserved one.
+        """
         prm, tab = self.params, self.table
-        age = now - tab.t
+        age = now - tab.t_fix
         tab.status[(tab.status == CONFIRMED) & (age > prm.coast_after_s)] = COASTING
         position_var = np.trace(tab.p[:, :3, :3], axis1=1, axis2=2)
         dead = (((tab.status == TENTATIVE) & (age > prm.tentative_timeout_s))
@@ -152,44 +202,52 @@ class Tracker:
         tab.keep(~dead)
         return ended
 
+    def strobes(self, now: float) -> StrobeView:
+        """The bearings of each sensor's latest scan that no track explains and nothing crossed, with labels."""
+        prm = self.params
+        view = self.strobe_store.latest(now, prm.strobe_max_age_s)
+        prior = classify.prior_logp(prm.class_prior, len(view.time))
+        return replace(view, label_logp=classify.fuse(prior, view.label_logp, prm.class_min_p))
+
     def predicted(self, now: float) -> tuple[Array, Array]:
-        """Every track's state and covariance predicted to ``now``, without changing the table."""
-        return predict(self.table.x, self.table.p, now - self.table.t, self.params.q_horizontal,
-                       self.params.q_vertical)
+        """Every track's (combined IMM) state and covariance predicted to ``now``, without changing the table."""
+        tab, prm = self.table, self.params
+        return combine(*imm_predict(tab.xm, tab.pm, tab.mu, now - tab.t, prm.modes))
 
-    def _gate(self, block: MeasurementBlock, x_pred: Array, p_pred: Array, scan: Scan) -> _Gated:
+    def _gate(self, block: MeasurementBlock, x_pred: Array, p_pred: Array, scan: Scan) -> Gating:
+        """Gate every (combined) predicted track against every detection of one block."""
         z_pred, h = predict_measurement(block.model, x_pred, scan.m, scan.b)
-        gating = gate(z_pred, project_covariance(h, p_pred), block.z, block.r, block.mask, block.model.angles,
-                      self._gates)
-        return _Gated(gating, h)
+        return gate(z_pred, project_covariance(h, p_pred), block.z, block.r, block.mask, block.model.angles,
+                    self._gates, wide=max(self.params.initiation_exclusion, 1.0))
 
-    def _near_established(self, scan: Scan, gated: list[_Gated], offsets: NDArray[np.intp]) -> NDArray[np.bool_]:
-        """Columns within ``initiation_exclusion`` gates of a confirmed or coasting track.
+    def _near_missed(self, scan: Scan, gated: list[Gating], offsets: NDArray[np.intp],
+                     assigned: NDArray[np.intp]) -> NDArray[np.bool_]:
+        """Columns within ``initiation_exclusion`` gates of a confirmed or coasting track that got no detection.
 
         Such a plot is most likely that track's target manoeuvring out of its gate; starting a
-        second track on it would duplicate the target. (The price: a second target closer than
-        that to an established track is only picked up once they separate.)
+        second track on it would duplicate the target. A track that did get a detection in this
+        scan has its target accounted for, so plots near it are other targets (a close formation)
+        and may start tracks.
         """
         near = np.zeros(int(offsets[-1]), dtype=bool)
-        established = self.table.status != TENTATIVE
+        missed = self.table.status != TENTATIVE
+        missed[assigned] = False
         for b, g in enumerate(gated):
             dof = scan.blocks[b].mask.sum(axis=1)
-            wide = g.gating.d2 <= self.params.initiation_exclusion * self._gates[dof][None, :]
-            near[offsets[b]:offsets[b + 1]] = (wide & established[:, None]).any(axis=0)
+            wide = g.d2 <= self.params.initiation_exclusion * self._gates[dof][None, :]
+            near[offsets[b]:offsets[b + 1]] = (wide & missed[:, None]).any(axis=0)
         return near
 
-    def _allowed(self, block: MeasurementBlock, gating: Gating) -> NDArray[np.bool_]:
-        """Pairs that may be assigned: inside the gate, and for bearings only established tracks."""
-        if block.model.starts_tracks:
-            return gating.inside
-        return gating.inside & (self.table.status != TENTATIVE)[:, None]
-
-    def _apply_identities(self, scan: Scan, det_index: NDArray[np.intp], cost: Array,
+    def _apply_identities(self, scan: Scan, det_index: NDArray[np.intp], forced: NDArray[np.bool_], cost: Array,
                           allowed: NDArray[np.bool_]) -> NDArray[np.bool_]:
         """Constrain columns of detections with RF identities, in place; return which are bound to a track.
 
-        A detection whose identity is bound may only go to that track (at zero cost); one with an
-        unbound identity may not go to a track that already has another identity of the same kind.
+        A position report (Remote ID) whose identity is bound may only go to that track, at zero
+        cost and even outside the gate: it decodes the drone's own serial. A bearing whose identity
+        is bound goes to that track only if it gates with it; otherwise the identity is ignored
+        for it (and rebinds), because a bearing-made binding among close targets can be wrong and
+        forcing it would drag the track along another target's line. A detection with an unbound
+        identity may not go to a track that already has another identity of the same kind.
         Only RF detections carry identities, so this loop is over a handful of columns.
         """
         bound = np.zeros(len(det_index), dtype=bool)
@@ -202,8 +260,12 @@ class Tracker:
             if not keys:
                 continue
             number = self.identities.track_of(keys)
-            if number is not None:
-                row = int(np.searchsorted(numbers, number))
+            row = -1 if number is None else int(np.searchsorted(numbers, number))
+            if row >= 0 and not forced[col] and allowed[row, col]:
+                allowed[:, col] = False
+                allowed[row, col] = True
+                continue
+            if row >= 0 and forced[col]:
                 bound[col] = True
                 allowed[:, col] = False
                 allowed[row, col] = True
@@ -214,26 +276,64 @@ class Tracker:
             allowed[taken, col] = False
         return bound
 
-    def _update(self, block: MeasurementBlock, g: _Gated, rows: NDArray[np.intp], dets: NDArray[np.intp],
-                x_pred: Array, p_pred: Array, scan: Scan) -> None:
-        """Batched EKF update of the assigned (track, detection) pairs of one block."""
+    def _update(self, block: MeasurementBlock, rows: NDArray[np.intp], dets: NDArray[np.intp], modes: _Modes,
+                scan: Scan) -> None:
+        """Batched IMM-EKF update of the assigned (track, detection) pairs of one block.
+
+        Every mode of every pair is updated at once (k·r filters, each linearised at its own
+        prediction); the modes' measurement likelihoods reweight the mode probabilities.
+        """
         if len(rows) == 0:
             return
-        tab = self.table
-        mask = block.mask[dets]
-        h = g.h[rows] * mask[:, :, None]
-        r = masked_covariance(block.r[dets], mask)
-        x_new, p_new = update(x_pred[rows], p_pred[rows], g.gating.y[rows, dets], h, g.gating.s[rows, dets], r)
-        tab.x[rows] = x_new
-        tab.p[rows] = p_new
+        tab, model = self.table, block.model
+        k, r_modes = len(rows), modes.x.shape[1]
+        xm, pm = modes.x[rows].reshape(k * r_modes, 6), modes.p[rows].reshape(k * r_modes, 6, 6)
+        z, mask = np.repeat(block.z[dets], r_modes, axis=0), np.repeat(block.mask[dets], r_modes, axis=0)
+        r = np.repeat(block.r[dets], r_modes, axis=0)
+        z_pred, h = predict_measurement(model, xm, scan.m, scan.b)
+        h = h * mask[:, :, None]
+        y, s = innovations(z_pred, project_covariance(h, pm), z, r, mask, model.angles)
+        x_new, p_new = update(xm, pm, y, h, s, masked_covariance(r, mask))
+        d2 = np.einsum("ki,ki->k", y, np.linalg.solve(s, y[..., None])[..., 0])
+        loglik = -0.5 * (d2 + np.linalg.slogdet(s)[1])
+        mu = mode_posterior(modes.c[rows], loglik.reshape(k, r_modes))
+        if not model.starts_tracks:
+            weak = np.repeat(tab.from_bearings[rows], r_modes)
+            elapsed = np.repeat(scan.time - tab.t[rows], r_modes)[weak]
+            x_new[weak], p_new[weak] = self._altitude_prior(x_new[weak], p_new[weak], elapsed, float(scan.origin[2]))
+        tab.xm[rows] = x_new.reshape(k, r_modes, 6)
+        tab.pm[rows] = p_new.reshape(k, r_modes, 6, 6)
+        tab.mu[rows] = mu
+        tab.x[rows], tab.p[rows] = combine(tab.xm[rows], tab.pm[rows], mu)
         tab.t[rows] = scan.time
-        tab.sensor_last[rows, tab.sensor_column(scan.sensor_id)] = scan.time
-        if block.model.starts_tracks:
-            tab.hits[rows] += 1
+        column = tab.sensor_column(scan.sensor_id)
+        others = np.delete(tab.sensor_last[rows], column, axis=1)
+        crossed = (others >= scan.time - self.params.crossing_window_s).any(axis=1)
+        fixed = rows if model.starts_tracks else rows[crossed]
+        tab.t_fix[fixed] = scan.time
+        tab.sensor_last[rows, column] = scan.time
+        tab.hits[rows] += 1 if model.starts_tracks else tab.from_bearings[rows]
 
-    def _confirm(self, rows: NDArray[np.intp]) -> NDArray[np.int64]:
-        """Promote updated tracks: coasting → confirmed, tentative with enough hits → confirmed."""
+    def _altitude_prior(self, x: Array, p: Array, elapsed: Array, sensor_up: float) -> tuple[Array, Array]:
+        """A leaky altitude prior for tracks that only bearings see: small drones fly a few tens of metres
+        above the ground (the sensors' level), and bearings at low elevation barely fix the height.
+
+        The pseudo-measurement ``up = sensor_up + crossing_altitude_m`` with variance
+        ``σ² · τ / elapsed`` (σ = ``crossing_altitude_sigma_m``, τ = ``altitude_prior_period_s``)
+        adds the information of one σ-measurement per τ seconds, however often bearings arrive.
+        """
+        prm = self.params
+        h = np.zeros((len(x), 1, 6))
+        h[:, 0, 2] = 1.0
+        r = (prm.crossing_altitude_sigma_m**2 * prm.altitude_prior_period_s
+             / np.maximum(elapsed, 1e-3))[:, None, None]
+        y = (sensor_up + prm.crossing_altitude_m - x[:, 2])[:, None]
+        return update(x, p, y, h, p[:, 2:3, 2:3] + r, r)
+
+    def _confirm(self, rows: NDArray[np.intp], now: float) -> NDArray[np.int64]:
+        """Promote tracks fixed at ``now``: coasting → confirmed, tentative with enough hits → confirmed."""
         tab = self.table
+        rows = rows[tab.t_fix[rows] == now]
         status = tab.status[rows]
         newly = (status == TENTATIVE) & (tab.hits[rows] >= self.params.confirm_hits)
         tab.status[rows[(status == COASTING) | newly]] = CONFIRMED
@@ -250,18 +350,84 @@ class Tracker:
                 continue
             z, mask, r = block.z[free], block.mask[free], block.r[free]
             if block.model is RADAR:
-                x, p = initiation.from_radar(z, mask, r, scan.m, scan.b, prm.initial_velocity_sigma_mps,
+                x, p = initiation.from_radar(z, mask, r, scan.m, scan.b, self._velocity_sigma,
                                              prm.missing_elevation_sigma_rad)
             elif block.model is POSITION:
-                x, p = initiation.from_position(z, mask, r, prm.initial_velocity_sigma_mps,
+                x, p = initiation.from_position(z, mask, r, self._velocity_sigma,
                                                 prm.missing_altitude_sigma_m)
             else:
                 continue
             dets = block.index[free]
             logp = classify.fuse(classify.prior_logp(prm.class_prior, len(dets)), loglik[dets], prm.class_min_p)
-            numbers = self.table.add(x, p, scan.time, logp, scan.sensor_id)
+            numbers = self.table.add(x, p, prm.initial_mode_p, scan.time, logp, scan.sensor_id)
             if scan.keys:
                 for number, det in zip(numbers.tolist(), dets.tolist()):
                     self.identities.bind(number, scan.keys[det])
             started.append(numbers)
         return np.concatenate(started) if started else np.zeros(0, dtype=np.int64)
+
+    def _cross(self, scan: Scan, block: MeasurementBlock, free: NDArray[np.bool_], loglik: Array) -> NDArray[np.int64]:
+        """Cross this scan's free bearings with stored strobes of other sensors; start tracks at the crossings.
+
+        Every (new bearing, strobe) pair is triangulated at once; a pair is allowed if the geometry
+        is sound, the χ² of the residuals is inside the gate, the position sigma is below the
+        divergence limit and their RF identities do not contradict. One GNN assignment on the χ²
+        picks at most one partner per bearing. What is not crossed becomes a strobe.
+        """
+        prm, store = self.params, self.strobe_store
+        store.keep(store.time >= scan.time - prm.crossing_window_s)
+        column = self.table.sensor_column(scan.sensor_id)
+        z, mask, r, dets = block.z[free], block.mask[free], block.r[free], block.index[free]
+        var = np.stack([r[:, 0, 0], r[:, 1, 1]], axis=1)
+        new = rays(z[:, 0], np.where(mask[:, 1], z[:, 1], 0.0), scan.m, scan.origin)
+        keys = [scan.keys[d] if scan.keys else () for d in dets.tolist()]
+        partners = np.flatnonzero((store.sensor != column) & (store.time <= scan.time))
+        started = np.zeros(0, dtype=np.int64)
+        used_new = np.zeros(len(z), dtype=bool)
+        if len(z) and len(partners):
+            old = store.rays
+            pair = Rays(*(_pairs(getattr(new, f), getattr(old, f)[partners]) for f in ("origin", "direction", "n_az",
+                                                                                         "n_el")))
+            n, s_ = len(z), len(partners)
+            lateral = (prm.crossing_speed_mps * (scan.time - store.time[partners]))**2
+            crossing = triangulate(
+                pair, _pairs(var[:, 0], store.var_az[partners]), _pairs(var[:, 1], store.var_el[partners]),
+                _pairs(mask[:, 1], store.has_el[partners]), _pairs(np.zeros(n), lateral),
+                np.ones((n * s_, 2), dtype=bool), pair.origin[..., 2].mean(axis=1) + prm.crossing_altitude_m,
+                prm.crossing_altitude_sigma_m, np.radians(prm.min_crossing_deg))
+            sound = (crossing.ok & ((crossing.dof == 0) | (crossing.chi2 <= self._gates[crossing.dof]))
+                     & (np.trace(crossing.covariance, axis1=1, axis2=2) <= prm.max_position_sigma_m**2))
+            contradict = np.array([bool(a and store.keys[j] and not set(a) & set(store.keys[j]))
+                                   for a in keys for j in partners.tolist()], dtype=bool)
+            allowed = (sound & ~contradict).reshape(n, s_)
+            rows, cols = gnn_assign(crossing.chi2.reshape(n, s_), allowed, prm.non_assignment_cost)
+            if len(rows):
+                flat = rows * s_ + cols
+                x = np.zeros((len(rows), 6))
+                x[:, :3] = crossing.position[flat]
+                p = np.zeros((len(rows), 6, 6))
+                p[:, :3, :3] = crossing.covariance[flat]
+                p[:, 3:, 3:] = np.diag(self._velocity_sigma**2)
+                mates = partners[cols]
+                evidence = loglik[dets[rows]] + store.loglik[mates]
+                logp = classify.fuse(classify.prior_logp(prm.class_prior, len(rows)), evidence, prm.class_min_p)
+                started = self.table.add(x, p, prm.initial_mode_p, scan.time, logp, scan.sensor_id, hits=2,
+                                         from_bearings=True)
+                added = np.arange(len(self.table) - len(rows), len(self.table))
+                self.table.sensor_last[added, store.sensor[mates]] = store.time[mates]
+                for number, row, mate in zip(started.tolist(), rows.tolist(), mates.tolist()):
+                    self.identities.bind(number, keys[row] + store.keys[mate])
+                used_new[rows] = True
+                gone = np.ones(len(store), dtype=bool)
+                gone[mates] = False
+                store.keep(gone)
+        lone = ~used_new
+        store.add(column, scan.time, Rays(new.origin[lone], new.direction[lone], new.n_az[lone], new.n_el[lone]),
+                  z[lone], mask[lone], var[lone], loglik[dets[lone]], [k for k, u in zip(keys, lone.tolist()) if u])
+        return started
+
+
+def _pairs(new: NDArray[Any], old: NDArray[Any]) -> NDArray[Any]:
+    """Every (new, old) pair of rows, new-major: shape (len(new) * len(old), 2, ...)."""
+    a, b = np.broadcast_arrays(new[:, None], old[None, :])
+    return np.stack([a, b], axis=2).reshape(len(new) * len(old), 2, *new.shape[1:])

@@ -7,10 +7,11 @@ monotonically and are never reused; the public id of number n is ``"T-n"``.
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 Array = NDArray[np.float64]
 
@@ -30,16 +31,23 @@ class TrackTable:
 
     #: The per-row arrays, all compacted together.
     ROW_FIELDS: tuple[str, ...] = (
-        "number", "x", "p", "t", "first_seen", "hits", "status", "label_logp", "sensor_last",
+        "number", "x", "p", "xm", "pm", "mu", "t", "t_fix", "first_seen", "hits", "status", "label_logp", "sensor_last", "from_bearings",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, n_modes: int = 1) -> None:
         self.next_number = 1
         self.number: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         #: ENU state [e, n, u, ve, vn, vu] at time ``t`` (the last update: states are not advanced without data).
         self.x: Array = np.zeros((0, 6))
         self.p: Array = np.zeros((0, 6, 6))
+        #: IMM: per-mode states (N, r, 6), covariances (N, r, 6, 6) and mode probabilities (N, r); x, p combine them.
+        self.xm: Array = np.zeros((0, n_modes, 6))
+        self.pm: Array = np.zeros((0, n_modes, 6, 6))
+        self.mu: Array = np.zeros((0, n_modes))
         self.t: Array = np.zeros(0)
+        #: Time of the last update that fixed the position (a plot, a report, or bearings of two sensors):
+        #: track management ages tracks by it, since one sensor's bearings alone leave the range free.
+        self.t_fix: Array = np.zeros(0)
         self.first_seen: Array = np.zeros(0)
         self.hits: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self.status: NDArray[np.int8] = np.zeros(0, dtype=np.int8)
@@ -47,6 +55,8 @@ class TrackTable:
         self.label_logp: Array = np.zeros((0, N_CLASSES))
         #: Time each known sensor last updated each track (NaN: never); columns follow ``sensor_ids``.
         self.sensor_last: Array = np.zeros((0, 0))
+        #: Started by crossing bearings: bearing updates count towards confirmation (no other sensor may see it).
+        self.from_bearings: NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self.sensor_ids: list[str] = []
         self._sensor_column: dict[str, int] = {}
 
@@ -68,18 +78,22 @@ class TrackTable:
             self.sensor_last = np.concatenate([self.sensor_last, np.full((len(self), 1), np.nan)], axis=1)
         return column
 
-    def add(self, x: Array, p: Array, t: float, label_logp: Array, sensor_id: str) -> NDArray[np.int64]:
-        """Append k tentative tracks updated once by ``sensor_id`` at ``t``; return their numbers."""
-        k = len(x)
+    def add(self, x: Array, p: Array, mu: ArrayLike, t: float, label_logp: Array, sensor_id: str, hits: int = 1,
+            from_bearings: bool = False) -> NDArray[np.int64]:
+        """Append k tentative tracks updated by ``sensor_id`` at ``t`` with ``hits``, every mode at (x, p)
+        with probabilities ``mu`` (r,); return their numbers."""
+        mu = np.asarray(mu, dtype=float)
+        k, r = len(x), len(mu)
         column = self.sensor_column(sensor_id)
         numbers = np.arange(self.next_number, self.next_number + k, dtype=np.int64)
         self.next_number += k
         sensor_last = np.full((k, len(self.sensor_ids)), np.nan)
         sensor_last[:, column] = t
         new = {
-            "number": numbers, "x": x, "p": p, "t": np.full(k, t), "first_seen": np.full(k, t),
-            "hits": np.ones(k, dtype=np.int64), "status": np.full(k, TENTATIVE, dtype=np.int8),
-            "label_logp": label_logp, "sensor_last": sensor_last,
+            "number": numbers, "x": x, "p": p, "xm": np.repeat(x[:, None], r, axis=1),
+            "pm": np.repeat(p[:, None], r, axis=1), "mu": np.repeat(mu[None], k, axis=0), "t": np.full(k, t), "t_fix": np.full(k, t), "first_seen": np.full(k, t),
+            "hits": np.full(k, hits, dtype=np.int64), "status": np.full(k, TENTATIVE, dtype=np.int8),
+            "label_logp": label_logp, "sensor_last": sensor_last, "from_bearings": np.full(k, from_bearings),
         }
         for name in self.ROW_FIELDS:
             setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
@@ -90,8 +104,9 @@ class TrackTable:
         for name in self.ROW_FIELDS:
             setattr(self, name, getattr(self, name)[mask])
 
-    def recent_sensors(self, row: int, now: float, recent_s: float) -> list[str]:
-        """Sorted ids of the sensors that updated track ``row`` within ``recent_s`` of ``now``."""
-        seen = self.sensor_last[row]
-        columns = np.flatnonzero(seen >= now - recent_s)
-        return sorted(self.sensor_ids[c] for c in columns)
+    def recent_sensor_lists(self, now: float, recent_s: float) -> list[list[str]]:
+        """For every row, the sorted ids of the sensors that updated it within ``recent_s`` of ``now``."""
+        order = sorted(range(len(self.sensor_ids)), key=self.sensor_ids.__getitem__)
+        names = [self.sensor_ids[c] for c in order]
+        recent = (self.sensor_last[:, order] >= now - recent_s).tolist()
+        return [list(compress(names, row)) for row in recent]

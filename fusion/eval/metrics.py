@@ -1,0 +1,219 @@
+"""Tracking metrics of a tracker's estimates against the truth: GOSPA, ID switches, time to
+confirm, false tracks and label accuracy, all derived from one GOSPA assignment per time.
+
+A truth object counts at a time if it is present in the truth and (unless ``all_truth``)
+inside some sensor's coverage: an object that no sensor can see is nobody's miss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fusion.eval.data import Coverage, Detected, EstimateFrame, Estimates, Truth
+from fusion.eval.gospa import distances, gospa, identity_assignment
+
+Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class GospaParams:
+    """GOSPA's cut-off ``c`` (m), order ``p`` and ``alpha`` (2: missed and false split exactly), and the
+    distance a changed pairing must gain before the identity metrics follow it (see ``identity_assignment``)."""
+
+    c: float = 100.0
+    p: float = 2.0
+    alpha: float = 2.0
+    switch_margin_m: float = 30.0
+
+
+@dataclass
+class ObjectResult:
+    """What happened to one truth object."""
+
+    id: str
+    label: str
+    first_detection: float | None
+    second_sensor: float | None
+    #: First time an established track was assigned to it (None: never).
+    confirmed_at: float | None = None
+    frames: int = 0
+    matched: int = 0
+    id_switches: int = 0
+    squared_error: float = 0.0
+
+    @property
+    def time_to_confirm(self) -> float | None:
+        """Seconds from its first detection to its first established track."""
+        if self.confirmed_at is None or self.first_detection is None:
+            return None
+        return self.confirmed_at - self.first_detection
+
+    @property
+    def time_to_confirm_two_sensors(self) -> float | None:
+        """Seconds from its detection by a second sensor to its first established track (may be negative)."""
+        if self.confirmed_at is None or self.second_sensor is None:
+            return None
+        return self.confirmed_at - self.second_sensor
+
+    @property
+    def rms_error_m(self) -> float | None:
+        """RMS 3-D position error over the times a track was assigned to it."""
+        return float(np.sqrt(self.squared_error / self.matched)) if self.matched else None
+
+
+@dataclass
+class Evaluation:
+    """Metrics of one tracker run: per-time GOSPA series, totals and per-object results."""
+
+    params: GospaParams
+    detection_source: str
+    times: Array
+    distance: Array
+    localisation: Array
+    missed: Array
+    false: Array
+    n_missed: Array
+    n_false: Array
+    objects: list[ObjectResult]
+    id_switches: int
+    tracks: int
+    false_tracks: int
+    false_drone_tracks: int
+    label_pairs: int
+    label_correct: int
+    matched_errors: Array = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def gospa_mean(self) -> float:
+        return float(np.mean(self.distance)) if len(self.distance) else 0.0
+
+    @property
+    def label_accuracy(self) -> float | None:
+        """Share of assigned (track, object) pairs whose track label is the object's label."""
+        return self.label_correct / self.label_pairs if self.label_pairs else None
+
+    @property
+    def localisation_rms_m(self) -> float | None:
+        errors = self.matched_errors
+        return float(np.sqrt(np.mean(errors**2))) if len(errors) else None
+
+    def confirm_times(self, label: str | None = None) -> list[float]:
+        """Time to confirm of every confirmed object (of one label, if given)."""
+        return [t for o in self.objects if label in (None, o.label) and (t := o.time_to_confirm) is not None]
+
+    def unconfirmed(self, label: str | None = None) -> list[str]:
+        """Detected objects (of one label, if given) that never got an established track."""
+        return [o.id for o in self.objects if label in (None, o.label) and o.frames and o.confirmed_at is None]
+
+
+def evaluation_times(estimates: Estimates) -> Array:
+    """The times of the tracker's messages, with gaps (idle stretches it skipped) filled on its own period."""
+    times = estimates.times
+    if len(times) < 2:
+        return times
+    period = float(np.median(np.diff(times)))
+    if period <= 0.0:
+        return times
+    grid = times[0] + period * np.arange(round((times[-1] - times[0]) / period) + 1)
+    return np.union1d(times, grid[grid <= times[-1]])
+
+
+@dataclass
+class _Identity:
+    """The identity metrics' running state over successive times."""
+
+    objects: list[ObjectResult]
+    labels: tuple[str, ...]
+    params: GospaParams
+    last_track: dict[int, str] = field(default_factory=dict)
+    last_object: dict[str, int] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    matched: set[str] = field(default_factory=set)
+    drone_on_other: set[str] = field(default_factory=set)
+    drone_on_nothing: set[str] = field(default_factory=set)
+    on_drone: set[str] = field(default_factory=set)
+    switches: int = 0
+    label_pairs: int = 0
+    label_correct: int = 0
+
+    def pairs(self, present: NDArray[np.intp], tpos: Array, frame: EstimateFrame) -> list[tuple[int, int, float]]:
+        """(object, estimate index, distance) pairs, preferring to keep earlier pairings."""
+        d = distances(tpos, frame.pos)
+        changed = np.array([[self.last_track.get(i, ident) != ident or self.last_object.get(ident, i) != i
+                             for ident in frame.ids] for i in present.tolist()], dtype=bool).reshape(d.shape)
+        p = self.params
+        rows, cols = identity_assignment(d, changed, p.c, p.p, p.switch_margin_m**p.p)
+        return list(zip(present[rows].tolist(), cols.tolist(), d[rows, cols].tolist(), strict=True))
+
+    def add(self, t: float, present: NDArray[np.intp], frame: EstimateFrame,
+            pairs: list[tuple[int, int, float]]) -> None:
+        """Count one time's pairs."""
+        self.seen.update(frame.ids)
+        assigned = {j: i for i, j, _ in pairs}
+        for j, label in enumerate(frame.labels):
+            obj = assigned.get(j)
+            if obj is not None and self.labels[obj] == "drone":
+                self.on_drone.add(frame.ids[j])
+            elif label == "drone":
+                (self.drone_on_nothing if obj is None else self.drone_on_other).add(frame.ids[j])
+        for i in present.tolist():
+            self.objects[i].frames += 1
+        for i, j, error in pairs:
+            ident, result = frame.ids[j], self.objects[i]
+            self.matched.add(ident)
+            result.matched += 1
+            result.squared_error += error**2
+            if result.confirmed_at is None:
+                result.confirmed_at = t
+            if self.last_track.get(i, ident) != ident:
+                result.id_switches += 1
+                self.switches += 1
+            self.last_track[i], self.last_object[ident] = ident, i
+            if frame.labels[j] is not None:
+                self.label_pairs += 1
+                self.label_correct += frame.labels[j] == result.label
+
+    @property
+    def false_drone_tracks(self) -> int:
+        return len(self.drone_on_other | (self.drone_on_nothing - self.on_drone))
+
+
+def evaluate(truth: Truth, estimates: Estimates, detected: Detected, coverage: Coverage | None = None,
+             times: Array | None = None, params: GospaParams = GospaParams(), all_truth: bool = False) -> Evaluation:
+    """Score ``estimates`` against ``truth`` at ``times`` (default: the tracker's own message times).
+
+    Each time, the truth (interpolated) and the established tracks are assigned by GOSPA, which
+    gives the GOSPA series. The identity metrics use the same assignment with a cost for
+    changing an earlier pairing (``identity_assignment``); its pairs give the ID switches (an
+    object's assigned track id differs from the one it last had), the time to confirm (first
+    assignment), the per-object errors, the false tracks (never assigned to any object), the
+    false drone tracks (labelled ``drone`` while assigned to a bird or an aircraft, or while
+    assigned to nothing if never assigned to a drone: born of clutter) and the label accuracy.
+    """
+    times = evaluation_times(estimates) if times is None else np.asarray(times, dtype=float)
+    objects = [ObjectResult(ident, label, detected.first.get(ident), detected.second_sensor.get(ident))
+               for ident, label in zip(truth.ids, truth.labels, strict=True)]
+    series = {k: np.zeros(len(times)) for k in ("distance", "localisation", "missed", "false", "n_missed", "n_false")}
+    identity = _Identity(objects, truth.labels, params)
+    errors: list[Array] = []
+    for k, t in enumerate(times.tolist()):
+        present, tpos = truth.at(t)
+        if not all_truth and coverage is not None and len(present):
+            inside = coverage.contains(tpos)
+            present, tpos = present[inside], tpos[inside]
+        frame = estimates.at(t)
+        g = gospa(tpos, frame.pos, params.c, params.p, params.alpha)
+        for name, values in series.items():
+            values[k] = getattr(g, name)
+        errors.append(g.errors)
+        identity.add(t, present, frame, identity.pairs(present, tpos, frame))
+    return Evaluation(
+        params=params, detection_source=detected.source, times=times, objects=objects,
+        id_switches=identity.switches, tracks=len(identity.seen), false_tracks=len(identity.seen - identity.matched),
+        false_drone_tracks=identity.false_drone_tracks, label_pairs=identity.label_pairs,
+        label_correct=identity.label_correct, matched_errors=np.concatenate(errors) if errors else np.zeros(0),
+        **{k: v.astype(int) if k.startswith("n_") else v for k, v in series.items()},  # type: ignore[arg-type]
+    )

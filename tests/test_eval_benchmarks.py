@@ -1,0 +1,78 @@
+"""The benchmark's reference trackers' geometry on exact cases: frames, bearings, crossings, the floor filter."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.floor_tracker import (
+    FloorTracker,
+    bearing_model,
+    crossing,
+    polar_covariance,
+)
+from benchmarks.site_scans import SiteScan, site_scans
+from fusion.geo import LocalFrame, enu_to_polar
+from fusion.protocol import DetectionsMessage
+
+SITE = LocalFrame(54.3, 23.15, 200.0)
+
+
+def radar_message(sensor_enu: list[float], target_enu: list[float]) -> DetectionsMessage:
+    """One exact radar detection of a site-frame target by a radar placed at a site-frame position."""
+    lat, lon, alt = SITE.to_geodetic(sensor_enu)
+    sensor = LocalFrame(float(lat), float(lon), float(alt))
+    m, b = SITE.transform_to(sensor)
+    r, az, el = enu_to_polar(m @ np.array(target_enu) + b)
+    return DetectionsMessage.model_validate({
+        "schema": "sargas.detections/1", "sensor_id": "radar-east", "kind": "radar", "time": 1795766400.0, "seq": 0,
+        "origin": {"lat": float(lat), "lon": float(lon), "alt_m": float(alt)},
+        "detections": [{"range_m": float(r), "azimuth_deg": float(az), "elevation_deg": float(el), "truth_id": "uav-1"}]})
+
+
+def test_a_radar_detection_lands_on_its_target_in_site_axes() -> None:
+    # 20 km east of the site origin the sensor's north is turned by about 0.15° against the site's.
+    (scan,) = site_scans(radar_message([20000.0, 0.0, 0.0], [20000.0, 1000.0, 100.0]), SITE)
+    assert scan.kind == "radar"
+    assert scan.point[0] == pytest.approx([20000.0, 1000.0, 100.0], abs=1e-3)
+    rng, bearing, elevation = scan.z[0]
+    assert rng == pytest.approx(np.hypot(1000.0, 100.0), abs=1e-3)
+    assert bearing == pytest.approx(np.pi / 2, abs=1e-6)       # north is 90° counter-clockwise from east
+    assert elevation == pytest.approx(np.arctan2(100.0, 1000.0), abs=1e-6)
+    assert scan.truth_ids == ("uav-1",)
+
+
+def test_polar_covariance_is_range_and_cross_range_at_boresight() -> None:
+    cov = polar_covariance(np.array([1000.0, 0.0, 0.0]), np.array([10.0, 0.01, 0.02]))
+    assert cov == pytest.approx(np.diag([100.0, 100.0, 400.0]))
+
+
+def test_two_rays_cross_where_they_meet() -> None:
+    point = crossing(np.zeros(3), np.array([1.0, 0.0, 0.0]), np.array([100.0, -100.0, 0.0]), np.array([0.0, 1.0, 0.0]))
+    assert point == pytest.approx([100.0, 0.0, 0.0])
+    assert crossing(np.zeros(3), np.array([1.0, 0.0, 0.0]), np.array([0.0, 5.0, 0.0]), np.array([1.0, 0.0, 0.0])) is None
+
+
+def test_bearing_jacobian_matches_finite_differences() -> None:
+    x, origin = np.array([300.0, 400.0, 120.0, 5.0, 0.0, 0.0]), np.array([10.0, -20.0, 2.0])
+    z, jac = bearing_model(x, origin)
+    assert z[0] == pytest.approx(np.arctan2(290.0, 420.0))
+    for k in range(3):
+        dx = np.zeros(6)
+        dx[k] = 1e-3
+        assert (bearing_model(x + dx, origin)[0] - z) / 1e-3 == pytest.approx(jac[:, k], rel=1e-3, abs=1e-9)
+
+
+def test_the_floor_follows_exact_positions_and_confirms_on_the_second() -> None:
+    floor = FloorTracker(q=0.01)
+    for k in range(3):
+        point = np.array([[10.0 * k, 0.0, 100.0]])
+        floor.step(SiteScan(float(k), "rid", "position", np.zeros(3), point, np.full((1, 3), 0.01), point, ("uav-1",)))
+        snap = floor.snapshot(float(k) + 0.5)
+        assert snap.ids == (() if k == 0 else ("uav-1",))
+    assert snap.x[0] == pytest.approx([25.0, 0.0, 100.0, 10.0, 0.0, 0.0], abs=1e-2)
