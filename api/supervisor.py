@@ -11,7 +11,6 @@ stops them in order (simulators, fusion, broker); they get SIGTERM if this proce
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import signal
 import socket
@@ -146,13 +145,8 @@ class Supervisor:
         """``--zones`` with the scenario's zones written to ``<data-dir>/zones.geojson``, if it has any."""
         from simulators import load_scenario
 
-        zones = load_scenario(self.scenario).zones_geojson()
-        if not zones.get("features"):
-            return []
         path = self.data_dir / "zones.geojson"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(zones, indent=1), encoding="utf-8")
-        return ["--zones", str(path)]
+        return ["--zones", str(path)] if load_scenario(self.scenario).write_zones(path) else []
 
     def _start_broker(self) -> str | None:
         host = "127.0.0.1"

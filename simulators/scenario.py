@@ -7,6 +7,7 @@ that a scenario can be drawn on a map or sketched in local metres.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
@@ -493,6 +494,13 @@ class Scenario(Spec):
         if self.zones is None:
             return {"type": "FeatureCollection", "features": []}
         return self.zones.model_dump(mode="json", exclude_none=True)
+
+    def write_zones(self, path: Path) -> int:
+        """Write the zones to a GeoJSON file (for ``--zones`` of the fusion); return how many."""
+        zones = self.zones_geojson()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(zones, indent=1), encoding="utf-8")
+        return len(zones["features"])
 
     def replace(self, **changes: Any) -> Scenario:
         """A copy with some fields changed, validated again."""

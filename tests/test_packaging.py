@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import shlex
 import shutil
@@ -81,8 +82,27 @@ def test_compose_services() -> None:
     assert {c[1] for c in commands.values()} >= {"sim", "serve"}
     for name, command in commands.items():
         assert command[1] in SUBCOMMANDS, f"{name}: unknown subcommand {command[1]}"
+        if "--export-zones" in command:
+            continue
         assert "--broker" in command and command[command.index("--broker") + 1] == "mqtt://mosquitto:1883", name
         assert services[name]["depends_on"] and "mosquitto" in services[name]["depends_on"]
+
+
+def test_compose_gives_the_fusion_the_zones_it_exports(tmp_path: Path) -> None:
+    """The one-shot zones service really writes the file that serve reads with --zones."""
+    commands = sargas_services()
+    (export,) = [c for c in commands.values() if "--export-zones" in c]
+    (serve,) = [c for c in commands.values() if c[1] == "serve"]
+    path = export[export.index("--export-zones") + 1]
+    assert serve[serve.index("--zones") + 1] == path
+    target = tmp_path / Path(path).name
+    exported = [*export[:export.index("--export-zones") + 1], str(target)]
+    done = subprocess.run([str(Path(sys.executable).with_name("sargas")), *exported[1:]],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    zones = json.loads(target.read_text())
+    assert zones["type"] == "FeatureCollection"
+    assert {f["properties"]["kind"] for f in zones["features"]} >= {"border", "protected"}
 
 
 def test_compose_serve_is_reachable_and_durable() -> None:
@@ -97,7 +117,7 @@ def test_compose_serve_is_reachable_and_durable() -> None:
 
 
 def test_compose_sim_runs_the_default_scenario() -> None:
-    (command,) = [c for c in sargas_services().values() if c[1] == "sim"]
+    (command,) = [c for c in sargas_services().values() if c[1] == "sim" and "--export-zones" not in c]
     assert command[2] == "default"
 
 

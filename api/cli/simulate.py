@@ -44,6 +44,8 @@ def sim(
     seed: Annotated[int | None, typer.Option("--seed", help="Override the scenario's seed.")] = None,
     loop: Annotated[bool, typer.Option("--loop", help="Start the scenario again when it ends.")] = False,
     list_: Annotated[bool, typer.Option("--list", help="List the shipped scenarios and exit.")] = False,
+    export_zones: Annotated[Path | None, typer.Option(
+        "--export-zones", help="Write the scenario's zones as GeoJSON (for --zones of serve/fusion) and exit.")] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Simulate the sensors of a scenario: publish to a broker, or write a recording."""
@@ -58,6 +60,9 @@ def sim(
     setup_logging(verbose)
     factor = parse_speed(speed)
     spec = check_scenario(scenario)
+    if export_zones is not None:
+        typer.echo(f"wrote {spec.write_zones(export_zones)} zones to {export_zones}")
+        return
     if seed is not None:
         spec = spec.replace(seed=seed)
     if duration is not None:
