@@ -19,6 +19,7 @@ from fusion.protocol.models import (
     Message,
     Position,
     Rejected,
+    Sector,
     SensorStatus,
     Sigma,
     Strobe,
@@ -34,7 +35,7 @@ from fusion.protocol.topics import DEFAULT_PREFIX, Topics
 
 __all__ = [
     "DEFAULT_MAX_BYTES", "DEFAULT_PREFIX", "Alert", "Coverage", "Detection", "DetectionsMessage", "Message",
-    "Position", "ProtocolError", "RecordLine", "RecordingError", "RecordingWriter", "Rejected", "SensorStatus",
+    "Position", "ProtocolError", "RecordLine", "RecordingError", "RecordingWriter", "Rejected", "Sector", "SensorStatus",
     "Sigma", "Strobe", "Threat", "Topics", "Track", "TracksMessage", "TruthMessage", "TruthObject", "Velocity", "decode",
     "dumps", "encode", "encode_tracks", "load_json", "read_recording", "to_dict", "validate",
 ]

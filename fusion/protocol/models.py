@@ -110,6 +110,15 @@ class Detection(Model):
         return self
 
 
+class Sector(Model):
+    """A Sargas extension: the azimuth span a rotating sensor looked at for this message,
+    clockwise from ``azimuth_min_deg`` to ``azimuth_max_deg`` (equal: the full circle). A
+    message without it covers everything the sensor covers."""
+
+    azimuth_min_deg: Azimuth
+    azimuth_max_deg: Azimuth
+
+
 class DetectionsMessage(Model):
     """``sargas.detections/1``: one scan (or burst) of one sensor."""
 
@@ -120,6 +129,7 @@ class DetectionsMessage(Model):
     seq: Annotated[int, Field(ge=0, lt=2**63)]
     origin: Position | None = None
     detections: Annotated[list[Detection], Field(max_length=10_000)]
+    sector: Sector | None = None
 
     model_config = ConfigDict(populate_by_name=True)
 
