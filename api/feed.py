@@ -1,7 +1,8 @@
 """The API's MQTT subscriber: tracks, alerts and sensor statuses in, live state and frames out.
 
-Runs in paho's network thread. Every message is decoded by ``fusion.protocol``; a rejected
-one is counted and logged and never stops the feed. Alerts go to the ``AlertStore`` (where the
+Runs in paho's network thread. Every message is decoded and validated by ``fusion.protocol``
+once; an accepted one is passed on (to the store and the WebSocket clients) as the bytes it
+arrived as, never re-encoded; a rejected one is counted and logged and never stops the feed. Alerts go to the ``AlertStore`` (where the
 fusion service may have put them already) before they are acknowledged to the broker, over a
 persistent session, so that alerts published while the API was down arrive when it comes back.
 Each accepted message is handed to ``deliver`` as a ``Frame`` (the app passes a thread-safe hop
@@ -31,7 +32,6 @@ from fusion.protocol import (
     Topics,
     TracksMessage,
     decode,
-    encode,
     to_dict,
 )
 from fusion.store import AlertStore
@@ -191,14 +191,14 @@ class Feed:
                 log.warning("rejected a message on %s: %s", topic, exc)
             return
         self.state.count_accepted()
-        wire = encode(message)
+        wire = payload  # validated whole by ``decode``: passed on as received, not encoded again
         if isinstance(message, TracksMessage):
             self.state.set_tracks(message, wire)
         elif isinstance(message, SensorStatus):
             last_seen = min(now, message.time) if retained else now
             self.state.set_status(SensorView(message, wire, last_seen))
         elif isinstance(message, Alert):
-            self.store.add(message)
+            self.store.add(message, wire)
             if not self._first_delivery(message.alert_id):
                 return
         else:

@@ -7,12 +7,16 @@ same computation.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -20,15 +24,27 @@ import paho.mqtt.client as mqtt
 from fusion.config import FusionConfig
 from fusion.mqttlink import connect, new_client
 from fusion.pipeline import FusionEngine, Outgoing
-from fusion.protocol import ProtocolError, RecordingError, RecordingWriter, Topics, read_recording, validate
-from fusion.protocol.codec import load_json
-from fusion.protocol.models import Alert
+from fusion.protocol import (
+    DEFAULT_PREFIX,
+    Alert,
+    ProtocolError,
+    RecordingError,
+    RecordingWriter,
+    Topics,
+    load_json,
+    read_recording,
+    validate,
+)
+from fusion.protocol.topics import split_prefix
 from fusion.store import AlertStore
 
 log = logging.getLogger(__name__)
 
 #: Wall-clock seconds without input after which buffered detections are processed anyway.
 IDLE_FLUSH_S = 1.0
+#: Received messages waiting for the worker. Far more than a site sends while one step runs;
+#: reached only if fusion falls behind for good, when dropping new input (counted) beats memory exhaustion.
+INBOX_LIMIT = 100_000
 
 
 @dataclass
@@ -49,7 +65,7 @@ def fuse_recording(source: str | Path, target: str | Path, config: FusionConfig 
     Driven by the messages' own times, never the clock: the same input and configuration
     give byte-identical output. Each output message is stamped with the ``t`` of the input
     line whose processing produced it, i.e. when the live service would have published it.
-    The topic prefix is taken from ``prefix`` or else guessed from the recording's topics.
+    The topic prefix is taken from ``prefix`` or else from the first line's topic (``split_prefix``).
     """
     summary = FuseSummary()
     engine: FusionEngine | None = None
@@ -69,7 +85,7 @@ def fuse_recording(source: str | Path, target: str | Path, config: FusionConfig 
                 continue
             summary.lines += 1
             if engine is None:
-                topics = Topics(prefix or _guess_prefix(entry.topic))
+                topics = Topics(prefix or split_prefix(entry.topic)[0] or DEFAULT_PREFIX)
                 engine = FusionEngine(config, prefix=topics.prefix)
             kind = topics.classify(entry.topic)
             if kind is None or kind[0] not in ("detections", "status"):
@@ -82,18 +98,13 @@ def fuse_recording(source: str | Path, target: str | Path, config: FusionConfig 
     return summary
 
 
-def _guess_prefix(topic: str) -> str:
-    """The prefix of a recorded topic: everything before ``/sensors/`` or the last level."""
-    if "/sensors/" in topic:
-        return topic.split("/sensors/", 1)[0]
-    return topic.rsplit("/", 1)[0] if "/" in topic else topic
-
-
 class LiveFusion:
     """The live fusion service: MQTT detections in, tracks and alerts out.
 
-    The network thread only enqueues; one worker thread owns the engine, so the engine
-    needs no locks and a slow step never blocks the MQTT keep-alive.
+    The network thread only enqueues (into a bounded inbox); one worker thread owns the
+    engine, so the engine needs no locks and a slow step never blocks the MQTT keep-alive.
+    ``errors`` counts what went wrong without stopping the service: ``engine`` (a step
+    that raised), ``store`` and ``publish`` (an output that failed), ``inbox_full``.
     """
 
     def __init__(self, broker_url: str, prefix: str, data_dir: Path, config: FusionConfig | None = None) -> None:
@@ -103,9 +114,10 @@ class LiveFusion:
         self.store = AlertStore(data_dir / "alerts.sqlite")
         self.engine = FusionEngine(config, prefix=prefix, first_alert_number=self.store.max_number() + 1)
         self.engine.threat.remember_sensor_alerts(self.store.sensor_offline_times())
-        self.inbox: queue.SimpleQueue[tuple[str, bytes, float]] = queue.SimpleQueue()
+        self.inbox: queue.Queue[tuple[str, bytes, float]] = queue.Queue(INBOX_LIMIT)
         self.errors: Counter[str] = Counter()
-        self.client = new_client(client_id=f"sargas-fusion-{prefix.replace('/', '-')}")
+        # MQTT 3.1.1 brokers need accept only 23 characters: a short hash tells prefixes apart.
+        self.client = new_client(client_id=f"sargas-fusion-{hashlib.sha1(prefix.encode()).hexdigest()[:8]}")
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self._stop = threading.Event()
@@ -115,7 +127,13 @@ class LiveFusion:
         client.subscribe([(self.topics.all_detections, 1), (self.topics.all_status, 1)])
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        self.inbox.put((msg.topic, msg.payload, time.time()))
+        try:
+            self.inbox.put_nowait((msg.topic, bytes(msg.payload), time.time()))
+        except queue.Full:
+            self.errors["inbox_full"] += 1
+            if self.errors["inbox_full"] in (1, 10) or self.errors["inbox_full"] % 10_000 == 0:
+                log.error("fusion is %d messages behind; dropped %d received messages so far",
+                          INBOX_LIMIT, self.errors["inbox_full"])
 
     def start(self) -> None:
         """Connect to the broker and start processing; raises ConnectionError if unreachable."""
@@ -141,30 +159,41 @@ class LiveFusion:
                     self._publish(self._guarded(self.engine.flush))
                     pending = False
                 continue
-            self._publish(self._guarded(lambda: self.engine.handle(topic, payload, received_at)))
+            self._publish(self._guarded(partial(self.engine.handle, topic, payload, received_at)))
             pending = True
         self._publish(self._guarded(self.engine.flush))
 
-    def _guarded(self, step) -> list[Outgoing]:  # type: ignore[no-untyped-def]
+    def _guarded(self, step: Callable[[], list[Outgoing]]) -> list[Outgoing]:
         """Run one engine step; a bug triggered by one message is logged and counted, never fatal."""
         try:
-            return step()  # type: ignore[no-any-return]
+            return step()
         except Exception:
             self.errors["engine"] += 1
             log.exception("fusion step failed; the message is dropped and the service goes on")
             return []
 
     def _publish(self, items: list[Outgoing]) -> None:
+        """Store each alert (before it goes out, so that its id is never reused), then publish;
+        a failure of one item is logged and counted and never stops the worker."""
         for item in items:
             if item.topic == self.topics.alerts:
                 self._store_alert(item.payload)
-            self.client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+            try:
+                self.client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+            except (ValueError, OSError):
+                self.errors["publish"] += 1
+                log.exception("could not publish on %s", item.topic)
 
     def _store_alert(self, payload: bytes) -> None:
         try:
             alert = validate(load_json(payload), "sargas.alerts/1")
         except ProtocolError:
+            self.errors["engine"] += 1
             log.exception("the engine produced an invalid alert")
             return
         assert isinstance(alert, Alert)
-        self.store.add(alert)
+        try:
+            self.store.add(alert, payload)
+        except sqlite3.Error:
+            self.errors["store"] += 1
+            log.exception("could not store alert %s; it is published all the same", alert.alert_id)

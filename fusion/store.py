@@ -1,7 +1,7 @@
 """Durable alerts and their acknowledgements, in SQLite.
 
-Each alert is kept as the wire JSON it arrived as (``fusion.protocol.encode``), so what
-comes out is exactly what went in. The store is safe to share between threads (one
+Each alert is kept as the wire JSON it arrived as (the validated bytes received or
+published, else ``fusion.protocol.encode``), so what comes out is exactly what went in. The store is safe to share between threads (one
 connection behind a lock) and between processes (WAL mode, busy timeout): the fusion
 service reads ``max_number`` at start while the API adds alerts and acknowledgements.
 """
@@ -98,12 +98,17 @@ class AlertStore:
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
-    def add(self, alert: Alert) -> bool:
-        """Store ``alert`` unless its id is already stored; True if it was new."""
+    def add(self, alert: Alert, wire: bytes | None = None) -> bool:
+        """Store ``alert`` unless its id is already stored; True if it was new.
+
+        ``wire`` is the alert's wire JSON when the caller has it already (the validated bytes
+        it received or published), so that it is not encoded a second time.
+        """
         with self._lock:
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO alerts (alert_id, number, level, time, payload) VALUES (?, ?, ?, ?, ?)",
-                (alert.alert_id, alert_number(alert.alert_id), alert.level, alert.time, encode(alert)))
+                (alert.alert_id, alert_number(alert.alert_id), alert.level, alert.time,
+                 encode(alert) if wire is None else wire))
             return cursor.rowcount == 1
 
     def max_number(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -85,9 +86,13 @@ def record_feed(broker_url: str, prefix: str, path: Path, stop: threading.Event,
                 rotation: Rotation = Rotation()) -> RotatingWriter:
     """Record until ``stop`` is set; return the writer (``count`` messages, in ``paths``).
 
-    Each line's ``t`` is the receipt time, and its payload the bytes received. A payload
-    that is not a JSON object cannot be represented in the recording format: it is counted
-    and logged, not written. The file is flushed at least every ``FLUSH_PERIOD_S``.
+    Each line's ``t`` is the receipt time (never less than the previous line's, so that the
+    recording is ordered by ``t`` even if the wall clock steps back), and its payload the bytes
+    received. A payload that is not a JSON object cannot be represented in the recording
+    format: it is counted and logged, not written. The file is flushed at least every
+    ``FLUSH_PERIOD_S``. The inbox is unbounded on purpose: a recorder exists not to lose
+    messages, and appending a line costs far less than receiving it.
+    Raises ConnectionError if the broker is unreachable, OSError if the file cannot be written.
     """
     inbox: queue.SimpleQueue[tuple[float, str, bytes]] = queue.SimpleQueue()
     client = new_client()
@@ -101,15 +106,22 @@ def record_feed(broker_url: str, prefix: str, path: Path, stop: threading.Event,
     client.on_connect = on_connect
     client.on_message = on_message
     skipped = 0
-    writer = RotatingWriter(path, rotation, time.time())
+    last_t = -math.inf
+    connect(client, broker_url)
     try:
-        connect(client, broker_url)
+        writer = RotatingWriter(path, rotation, time.time())
+    except BaseException:
+        client.disconnect()
+        client.loop_stop()
+        raise
+    try:
         last_flush = time.monotonic()
         while not (stop.is_set() and inbox.empty()):
             try:
                 t, topic, payload = inbox.get(timeout=0.2)
                 load_json(payload, max_bytes=1 << 30)
-                writer.write(t, topic, payload)
+                last_t = max(t, last_t)
+                writer.write(last_t, topic, payload)
             except queue.Empty:
                 pass
             except ProtocolError as exc:

@@ -18,7 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from fusion.mqttlink import Outbox, connect, new_client
-from fusion.protocol import ProtocolError, RecordingError, RecordLine, encode, load_json, read_recording, validate
+from fusion.protocol import (
+    ProtocolError,
+    RecordingError,
+    RecordLine,
+    encode,
+    load_json,
+    read_recording,
+    validate,
+)
+from fusion.protocol.topics import split_prefix
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +145,18 @@ def replay_recording(path: Path, broker_url: str, speed: float, stop: threading.
 
 
 def _publish(outbox: Outbox, entry: RecordLine, prefix: str | None, shift: float | None, stats: ReplayStats) -> None:
-    """Publish one line: under ``prefix`` if given, its time moved by ``shift`` if given."""
+    """Publish one line at QoS 1, not retained: under ``prefix`` if given, its time moved by ``shift`` if given.
+
+    QoS 1 for every topic is at least what the protocol asks of each; statuses are not retained
+    because a replay has no last will to clear them when it ends.
+    """
     payload = entry.payload
     if shift is not None:
         try:
             payload = rebase(payload, shift)
         except ProtocolError:
             stats.not_rebased += 1
-    outbox.publish(entry.topic if prefix is None else _with_prefix(entry.topic, prefix), payload, qos=1)
+    outbox.publish(entry.topic if prefix is None else f"{prefix}/{split_prefix(entry.topic)[1]}", payload, qos=1)
     stats.sent += 1
 
 
@@ -154,11 +167,3 @@ def recording_span(path: Path, window: Window = Window()) -> float:
         first = entry.t if first is None else first
         last = entry.t
     return 0.0 if first is None or last is None else last - first
-
-
-def _with_prefix(topic: str, prefix: str) -> str:
-    """Swap the prefix of a protocol topic (the part before ``/sensors/`` or the last level)."""
-    _, sep, tail = topic.partition("/sensors/")
-    if sep:
-        return f"{prefix}/sensors/{tail}"
-    return f"{prefix}/{topic.rsplit('/', 1)[-1]}"

@@ -7,11 +7,15 @@ import math
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from fusion.mqttlink import BrokerAddress
+
+if TYPE_CHECKING:
+    from fusion.config import FusionConfig
+    from simulators.scenario import Scenario
 
 app = typer.Typer(
     name="sargas",
@@ -93,7 +97,8 @@ def stop_event() -> threading.Event:
     return stop
 
 
-def load_config(path: Path | None):  # type: ignore[no-untyped-def]
+def load_config(path: Path | None) -> FusionConfig | None:
+    """The fusion configuration in ``path`` (None: the defaults); a bad file is a usage error."""
     from fusion.config import FusionConfig
 
     if path is None:
@@ -106,7 +111,9 @@ def load_config(path: Path | None):  # type: ignore[no-untyped-def]
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Fusion configuration (YAML).")]
 
-def check_scenario(name: str):  # type: ignore[no-untyped-def]
+
+def check_scenario(name: str) -> Scenario:
+    """The scenario of a shipped name or a YAML file; an unknown or bad one is a usage error."""
     from simulators import load_scenario
     from simulators.scenario import ScenarioError
 

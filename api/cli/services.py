@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -31,11 +32,25 @@ from api.cli.common import (
 from fusion.mqttlink import DEFAULT_BROKER
 from fusion.protocol import DEFAULT_PREFIX
 
+if TYPE_CHECKING:
+    from fusion.config import FusionConfig
+    from fusion.service import LiveFusion
+
 ZonesOpt = Annotated[Path | None, typer.Option(
     "--zones", help="Zones of the site: a GeoJSON FeatureCollection (overrides the configuration's zones_file).")]
 
 
-def fusion_config(config: Path | None, zones: Path | None):  # type: ignore[no-untyped-def]
+def live_fusion(broker: str, prefix: str, data_dir: Path, config: FusionConfig | None) -> LiveFusion:
+    """The fusion service with its alert store under ``data_dir``; a data directory that cannot be used is a usage error."""
+    from fusion.service import LiveFusion
+
+    try:
+        return LiveFusion(broker, prefix, data_dir, config)
+    except (OSError, sqlite3.Error) as exc:
+        fail(f"{data_dir}: cannot keep the alert store there: {exc}", EXIT_USAGE)
+
+
+def fusion_config(config: Path | None, zones: Path | None) -> FusionConfig | None:
     """The fusion configuration of ``--config`` with ``--zones`` applied; a bad file is a usage error."""
     from fusion.config import FusionConfig
 
@@ -69,6 +84,10 @@ def up(
         broker = check_broker(broker)
     parse_speed(speed)
     check_scenario(scenario)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"{data_dir}: cannot keep state there: {exc.strerror or exc}", EXIT_USAGE)
     supervisor = Supervisor(broker=broker, prefix=prefix, host=host, port=port, data_dir=data_dir,
                             scenario=scenario, speed=speed, broker_port=broker_port, open_browser=open_browser)
     raise typer.Exit(supervisor.run())
@@ -91,11 +110,10 @@ def serve(
 
     from api.app import create_app
     from api.settings import ApiSettings
-    from fusion.service import LiveFusion
 
     setup_logging(verbose)
     fusion_cfg = fusion_config(config, zones)
-    live = LiveFusion(broker, prefix, data_dir, fusion_cfg) if fusion_enabled else None
+    live = live_fusion(broker, prefix, data_dir, fusion_cfg) if fusion_enabled else None
     try:
         if live is not None:
             live.start()
@@ -104,7 +122,10 @@ def serve(
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
                                                log_level="warning", lifespan="on"))
         typer.echo(f"Sargas API and console on http://{host}:{port}/", err=True)
-        server.run()
+        try:
+            server.run()
+        except SystemExit:  # uvicorn exits when it cannot bind, after logging why
+            pass
         if not server.started:
             fail(f"could not serve HTTP on {host}:{port} (is the port in use?)")
     except ConnectionError as exc:
@@ -124,17 +145,16 @@ def fusion(
     verbose: VerboseOpt = False,
 ) -> None:
     """Run only the fusion service: detections in, tracks and alerts out over MQTT."""
-    from fusion.service import LiveFusion
-
     setup_logging(verbose)
     stop = stop_event()
-    live = LiveFusion(broker, prefix, data_dir, fusion_config(config, zones))
+    live = live_fusion(broker, prefix, data_dir, fusion_config(config, zones))
     try:
         live.start()
+        stop.wait()
     except ConnectionError as exc:
         fail(str(exc))
-    stop.wait()
-    live.stop()
+    finally:
+        live.stop()
 
 
 @app.command()
@@ -143,10 +163,18 @@ def broker(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="MQTT listen port.")] = 1883,
 ) -> None:
     """Run the embedded MQTT broker (amqtt) in the foreground; for demos, not for load."""
+    from amqtt.errors import BrokerError
+
     from api.broker import run_broker
+    from api.supervisor import port_is_free
 
     setup_logging(False)
+    if not port_is_free(host, port):  # checked first: amqtt logs a traceback of its own when it cannot bind
+        fail(f"cannot listen on {host}:{port}: the address is in use or not available")
     try:
         run_broker(host, port)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    except BrokerError as exc:  # amqtt wraps the OSError of a port in use
+        cause = exc.__cause__
+        fail(f"cannot listen on {host}:{port}: {getattr(cause, 'strerror', None) or cause or exc}")

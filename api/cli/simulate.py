@@ -73,7 +73,10 @@ def sim(
         fail(f"--only {', '.join(unknown)}: no such sensor in {spec.name} (it has {', '.join(sorted(known))})", EXIT_USAGE)
     if record is not None:
         started = time.perf_counter()
-        count = write_recording(spec, record, prefix=prefix, only=only)
+        try:
+            count = write_recording(spec, record, prefix=prefix, only=only)
+        except OSError as exc:
+            fail(f"{exc.filename or record}: {exc.strerror or exc}", EXIT_USAGE)
         elapsed = time.perf_counter() - started
         typer.echo(f"wrote {count} messages ({spec.duration_s:g} s of scenario) to {record} "
                    f"in {elapsed:.1f} s: {count / max(elapsed, 1e-9):,.0f} messages/s")
@@ -126,6 +129,8 @@ def record(
         writer = record_feed(broker, prefix, output, stop, rotation)
     except ConnectionError as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.filename or output}: {exc.strerror or exc}", EXIT_USAGE)
     files = ", ".join(str(p) for p in writer.paths)
     typer.echo(f"recorded {writer.count} messages to {files}", err=True)
 

@@ -20,8 +20,8 @@ AlertKind = Literal["new_threat", "zone_entry", "threat_escalated", "track_lost"
 AlertLevel = Literal["info", "warning", "critical"]
 SensorState = Literal["online", "degraded", "offline"]
 
-#: An identifier that is safe inside an MQTT topic level.
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^/+#\s]+$")]
+#: An identifier that is safe inside an MQTT topic level (which may hold spaces, not '/', '+' or '#').
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=r"^[^/+#\x00]+$")]
 Text = Annotated[str, StringConstraints(max_length=1024)]
 Time = Annotated[float, Field(gt=0.0, lt=1e11, description="UNIX epoch seconds, UTC")]
 Latitude = Annotated[float, Field(ge=-90.0, le=90.0)]

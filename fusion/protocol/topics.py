@@ -10,6 +10,19 @@ DEFAULT_PREFIX = "sargas/v1"
 TopicKind = Literal["detections", "status", "truth", "tracks", "alerts", "rejected"]
 
 
+def split_prefix(topic: str) -> tuple[str, str]:
+    """A protocol topic under an unknown prefix as (prefix, rest), for recordings made under any prefix.
+
+    The split is before ``/sensors/``, else before the last level: ``a/b/sensors/x/status`` →
+    ``("a/b", "sensors/x/status")``, ``a/b/tracks`` → ``("a/b", "tracks")``, ``tracks`` → ``("", "tracks")``.
+    """
+    head, sep, tail = topic.partition("/sensors/")
+    if sep:
+        return head, f"sensors/{tail}"
+    head, _, tail = topic.rpartition("/")
+    return head, tail
+
+
 @dataclass(frozen=True)
 class Topics:
     """Builds and recognises the topics of one deployment."""
