@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -104,6 +104,22 @@ class FusionConfig(_Frozen):
     gate_probability: Probability = 0.999
     #: Cost of leaving a track or a detection unassigned in GNN (in units of d² + ln|S R⁻¹|).
     non_assignment_cost: PositiveFloat = 20.0
+    #: Association per sensor message: "gnn" (one optimal assignment), "jpda" (joint probabilistic
+    #: data association: every track is updated with all its gated detections, weighted by their
+    #: association probabilities) or "jpda_star" (JPDA*: JPDA without the permutations of close
+    #: targets that make their estimates coalesce); see ``fusion.tracking.jpda`` and docs/performance.md.
+    association: Literal["gnn", "jpda", "jpda_star"] = "jpda"
+    #: JPDA: probability that a target in coverage is detected in one scan.
+    detection_probability: Probability = 0.9
+    #: JPDA: expected false detections (clutter and new targets) per sensor resolution cell, i.e.
+    #: per √|2πR| of measurement space.
+    clutter_density: PositiveFloat = 1e-6
+    #: JPDA: clusters whose smaller side (tracks or detections) is at most this are enumerated exactly
+    #: (cost ∝ 2^n); larger ones use cheap JPDA.
+    jpda_max_exact: Annotated[int, Field(ge=1, le=16)] = 10
+    #: JPDA: a detection whose association probabilities over all tracks sum to at least this starts
+    #: no track (a track explains it).
+    jpda_explained: Probability = 0.5
     #: An unassigned plot with d² below this many times the gate of a confirmed or coasting track
     #: starts no track: it is that track's target manoeuvring, not a new one.
     initiation_exclusion: Annotated[float, Field(ge=0.0)] = 4.0
@@ -177,6 +193,9 @@ class FusionConfig(_Frozen):
             missing_elevation_sigma_rad=math.radians(self.missing_elevation_sigma_deg),
             missing_altitude_sigma_m=self.missing_altitude_sigma_m,
             gate_probability=self.gate_probability, non_assignment_cost=self.non_assignment_cost,
+            association=self.association, detection_probability=self.detection_probability,
+            clutter_density=self.clutter_density, jpda_max_exact=self.jpda_max_exact,
+            jpda_explained=self.jpda_explained,
             initiation_exclusion=self.initiation_exclusion,
             confirm_hits=self.confirm_hits, tentative_timeout_s=self.tentative_timeout_s,
             coast_after_s=self.coast_after_s, delete_after_s=self.delete_after_s,
@@ -210,7 +229,10 @@ class FusionConfig(_Frozen):
     @classmethod
     def from_file(cls, path: str | Path) -> FusionConfig:
         """Load a YAML (or JSON) file; raise ValueError with a readable message if it is invalid."""
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not valid YAML: {' '.join(str(exc).split())}") from None
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -220,4 +242,6 @@ class FusionConfig(_Frozen):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise ValueError(str(exc)) from None
+            raise ValueError("; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'configuration'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors(include_url=False))) from None

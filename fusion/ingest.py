@@ -48,17 +48,20 @@ def enu_rotations(lat_deg: Array, lon_deg: Array) -> Array:
     return rot
 
 
-def _values(dets: list[Detection], name: str) -> tuple[Array, NDArray[np.bool_]]:
-    """One optional numeric field of the detections as an array (0 where absent) and its presence mask."""
-    raw = [getattr(d, name) for d in dets]
-    present = np.array([v is not None for v in raw], dtype=bool)
-    return np.array([0.0 if v is None else v for v in raw], dtype=float), present
+def _fields(dets: list[Detection], names: tuple[str, ...]) -> tuple[Array, NDArray[np.bool_]]:
+    """Optional numeric fields of the detections as an (n, k) array (0 where absent) and its presence mask,
+    in one pass over the detections (a pass per field cost more than the tracker step of a small scan)."""
+    raw = np.array([[getattr(d, name) for name in names] for d in dets], dtype=float).reshape(len(dets), len(names))
+    present = ~np.isnan(raw)  # validated wire numbers are finite: NaN only marks an absent field
+    return np.where(present, raw, 0.0), present
 
 
-def _sigmas(dets: list[Detection], name: str, default: float) -> Array:
-    """Per-detection sigma of one component: the detection's own, else the configured default."""
-    return np.array([default if d.sigma is None or getattr(d.sigma, name) is None else getattr(d.sigma, name)
-                     for d in dets], dtype=float)
+def _sigmas(dets: list[Detection], names: tuple[str, ...], defaults: tuple[float, ...]) -> Array:
+    """Per-detection sigmas (n, k) of some components: the detection's own, else the configured default."""
+    absent = (None,) * len(names)
+    raw = np.array([absent if d.sigma is None else [getattr(d.sigma, name) for name in names] for d in dets],
+                   dtype=float).reshape(len(dets), len(names))
+    return np.where(np.isnan(raw), np.asarray(defaults, dtype=float), raw)
 
 
 def _block(model: MeasurementModel, z: Array, mask: NDArray[np.bool_], variances: Array,
@@ -70,26 +73,25 @@ def _block(model: MeasurementModel, z: Array, mask: NDArray[np.bool_], variances
     return MeasurementBlock(model, z, mask, r, index)
 
 
+_RADAR_FIELDS = ("range_m", "azimuth_deg", "elevation_deg", "radial_velocity_mps")
+_BEARING_FIELDS = ("azimuth_deg", "elevation_deg")
+
+
 def _radar(dets: list[Detection], index: NDArray[np.intp], sig: SensorSigma) -> MeasurementBlock:
-    rng, _ = _values(dets, "range_m")
-    az, _ = _values(dets, "azimuth_deg")
-    el, has_el = _values(dets, "elevation_deg")
-    rv, has_rv = _values(dets, "radial_velocity_mps")
-    z = np.stack([rng, np.radians(az), np.radians(el), rv], axis=1)
-    mask = np.stack([np.ones_like(has_el), np.ones_like(has_el), has_el, has_rv], axis=1)
-    std = np.stack([_sigmas(dets, "range_m", sig.range_m), np.radians(_sigmas(dets, "azimuth_deg", sig.azimuth_deg)),
-                    np.radians(_sigmas(dets, "elevation_deg", sig.elevation_deg)),
-                    _sigmas(dets, "radial_velocity_mps", sig.radial_velocity_mps)], axis=1)
+    values, present = _fields(dets, _RADAR_FIELDS)
+    z = np.stack([values[:, 0], np.radians(values[:, 1]), np.radians(values[:, 2]), values[:, 3]], axis=1)
+    mask = np.stack([np.ones(len(dets), dtype=bool), np.ones(len(dets), dtype=bool), present[:, 2], present[:, 3]],
+                    axis=1)
+    std = _sigmas(dets, _RADAR_FIELDS, (sig.range_m, sig.azimuth_deg, sig.elevation_deg, sig.radial_velocity_mps))
+    std[:, 1:3] = np.radians(std[:, 1:3])
     return _block(RADAR, z, mask, std**2, index)
 
 
 def _bearings(dets: list[Detection], index: NDArray[np.intp], sig: SensorSigma) -> MeasurementBlock:
-    az, _ = _values(dets, "azimuth_deg")
-    el, has_el = _values(dets, "elevation_deg")
-    z = np.radians(np.stack([az, el], axis=1))
-    mask = np.stack([np.ones_like(has_el), has_el], axis=1)
-    std = np.radians(np.stack([_sigmas(dets, "azimuth_deg", sig.azimuth_deg),
-                               _sigmas(dets, "elevation_deg", sig.elevation_deg)], axis=1))
+    values, present = _fields(dets, _BEARING_FIELDS)
+    z = np.radians(values)
+    mask = np.stack([np.ones(len(dets), dtype=bool), present[:, 1]], axis=1)
+    std = np.radians(_sigmas(dets, _BEARING_FIELDS, (sig.azimuth_deg, sig.elevation_deg)))
     return _block(BEARING, z, mask, std**2, index)
 
 
@@ -108,7 +110,7 @@ def _positions(dets: list[Detection], index: NDArray[np.intp], site: LocalFrame,
     z = np.concatenate([enu, v_site], axis=1)
     mask = np.concatenate([np.ones((len(dets), 2), dtype=bool), has_alt[:, None],
                            np.repeat(has_vel[:, None], 3, axis=1)], axis=1)
-    pos_std = _sigmas(dets, "position_m", sig.position_m)
+    pos_std = _sigmas(dets, ("position_m",), (sig.position_m,))[:, 0]
     std = np.concatenate([np.repeat(pos_std[:, None], 3, axis=1), np.full((len(dets), 3), sig.velocity_mps)], axis=1)
     return _block(POSITION, z, mask, std**2, index)
 

@@ -113,7 +113,7 @@ class FusionEngine:
         origin = self.config.site_origin
         self.site: LocalFrame | None = None if origin is None else LocalFrame(origin.lat, origin.lon, origin.alt_m)
         self.stats: dict[str, int] = dict.fromkeys(
-            ("received", "status", "scans", "detections", "late", "out_of_order", "tracks", "confirmed",
+            ("received", "status", "scans", "detections", "late", "duplicate", "out_of_order", "tracks", "confirmed",
              "tracks_messages", "alerts", "ignored", "truncated"), 0)
         self._statuses: dict[str, SensorStatus] = {}
         self._buffer: list[tuple[float, int, DetectionsMessage, _Receipt]] = []
@@ -122,7 +122,7 @@ class FusionEngine:
         self._fusion_time: float | None = None
         self._next_k: int | None = None
         self._ended: list[str] = []
-        self._last_scan_time: dict[str, float] = {}
+        self._last_scan: dict[str, tuple[float, int]] = {}  # sensor → (time, seq) of its last scan
         #: Time, track count and payload of the last tracks message published.
         self._latest_tracks: tuple[float, int, bytes] | None = None
 
@@ -183,11 +183,14 @@ class FusionEngine:
         if self.site is None and msg.origin is not None:
             self.site = LocalFrame(msg.origin.lat, msg.origin.lon, msg.origin.alt_m)
         known = self._statuses.get(msg.sensor_id)
-        if known is not None and msg.time < known.time:
+        # A last will is composed when the sensor connects, so its time is older than the
+        # heartbeats before it: an offline status counts whatever its time.
+        if known is not None and msg.time < known.time and msg.state != "offline":
             return []
         self._statuses[msg.sensor_id] = msg
+        when = msg.time if known is None else max(msg.time, known.time)
         place = None if msg.origin is None else (msg.origin.lat, msg.origin.lon)
-        return self._alerts(self.threat.sensor_status(msg.sensor_id, msg.state, msg.time, place))
+        return self._alerts(self.threat.sensor_status(msg.sensor_id, msg.state, when, place))
 
     def _adopt_site(self, msg: DetectionsMessage) -> None:
         """Without a configured origin, the site frame is at the first sensor (or Remote ID) position seen."""
@@ -211,13 +214,16 @@ class FusionEngine:
 
     def _process(self, msg: DetectionsMessage, receipt: _Receipt) -> list[Outgoing]:
         """One tracker step for one detections message, and the alerts it causes."""
-        last = self._last_scan_time.get(msg.sensor_id)
-        if last is not None and msg.time <= last:
+        last, last_seq = self._last_scan.get(msg.sensor_id, (None, None))
+        if last is not None and msg.time == last and msg.seq == last_seq:
+            self.stats["duplicate"] += 1  # an MQTT QoS 1 redelivery: already used
+            return []
+        if last is not None and msg.time < last:
             self.stats["late"] += 1
             return [self._reject(receipt.topic, receipt.size, receipt.received_at, "out_of_order",
-                                 f"a scan at {msg.time} is not newer than this sensor's last one at {last}",
+                                 f"a scan at {msg.time} is older than this sensor's last one at {last}",
                                  msg.sensor_id)]
-        self._last_scan_time[msg.sensor_id] = msg.time
+        self._last_scan[msg.sensor_id] = (msg.time, msg.seq)
         if self.site is None:
             return []
         if self._next_k is None:
@@ -236,8 +242,8 @@ class FusionEngine:
         self._ended.extend(ended.ids)
         if len(ended.numbers) == 0:
             return []
-        geo = self._geo(ended.x)
-        return self._alerts(self.threat.lost(ended.time, ended.numbers, geo.for_alerts()))
+        return self._alerts(self.threat.lost(ended.time, ended.numbers,
+                                             lambda rows: self._geo(ended.x[rows]).for_alerts()))
 
     def _threat_step(self, t: float) -> list[Outgoing]:
         """Threat assessment of every track at fusion time ``t``, and missed sensor heartbeats.

@@ -124,17 +124,19 @@ class HorizonSector(Spec):
 
 
 class RadarConfig(Placed):
-    """A rotating surveillance radar: one detections message per scan.
+    """A rotating surveillance radar: ``sectors_per_scan`` detections messages per scan.
 
     ``azimuth_min_deg``..``azimuth_max_deg`` (clockwise, wrapping through north) is the
-    sector it covers; ``horizon_deg`` and ``horizon_sectors`` are its horizon mask: a
-    target seen below the mask's elevation is hidden by terrain and trees (by default,
-    nothing is).
+    sector it covers, split into ``sectors_per_scan`` equal sectors, each reported when the
+    beam has swept it (1: the whole scan in one message); ``horizon_deg`` and
+    ``horizon_sectors`` are its horizon mask: a target seen below the mask's elevation is
+    hidden by terrain and trees (by default, nothing is).
     """
 
     id: Ident
     kind: Literal["radar"]
     scan_period_s: PositiveFloat = 1.0
+    sectors_per_scan: Annotated[int, Field(ge=1, le=360)] = 8
     min_range_m: NonNegativeFloat = 50.0
     max_range_m: PositiveFloat = 5000.0
     max_elevation_deg: Annotated[float, Field(gt=0.0, le=90.0)] = 60.0

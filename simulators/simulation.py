@@ -45,15 +45,23 @@ class Event:
 
 @dataclass
 class _Stream:
-    """A periodic source of events: the k-th one is at ``phase + k * period`` (one event if the period is infinite)."""
+    """A periodic source of events, ``len(offsets)`` a period: the k-th is ``offsets[k % n]`` after
+    ``phase + (k // n) * period`` (one event if the period is infinite). ``emit(t, k)`` makes it."""
 
     phase: float
     period: float
     rank: int
-    emit: Callable[[float], Event | None]
+    emit: Callable[[float, int], Event | None]
+    offsets: tuple[float, ...] = (0.0,)
 
     def at(self, k: int) -> float:
-        return self.phase + k * self.period if k else self.phase
+        n, j = divmod(k, len(self.offsets))
+        return self.phase + self.offsets[j] + (n * self.period if n else 0.0)
+
+
+def _at_time(emit: Callable[[float], Event | None]) -> Callable[[float, int], Event | None]:
+    """A stream's emitter from one that needs only the event's time, not its number."""
+    return lambda t, _k: emit(t)
 
 
 class Simulation:
@@ -114,12 +122,12 @@ class Simulation:
         """Every sensor going ``offline`` at sim time ``t``: the end of a run."""
         return [self.status_event(s, t, "offline") for s in self.sensors]
 
-    def detections_event(self, sensor: Sensor, t: float) -> Event | None:  # type: ignore[type-arg]
-        """One update of ``sensor`` at sim time ``t``; None while it is offline."""
+    def detections_event(self, sensor: Sensor, t: float, update: int) -> Event | None:  # type: ignore[type-arg]
+        """Update number ``update`` of ``sensor``, at sim time ``t``; None while it is offline."""
         if self.faults.offline(sensor.id, t):
             return None
         time = self.sensor_time(sensor, t)
-        message = sensor.detect(time, self.targets.state(t))
+        message = sensor.detect(time, self.targets.state(t), update)
         return Event(t, time, sensor.id, "detections", self.topics.detections(sensor.id), encode(message),
                      qos=1, retain=False)
 
@@ -132,14 +140,13 @@ class Simulation:
     def _streams(self) -> list[_Stream]:
         streams: list[_Stream] = []
         for sensor in self.sensors:
-            streams.append(_Stream(0.0, self.scenario.status_period_s, _RANK["status"],
-                                   partial(self.status_event, sensor)))
+            status = _at_time(partial(self.status_event, sensor))
+            streams.append(_Stream(0.0, self.scenario.status_period_s, _RANK["status"], status))
             streams.append(_Stream(sensor.phase_s, sensor.period_s, _RANK["detections"],
-                                   partial(self.detections_event, sensor)))
-            streams.extend(_Stream(t, math.inf, _RANK["status"], partial(self.status_event, sensor))
-                           for t in self.faults.transitions(sensor.id))
+                                   partial(self.detections_event, sensor), sensor.update_offsets_s))
+            streams.extend(_Stream(t, math.inf, _RANK["status"], status) for t in self.faults.transitions(sensor.id))
         if self.with_truth:
-            streams.append(_Stream(0.0, self.scenario.truth_period_s, _RANK["truth"], self.truth_event))
+            streams.append(_Stream(0.0, self.scenario.truth_period_s, _RANK["truth"], _at_time(self.truth_event)))
         return streams
 
     def events(self, duration_s: float | None = None, final: bool = True, until_end: bool = True) -> Iterator[Event]:
@@ -168,7 +175,7 @@ class Simulation:
         heapq.heapify(heap)
         while heap and (heap[0][0] <= end if until_end else heap[0][0] < end):
             t, rank, order, k = heapq.heappop(heap)
-            event = streams[order].emit(t)
+            event = streams[order].emit(t, k)
             if event is not None:
                 yield event
             heapq.heappush(heap, (streams[order].at(k + 1), rank, order, k + 1))

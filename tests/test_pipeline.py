@@ -126,10 +126,15 @@ def test_reordering_within_the_window_and_dropping_late_messages() -> None:
     assert on(reference, "tracks")[-1] == on(reference_wide, "tracks")[-1]
 
 
-def test_a_duplicate_scan_is_rejected_and_changes_nothing() -> None:
+def test_a_duplicate_scan_is_counted_and_changes_nothing() -> None:
+    """A QoS 1 redelivery (same time, same seq) is dropped; an older scan is rejected as out of order."""
     stream = radar_stream(ONE_DRONE, 12, probs=DRONE_PROBS)
     engine, out = run([*stream[:6], stream[5], *stream[6:]])
     _, reference = run(stream)
+    assert engine.stats["duplicate"] == 1
+    assert "rejected.out_of_order" not in engine.stats
+    assert out == reference
+    engine, out = run([*stream[:6], stream[4], *stream[6:]])
     assert engine.stats["rejected.out_of_order"] == 1
     assert [o for o in out if not o.topic.endswith("rejected")] == reference
 

@@ -43,9 +43,10 @@ def sensor_of(spec: Scenario, sensor_id: str) -> tuple[Simulation, Any]:
 
 
 def scans(sim: Simulation, sensor: Any, n: int, t: float = 0.0) -> list[DetectionsMessage]:
-    """``n`` updates of ``sensor`` against the true state at sim time ``t``."""
+    """The messages of ``n`` periods of ``sensor`` (every sector of a radar's scan) against the true state at ``t``."""
     state = sim.targets.state(t)
-    return [sensor.detect(RECORDING_EPOCH + k, state) for k in range(n)]
+    per = len(sensor.update_offsets_s)
+    return [sensor.detect(RECORDING_EPOCH + k / per, state, k) for k in range(n * per)]
 
 
 def wrap180(deg: np.ndarray) -> np.ndarray:
@@ -193,9 +194,9 @@ def test_radar_detection_rate_follows_the_radar_equation() -> None:
 def test_radar_clutter_is_poisson_with_the_configured_rate() -> None:
     spec = scenario([{**RADAR, "east": 0, "north": 0, "false_alarms_per_scan": 3.0}], [])
     sim, radar = sensor_of(spec, "r1")
-    counts = np.array([len(m.detections) for m in scans(sim, radar, 1000)])
-    assert abs(counts.mean() - 3.0) < 0.25 and abs(counts.var() - 3.0) < 0.6
-    assert [m.seq for m in scans(sim, radar, 3)] == [1000, 1001, 1002]
+    counts = np.array([len(m.detections) for m in scans(sim, radar, 1000)]).reshape(1000, -1).sum(axis=1)
+    assert abs(counts.mean() - 3.0) < 0.25 and abs(counts.var() - 3.0) < 0.6  # per full scan
+    assert [m.seq for m in scans(sim, radar, 3)] == list(range(8000, 8024))  # one a sector message
 
 
 def test_radar_and_acoustic_class_hints() -> None:
@@ -255,7 +256,7 @@ def test_remote_id_positions_are_near_truth() -> None:
     for k in range(600):
         state = sim.targets.state(k * 0.5)
         lat, lon, alt = sim.site.to_geodetic(state.enu[0])
-        for d in receiver.detect(RECORDING_EPOCH + k * 0.5, state).detections:
+        for d in receiver.detect(RECORDING_EPOCH + k * 0.5, state, k).detections:
             assert d.uas_id == "1581F5FJD23AL00A7JH" and d.position is not None and d.velocity is not None
             assert d.operator_position is not None
             operator = sim.site.from_geodetic(d.operator_position.lat, d.operator_position.lon,

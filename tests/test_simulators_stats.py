@@ -37,9 +37,11 @@ def hover(target_id: str, label: str, east: float, north: float, up: float, **ex
 
 
 def updates(sim: Simulation, sensor: Any, n: int) -> list[list[Any]]:
-    """The detections of ``n`` updates against the true state at sim time 0."""
+    """The detections of ``n`` periods (a radar's full scans, all sectors together) against the truth at sim time 0."""
     state = sim.targets.state(0.0)
-    return [sensor.detect(RECORDING_EPOCH + k, state).detections for k in range(n)]
+    per = len(sensor.update_offsets_s)
+    return [[d for k in range(p * per, (p + 1) * per) for d in sensor.detect(RECORDING_EPOCH + k, state, k).detections]
+            for p in range(n)]
 
 
 def within(observed: float, expected: float, n: int) -> bool:

@@ -292,20 +292,33 @@ class ThreatMonitor:
             events.append(self._alert(t, "zone_entry", entry_level, f"T-{number}", lat, lon, text, name))
         return events
 
-    def lost(self, time: float, numbers: NDArray[np.int64], geo: TrackGeo) -> list[AlertEvent]:
-        """``track_lost`` for those of the deleted tracks that had raised ``new_threat``; forget them all."""
+    def lost(self, time: float, numbers: NDArray[np.int64],
+             geo: TrackGeo | Callable[[NDArray[np.intp]], TrackGeo]) -> list[AlertEvent]:
+        """``track_lost`` for those of the deleted tracks that had raised ``new_threat``; forget them all.
+
+        ``geo`` is the geodetic view of all ``numbers``, or (like ``assess``) a function giving it for
+        some rows, asked only for the alerted ones: most deleted tracks are clutter that never alerted.
+        """
         idx, found = self._memory.rows(numbers)
-        alerted = self._memory.column("alerted", idx, found, False)
-        events = []
-        for row in np.flatnonzero(alerted).tolist():
-            number = int(numbers[row])
-            lat, lon = float(geo.lat[row]), float(geo.lon[row])
-            events.append(self._alert(time, "track_lost", "info", f"T-{number}", lat, lon,
-                                      f"Drone T-{number} lost near {_place(lat, lon)}"))
+        alerted = np.flatnonzero(self._memory.column("alerted", idx, found, False))
+        events: list[AlertEvent] = []
+        if len(alerted):
+            events = self._lost_events(time, numbers[alerted], geo(alerted) if callable(geo) else TrackGeo(
+                geo.lat[alerted], geo.lon[alerted], geo.heading_deg[alerted], geo.speed_mps[alerted]))
         keep = ~np.isin(self._memory.numbers, numbers)
         m = self._memory
         self._memory = _Memory(m.numbers[keep], m.level[keep], m.score[keep], m.zone[keep], m.alerted[keep],
                                m.peak[keep], m.inside[keep])
+        return events
+
+    def _lost_events(self, time: float, numbers: NDArray[np.int64], geo: TrackGeo) -> list[AlertEvent]:
+        """The ``track_lost`` alerts of these tracks, in order."""
+        events: list[AlertEvent] = []
+        for i in range(len(numbers)):
+            number = int(numbers[i])
+            lat, lon = float(geo.lat[i]), float(geo.lon[i])
+            events.append(self._alert(time, "track_lost", "info", f"T-{number}", lat, lon,
+                                      f"Drone T-{number} lost near {_place(lat, lon)}"))
         return events
 
     # ---------------------------------------------------------------- sensors

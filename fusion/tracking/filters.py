@@ -15,11 +15,12 @@ published and managed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 
-from fusion.tracking.motion import ct_transition, cv_process_noise
+from fusion.tracking.motion import mode_matrices
 
 Array = NDArray[np.float64]
 
@@ -83,11 +84,22 @@ def imm_mix(xm: Array, pm: Array, mu: Array, pi: Array) -> tuple[Array, Array, A
     return x0, p0, c
 
 
+@lru_cache(maxsize=16)
+def _mode_arrays(modes: tuple[Mode, ...]) -> tuple[Array, Array, Array, Array]:
+    """Turn rates, horizontal and vertical noise densities and sojourn times of the modes, as read-only
+    arrays (cached: shared by every prediction)."""
+    arrays = tuple(np.array([getattr(mode, name) for mode in modes], dtype=float)
+                   for name in ("omega", "q_horizontal", "q_vertical", "sojourn_s"))
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays  # type: ignore[return-value]
+
+
 def imm_predict(xm: Array, pm: Array, mu: Array, dt: Array, modes: tuple[Mode, ...]) -> tuple[Array, Array, Array]:
     """Mix, then move every mode's state by ``dt`` (N,): predicted states, covariances and mode probabilities."""
-    x0, p0, c = imm_mix(xm, pm, mu, mode_transition(dt, np.array([mode.sojourn_s for mode in modes])))
-    f = np.stack([ct_transition(dt, mode.omega) for mode in modes], axis=1)
-    q = np.stack([cv_process_noise(dt, mode.q_horizontal, mode.q_vertical) for mode in modes], axis=1)
+    omega, q_horizontal, q_vertical, sojourn = _mode_arrays(modes)
+    x0, p0, c = imm_mix(xm, pm, mu, mode_transition(dt, sojourn))
+    f, q = mode_matrices(dt, omega, q_horizontal, q_vertical)
     x_pred = np.einsum("nrij,nrj->nri", f, x0)
     return x_pred, f @ p0 @ np.swapaxes(f, -1, -2) + q, c
 

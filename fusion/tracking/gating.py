@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import chi2
 
-from fusion.tracking.measurements import wrap_angle
+from fusion.tracking.measurements import POSITION, RADAR, MeasurementModel, wrap_angle
 
 Array = NDArray[np.float64]
 
@@ -74,10 +74,46 @@ def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
     var = np.diagonal(hph, axis1=1, axis2=2)[:, None, :] + np.diagonal(r, axis1=1, axis2=2)[None, :, :]
     bound = np.where(mask[None], y_all * y_all / var, 0.0).max(axis=2, initial=0.0)
     rows, cols = np.nonzero(bound <= wide * thresholds[dof][None, :])
-    y, s = innovations(z_pred[rows], hph[rows], z[cols], r[cols], mask[cols], angles)
+    kept = mask[cols]
+    y = np.where(kept, y_all[rows, cols], 0.0)  # = innovations(...)[0], already wrapped
+    s = masked_covariance(hph[rows] + r[cols], kept)
     d2 = np.full((n, m), np.inf)
     d2[rows, cols] = np.einsum("ki,ki->k", y, np.linalg.solve(s, y[..., None])[..., 0])
     log_det_ratio = np.zeros((n, m))
     log_det_ratio[rows, cols] = np.linalg.slogdet(s)[1] - np.linalg.slogdet(masked_covariance(r, mask))[1][cols]
     inside = (d2 <= thresholds[dof][None, :]) & (dof > 0)[None, :]
     return Gating(d2=d2, log_det_ratio=log_det_ratio, inside=inside)
+
+
+def plausible(pos: Array, var: Array, offset: Array, z: Array, r: Array, mask: NDArray[np.bool_],
+              model: MeasurementModel, m: Array, b: Array, limits: Array) -> NDArray[np.bool_]:
+    """Which of N tracks may be within ``limits`` (N, M) of d² of some of M detections of one block.
+
+    A conservative bound that needs no filter prediction: ``pos`` (N, 3) is a track's position
+    carried at constant velocity, ``offset`` (N,) bounds how far its IMM prediction can be from it
+    (turns) and ``var`` (N,) bounds the trace of the predicted position covariance. Each tested
+    component c of the measurement obeys d² ≥ y_c²/S_c, with S_c ≤ the bound + R_cc: range and
+    azimuth for radar, azimuth for bearings, each present axis for positions. Elevation and radial
+    velocity are not tested (a pair is only ever kept too often, never dropped wrongly).
+    """
+    if model is POSITION:
+        near = np.ones((len(pos), len(z)), dtype=bool)
+        for axis in range(3):
+            y = np.abs(z[None, :, axis] - pos[:, None, axis]) - offset[:, None]
+            s = var[:, None] + r[None, :, axis, axis]
+            near &= ~mask[None, :, axis] | (y <= 0.0) | (y * y <= limits * s)
+        return np.asarray(near.any(axis=1))
+    p = pos @ m.T + b
+    ground = np.hypot(p[:, 0], p[:, 1])
+    az_col = 1 if model is RADAR else 0
+    # Azimuth: the prediction's own azimuth is within asin(offset / ground) of this one, and its
+    # ground distance at least ground - offset (tracks closer than that to the sensor always pass).
+    reach = ground - offset
+    slack = np.where(reach > 0.0, np.arcsin(np.minimum(offset / np.maximum(ground, 1e-9), 1.0)), np.pi)
+    dz = np.abs(wrap_angle(z[None, :, az_col] - np.arctan2(p[:, 0], p[:, 1])[:, None])) - slack[:, None]
+    s = var[:, None] / np.maximum(reach, 1e-9)[:, None] ** 2 + r[None, :, az_col, az_col]
+    near = (reach[:, None] <= 0.0) | (dz <= 0.0) | (dz * dz <= limits * s)
+    if model is RADAR:
+        dr = np.abs(z[None, :, 0] - np.linalg.norm(p, axis=1)[:, None]) - offset[:, None]
+        near &= (dr <= 0.0) | (dr * dr <= limits * (var[:, None] + r[None, :, 0, 0]))
+    return np.asarray(near.any(axis=1))

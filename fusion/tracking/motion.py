@@ -58,3 +58,42 @@ def cv_process_noise(dt: ArrayLike, q_horizontal: float, q_vertical: float) -> A
         q[..., axis, axis + 3] = q[..., axis + 3, axis] = density * step**2 / 2.0
         q[..., axis + 3, axis + 3] = density * step
     return q
+
+
+def mode_matrices(dt: ArrayLike, omega: Array, q_horizontal: Array, q_vertical: Array) -> tuple[Array, Array]:
+    """F(dt) and Q(dt) of shape (n, r, 6, 6) for r modes at once (turn rates ``omega`` (r,), 0 for CV;
+    spectral densities (r,)).
+
+    The same values as ``ct_transition`` and ``cv_process_noise`` per mode, built in a few array
+    assignments: the tracker predicts every message, and building the matrices mode by mode
+    with a dozen small numpy calls each cost more than the prediction itself.
+    """
+    step: Array = np.asarray(dt, dtype=np.float64)
+    n, r = len(step), len(omega)
+    # Flat (…, 36) views: entry (i, j) is 6i + j, so a diagonal is a stride-7 slice (cheap basic indexing).
+    f = np.zeros((n, r, STATE_DIM, STATE_DIM))
+    flat = f.reshape(n, r, STATE_DIM * STATE_DIM)
+    flat[..., ::7] = 1.0
+    flat[..., 3:18:7] = step[:, None, None]
+    turning = omega != 0.0
+    if turning.any():
+        # CV modes take exactly CV's entries (and +0.0, not -0.0, where CV has zeros).
+        w = np.where(turning, omega, 1.0)
+        wt = w * step[:, None]
+        sin, cos = np.sin(wt), np.cos(wt)
+        along = np.where(turning, sin / w, step[:, None])
+        across = np.where(turning, (1.0 - cos) / w, 0.0)
+        flat[..., 3] = flat[..., 10] = along
+        flat[..., 4] = np.where(turning, -across, 0.0)
+        flat[..., 9] = across
+        flat[..., 21] = flat[..., 28] = np.where(turning, cos, 1.0)
+        flat[..., 22] = np.where(turning, -sin, 0.0)
+        flat[..., 27] = np.where(turning, sin, 0.0)
+    a = np.abs(step)[:, None, None]
+    density = np.stack([q_horizontal, q_horizontal, q_vertical], axis=1)[None]
+    q = np.zeros((n, r, STATE_DIM, STATE_DIM))
+    flat = q.reshape(n, r, STATE_DIM * STATE_DIM)
+    flat[..., 0:15:7] = density * a**3 / 3.0
+    flat[..., 3:18:7] = flat[..., 18:33:7] = density * a**2 / 2.0
+    flat[..., 21::7] = density * a
+    return f, q

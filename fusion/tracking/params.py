@@ -25,6 +25,11 @@ class TrackerParams:
     missing_altitude_sigma_m: float = 300.0
     gate_probability: float = 0.999
     non_assignment_cost: float = 20.0
+    association: str = "jpda"
+    detection_probability: float = 0.9
+    clutter_density: float = 1e-6
+    jpda_max_exact: int = 10
+    jpda_explained: float = 0.5
     initiation_exclusion: float = 4.0
     confirm_hits: int = 4
     tentative_timeout_s: float = 3.0

@@ -6,10 +6,12 @@ A step, all in array operations over tracks × detections:
 2. batched prediction of every track to the scan time (tracks already newer than the scan
    are retrodicted, only to recognise their detections);
 3. per measurement model, batched innovations, covariances and chi² gates;
-4. one GNN assignment (``linear_sum_assignment``) over all detections of the message, with
-   RF identities forcing their bound track;
-5. batched EKF updates of the assigned pairs, label fusion, confirmation;
-6. new tentative tracks from unassigned radar plots and Remote ID positions, except near
+4. one association over all detections of the message, with RF identities forcing their bound
+   track: JPDA by default (``fusion.tracking.jpda``: association probabilities per gated pair),
+   or GNN (one ``linear_sum_assignment``), set by ``TrackerParams.association``;
+5. batched EKF updates (JPDA: of every gated pair, mixed by those probabilities), label fusion,
+   confirmation;
+6. new tentative tracks from unassigned (JPDA: unexplained) radar plots and Remote ID positions, except near
    established tracks that got no detection (see ``_near_missed``);
 7. unassigned bearings are crossed with the stored strobes of other sensors (weighted least
    squares, ``fusion.tracking.triangulation``); each accepted crossing starts a tentative
@@ -32,7 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fusion.tracking import classify, initiation
+from fusion.tracking import classify, initiation, jpda
 from fusion.tracking.association import gnn_assign
 from fusion.tracking.filters import (
     combine,
@@ -47,8 +49,15 @@ from fusion.tracking.gating import (
     gate,
     innovations,
     masked_covariance,
+    plausible,
 )
-from fusion.tracking.measurements import BEARING, POSITION, RADAR, predict_measurement
+from fusion.tracking.measurements import (
+    BEARING,
+    POSITION,
+    RADAR,
+    MeasurementModel,
+    predict_measurement,
+)
 from fusion.tracking.params import TrackerParams
 from fusion.tracking.scan import MeasurementBlock, Scan
 from fusion.tracking.strobes import StrobeStore, StrobeView
@@ -63,6 +72,9 @@ from fusion.tracking.tracks import (
 from fusion.tracking.triangulation import Rays, rays, triangulate
 
 Array = NDArray[np.float64]
+
+#: With fewer tracks than this, every track is predicted and gated (``Tracker._plausible``).
+_PREGATE_MIN_TRACKS = 24
 
 
 @dataclass(frozen=True)
@@ -99,7 +111,8 @@ class StepResult:
 
 @dataclass(frozen=True)
 class _Modes:
-    """IMM prediction of every track to the scan time: per-mode states, covariances, mode probabilities."""
+    """IMM prediction of the tracks to the scan time: per-mode states, covariances, mode probabilities
+    (tracks that cannot gate with the scan keep their unpredicted state: see ``Tracker._plausible``)."""
 
     x: Array
     p: Array
@@ -107,7 +120,7 @@ class _Modes:
 
 
 class Tracker:
-    """Multi-sensor, multi-target tracker: CV-EKF per track, GNN association, M-hits confirmation."""
+    """Multi-sensor, multi-target tracker: IMM-EKF per track, JPDA or GNN association, M-hits confirmation."""
 
     def __init__(self, params: TrackerParams | None = None) -> None:
         self.params = params or TrackerParams()
@@ -126,10 +139,11 @@ class Tracker:
         ended = self.maintain(scan.time)
         if scan.n_detections == 0:  # the sensor looked and saw nothing: no track to predict or update
             return StepResult(scan.time, (), (), (), ended, 0)
-        modes = _Modes(*imm_predict(tab.xm, tab.pm, tab.mu, scan.time - tab.t, prm.modes))
-        x_pred, p_pred = combine(modes.x, modes.p, modes.c)
+        near = self._plausible(scan)
+        modes = self._predict(near, scan.time)
+        x_pred, p_pred = combine(modes.x[near], modes.p[near], modes.c[near])
 
-        gated = [self._gate(block, x_pred, p_pred, scan) for block in scan.blocks]
+        gated = [self._gate(block, x_pred, p_pred, near, scan) for block in scan.blocks]
         offsets = np.concatenate([[0], np.cumsum([len(block) for block in scan.blocks])]).astype(np.intp)
         n_columns = int(offsets[-1])
         cost = np.zeros((len(tab), n_columns))
@@ -143,16 +157,22 @@ class Tracker:
             if scan.blocks else np.zeros(0, dtype=bool)
         bound = self._apply_identities(scan, det_index, forced, cost, allowed)
 
-        rows, cols = gnn_assign(cost, allowed, prm.non_assignment_cost)
-        consumed = bound | self._near_missed(scan, gated, offsets, rows)
-        consumed[cols] = True
-        usable = tab.t[rows] <= scan.time
-        out_of_order = int(np.count_nonzero(~usable))
-        rows, cols = rows[usable], cols[usable]
-
-        for b, (block, g) in enumerate(zip(scan.blocks, gated)):
-            in_block = (cols >= offsets[b]) & (cols < offsets[b + 1])
-            self._update(block, rows[in_block], cols[in_block] - offsets[b], modes, scan)
+        if prm.association != "gnn":
+            rows, cols, updated_rows, explained, out_of_order = self._jpda(scan, cost, allowed, offsets, modes)
+            consumed = bound | explained | self._near_missed(scan, gated, offsets, updated_rows)
+        else:
+            live = np.flatnonzero(allowed.any(axis=1))  # a track that gates with nothing stays unassigned anyway
+            rows, cols = gnn_assign(cost[live], allowed[live], prm.non_assignment_cost)
+            rows = live[rows]
+            consumed = bound | self._near_missed(scan, gated, offsets, rows)
+            consumed[cols] = True
+            usable = tab.t[rows] <= scan.time
+            out_of_order = int(np.count_nonzero(~usable))
+            rows, cols = rows[usable], cols[usable]
+            for b, block in enumerate(scan.blocks):
+                in_block = (cols >= offsets[b]) & (cols < offsets[b + 1])
+                self._update(block, rows[in_block], cols[in_block] - offsets[b], modes, scan)
+            updated_rows = np.sort(rows)
 
         loglik = classify.evidence(scan.class_probs, scan.has_class, scan.emitter, prm.class_evidence_weight,
                                    prm.class_floor, prm.emitter_likelihood)
@@ -165,7 +185,6 @@ class Tracker:
         if scan.keys:
             for row, col in zip(rows.tolist(), cols.tolist()):
                 self.identities.bind(int(tab.number[row]), scan.keys[det_index[col]])
-        updated_rows = np.sort(rows)
         confirmed = self._confirm(updated_rows, scan.time)
         started = self._initiate(scan, offsets, consumed, loglik)
         bearings = scan.bearings
@@ -214,11 +233,65 @@ class Tracker:
         tab, prm = self.table, self.params
         return combine(*imm_predict(tab.xm, tab.pm, tab.mu, now - tab.t, prm.modes))
 
-    def _gate(self, block: MeasurementBlock, x_pred: Array, p_pred: Array, scan: Scan) -> Gating:
-        """Gate every (combined) predicted track against every detection of one block."""
-        z_pred, h = predict_measurement(block.model, x_pred, scan.m, scan.b)
-        return gate(z_pred, project_covariance(h, p_pred), block.z, block.r, block.mask, block.model.angles,
-                    self._gates, wide=max(self.params.initiation_exclusion, 1.0))
+    def _plausible(self, scan: Scan) -> NDArray[np.intp]:
+        """Rows of the tracks that may come within ``initiation_exclusion`` gates of a detection of the scan,
+        and those bound to its RF identities; only these are predicted and gated.
+
+        Most messages are a few bearings of one sensor, and an IMM prediction and gating of every
+        track for each cost more than everything else: a cheap conservative bound
+        (``gating.plausible``) on each track's position carried at constant velocity rules the
+        others out. Its bounds, from the combined state at the track's time and ``a = |dt|``:
+        the IMM mean is within ``min(ω a², 3a)·(|v| + √tr P_vv)`` of the constant-velocity
+        position (ω the fastest turn; twice the turn's deviation), and the trace of the predicted
+        position covariance is below ``5 (tr P_pp + a² tr P_vv) + 2 offset² + tr Q_pp``.
+        Below ``_PREGATE_MIN_TRACKS`` tracks the bound costs more than it saves: all rows are kept.
+        """
+        tab, prm = self.table, self.params
+        if len(tab) < _PREGATE_MIN_TRACKS:
+            return np.arange(len(tab), dtype=np.intp)
+        dt = scan.time - tab.t
+        a = np.abs(dt)
+        variances = tab.p.reshape(len(tab), 36)[:, ::7]
+        velocity_var = variances[:, 3:].sum(axis=1)
+        omega = max(abs(mode.omega) for mode in prm.modes)
+        q_pos = max(2.0 * mode.q_horizontal + mode.q_vertical for mode in prm.modes) / 3.0
+        offset = np.minimum(omega * a * a, 3.0 * a) * (np.linalg.norm(tab.x[:, 3:], axis=1) + np.sqrt(velocity_var))
+        var = (5.0 * (variances[:, :3].sum(axis=1) + a * a * velocity_var) + 2.0 * offset**2
+               + q_pos * a**3)
+        pos = tab.x[:, :3] + tab.x[:, 3:] * dt[:, None]
+        # Only confirmed and coasting tracks look beyond their gate (``_near_missed``).
+        wide = np.where(tab.status != TENTATIVE, max(prm.initiation_exclusion, 1.0), 1.0)
+        near = np.zeros(len(tab), dtype=bool)
+        for block in scan.blocks:
+            near |= plausible(pos, var, offset, block.z, block.r, block.mask, block.model, scan.m, scan.b,
+                              wide[:, None] * self._gates[block.mask.sum(axis=1)][None, :])
+        for keys in scan.keys:
+            number = self.identities.track_of(keys) if keys else None
+            if number is not None:
+                near[np.searchsorted(tab.number, number)] = True
+        return np.flatnonzero(near)
+
+    def _predict(self, rows: NDArray[np.intp], now: float) -> _Modes:
+        """IMM prediction of ``rows`` to ``now``, in arrays over all tracks (the other rows as they are)."""
+        tab = self.table
+        x, p, c = tab.xm.copy(), tab.pm.copy(), tab.mu.copy()
+        if len(rows):
+            x[rows], p[rows], c[rows] = imm_predict(tab.xm[rows], tab.pm[rows], tab.mu[rows], now - tab.t[rows],
+                                                    self.params.modes)
+        return _Modes(x, p, c)
+
+    def _gate(self, block: MeasurementBlock, x_pred: Array, p_pred: Array, rows: NDArray[np.intp],
+              scan: Scan) -> Gating:
+        """Gate the (combined) predicted tracks of ``rows`` against every detection of one block; other
+        rows are beyond every gate."""
+        n, m = len(self.table), len(block)
+        d2, log_det_ratio, inside = np.full((n, m), np.inf), np.zeros((n, m)), np.zeros((n, m), dtype=bool)
+        if len(rows):
+            z_pred, h = predict_measurement(block.model, x_pred, scan.m, scan.b)
+            g = gate(z_pred, project_covariance(h, p_pred), block.z, block.r, block.mask, block.model.angles,
+                     self._gates, wide=max(self.params.initiation_exclusion, 1.0))
+            d2[rows], log_det_ratio[rows], inside[rows] = g.d2, g.log_det_ratio, g.inside
+        return Gating(d2=d2, log_det_ratio=log_det_ratio, inside=inside)
 
     def _near_missed(self, scan: Scan, gated: list[Gating], offsets: NDArray[np.intp],
                      assigned: NDArray[np.intp]) -> NDArray[np.bool_]:
@@ -254,7 +327,7 @@ class Tracker:
         if not scan.keys:
             return bound
         numbers = self.table.number
-        kinds_of_rows = [self.identities.namespaces(int(n)) for n in numbers]
+        kinds_of_rows: list[tuple[str, ...]] | None = None  # only for unbound identities, which are rare
         for col in range(len(det_index)):
             keys = scan.keys[det_index[col]]
             if not keys:
@@ -272,19 +345,76 @@ class Tracker:
                 cost[row, col] = 0.0
                 continue
             kinds = {key.split(":", 1)[0] for key in keys}
+            if kinds_of_rows is None:
+                kinds_of_rows = [self.identities.namespaces(n) for n in numbers.tolist()]
             taken = np.array([bool(kinds.intersection(row_kinds)) for row_kinds in kinds_of_rows], dtype=bool)
             allowed[taken, col] = False
         return bound
 
+    def _jpda(self, scan: Scan, cost: Array, allowed: NDArray[np.bool_], offsets: NDArray[np.intp], modes: _Modes,
+              ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_], int]:
+        """JPDA (or JPDA*) association and update of one message (``fusion.tracking.jpda``).
+
+        Every track is updated with all its gated detections at once, weighted by their marginal
+        association probabilities (pairs of negligible β are dropped). A track counts as detected
+        (hits, fix time, sensors) when its miss probability is below ½, through the block of its
+        most probable detection. Returns the pairs of β ≥ ½ (for labels and identities; at most
+        one per track and per detection), the detected rows, the columns some track explains
+        (Σβ ≥ ``jpda_explained``: they start no track) and the number of detected rows too new
+        for the scan.
+        """
+        prm, tab = self.params, self.table
+        n_columns = cost.shape[1]
+        ratio = jpda.likelihood_ratios(cost, allowed, prm.detection_probability, prm.clutter_density,
+                                       prm.gate_probability)
+        beta = jpda.marginals(ratio, prm.jpda_max_exact, star=prm.association == "jpda_star")
+        pair_beta, miss = beta[:, :n_columns], beta[:, n_columns]
+        usable = tab.t <= scan.time
+        detected = miss < 0.5
+        out_of_order = int(np.count_nonzero(detected & ~usable))
+        block_of = np.searchsorted(offsets, np.arange(n_columns), side="right") - 1
+        track, col = np.nonzero((pair_beta > jpda.NEGLIGIBLE) & usable[:, None])
+        order = np.argsort(block_of[col], kind="stable")
+        track, col = track[order], col[order]
+        if len(track):
+            posteriors = [self._posteriors(block, track[block_of[col] == b], col[block_of[col] == b] - offsets[b],
+                                           modes, scan) for b, block in enumerate(scan.blocks) if (block_of[col] == b).any()]
+            touched = np.unique(track)
+            xm, pm, mu = jpda.mix(modes.x[touched], modes.p[touched], modes.c[touched], miss[touched],
+                                  np.searchsorted(touched, track), pair_beta[track, col],
+                                  *(np.concatenate(part) for part in zip(*posteriors)))
+            tab.xm[touched], tab.pm[touched], tab.mu[touched] = xm, pm, mu
+            tab.x[touched], tab.p[touched] = combine(xm, pm, mu)
+            tab.t[touched] = scan.time
+        hit = np.flatnonzero(detected & usable)
+        dominant = block_of[pair_beta[hit].argmax(axis=1)] if len(hit) else np.zeros(0, dtype=np.intp)
+        for b, block in enumerate(scan.blocks):
+            self._count(block.model, hit[dominant == b], scan)
+        rows, cols = np.nonzero((pair_beta >= 0.5) & usable[:, None])
+        return rows, cols, hit, pair_beta.sum(axis=0) >= prm.jpda_explained, out_of_order
+
     def _update(self, block: MeasurementBlock, rows: NDArray[np.intp], dets: NDArray[np.intp], modes: _Modes,
                 scan: Scan) -> None:
-        """Batched IMM-EKF update of the assigned (track, detection) pairs of one block.
-
-        Every mode of every pair is updated at once (k·r filters, each linearised at its own
-        prediction); the modes' measurement likelihoods reweight the mode probabilities.
-        """
+        """Batched IMM-EKF update of the assigned (track, detection) pairs of one block."""
         if len(rows) == 0:
             return
+        tab = self.table
+        x_new, p_new, loglik = self._posteriors(block, rows, dets, modes, scan)
+        mu = mode_posterior(modes.c[rows], loglik)
+        tab.xm[rows] = x_new
+        tab.pm[rows] = p_new
+        tab.mu[rows] = mu
+        tab.x[rows], tab.p[rows] = combine(tab.xm[rows], tab.pm[rows], mu)
+        tab.t[rows] = scan.time
+        self._count(block.model, rows, scan)
+
+    def _posteriors(self, block: MeasurementBlock, rows: NDArray[np.intp], dets: NDArray[np.intp], modes: _Modes,
+                    scan: Scan) -> tuple[Array, Array, Array]:
+        """Per-mode EKF posteriors (k, r, 6), (k, r, 6, 6) and measurement log-likelihoods (k, r) of k pairs.
+
+        Every mode of every pair is updated at once (k·r filters, each linearised at its own
+        prediction); the likelihoods reweight the mode probabilities (and JPDA's hypotheses).
+        """
         tab, model = self.table, block.model
         k, r_modes = len(rows), modes.x.shape[1]
         xm, pm = modes.x[rows].reshape(k * r_modes, 6), modes.p[rows].reshape(k * r_modes, 6, 6)
@@ -296,16 +426,15 @@ class Tracker:
         x_new, p_new = update(xm, pm, y, h, s, masked_covariance(r, mask))
         d2 = np.einsum("ki,ki->k", y, np.linalg.solve(s, y[..., None])[..., 0])
         loglik = -0.5 * (d2 + np.linalg.slogdet(s)[1])
-        mu = mode_posterior(modes.c[rows], loglik.reshape(k, r_modes))
         if not model.starts_tracks:
             weak = np.repeat(tab.from_bearings[rows], r_modes)
             elapsed = np.repeat(scan.time - tab.t[rows], r_modes)[weak]
             x_new[weak], p_new[weak] = self._altitude_prior(x_new[weak], p_new[weak], elapsed, float(scan.origin[2]))
-        tab.xm[rows] = x_new.reshape(k, r_modes, 6)
-        tab.pm[rows] = p_new.reshape(k, r_modes, 6, 6)
-        tab.mu[rows] = mu
-        tab.x[rows], tab.p[rows] = combine(tab.xm[rows], tab.pm[rows], mu)
-        tab.t[rows] = scan.time
+        return x_new.reshape(k, r_modes, 6), p_new.reshape(k, r_modes, 6, 6), loglik.reshape(k, r_modes)
+
+    def _count(self, model: MeasurementModel, rows: NDArray[np.intp], scan: Scan) -> None:
+        """Bookkeeping of tracks detected by this scan: position fix time, the sensor's last update, hits."""
+        tab = self.table
         column = tab.sensor_column(scan.sensor_id)
         others = np.delete(tab.sensor_last[rows], column, axis=1)
         crossed = (others >= scan.time - self.params.crossing_window_s).any(axis=1)

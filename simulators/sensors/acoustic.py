@@ -44,7 +44,7 @@ class AcousticArray(Sensor[AcousticConfig]):
         pd = 1.0 / (1.0 + np.exp(-(snr - det.snr50_db) / det.slope_db))
         return np.where(np.asarray(range_m) <= self.config.max_range_m, pd, 0.0)
 
-    def measure(self, truth: TruthState) -> list[Detection]:
+    def measure(self, truth: TruthState, update: int) -> list[Detection]:
         cfg, noise, rng = self.config, self.config.noise, self.rng
         pos, _ = self.local(truth)
         r, az, el = enu_to_polar(pos)

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from fusion.geo import LocalFrame
-from fusion.protocol import Coverage, Detection, DetectionsMessage, Position, SensorStatus
+from fusion.protocol import Coverage, Detection, DetectionsMessage, Position, Sector, SensorStatus
 from fusion.protocol.models import ClassProbs, SensorKind, SensorState
 from simulators.scenario import AcousticConfig, RadarConfig, RemoteIdConfig, RfDfConfig
 from simulators.seeds import derive_rng
@@ -57,7 +57,12 @@ def class_probs(rng: np.random.Generator, true_label: NDArray[np.intp], strength
 
 
 class Sensor(ABC, Generic[Config]):
-    """A simulated sensor: ``detect`` turns the true state into one detections message."""
+    """A simulated sensor: ``detect`` turns the true state into one detections message.
+
+    Its updates are numbered from 0; the k-th is sent ``update_offsets_s[k % n]`` after the
+    start of period ``k // n`` (``n`` offsets), so that a rotating radar can send several
+    sector messages a scan while other sensors send one update a period.
+    """
 
     kind: ClassVar[SensorKind]
 
@@ -84,17 +89,27 @@ class Sensor(ABC, Generic[Config]):
         return self.config.period_s
 
     @property
+    def update_offsets_s(self) -> tuple[float, ...]:
+        """When each update of a period is sent, seconds after the period starts: once, at its start."""
+        return (0.0,)
+
+    @property
     def coverage(self) -> Coverage:
         return Coverage(max_range_m=self.config.max_range_m, azimuth_min_deg=0.0, azimuth_max_deg=360.0)
+
+    def sector(self, update: int) -> Sector | None:
+        """The azimuth span that update ``update`` looked at; None: the whole coverage."""
+        return None
 
     def local(self, truth: TruthState) -> tuple[Array, Array]:
         """Positions and velocities of the present targets in this sensor's ENU frame."""
         return truth.enu @ self._to_local.T + self._offset, truth.vel @ self._to_local.T
 
-    def detect(self, time: float, truth: TruthState) -> DetectionsMessage:
-        """One detections message measured at epoch ``time`` from the true state at that moment."""
+    def detect(self, time: float, truth: TruthState, update: int) -> DetectionsMessage:
+        """The detections message of update number ``update``, measured at epoch ``time`` from the true state then."""
         message = DetectionsMessage(schema="sargas.detections/1", sensor_id=self.id, kind=self.kind, time=time,
-                                    seq=self.seq, origin=self.origin, detections=self.measure(truth))
+                                    seq=self.seq, origin=self.origin, detections=self.measure(truth, update),
+                                    sector=self.sector(update))
         self.seq += 1
         return message
 
@@ -108,5 +123,5 @@ class Sensor(ABC, Generic[Config]):
         return [self.targets.ids[i] for i in truth.index[hit].tolist()] + [None] * n_false
 
     @abstractmethod
-    def measure(self, truth: TruthState) -> list[Detection]:
-        """Detections (with noise, misses and false alarms) of one update; draws from ``self.rng``."""
+    def measure(self, truth: TruthState, update: int) -> list[Detection]:
+        """Detections (with noise, misses and false alarms) of update number ``update``; draws from ``self.rng``."""

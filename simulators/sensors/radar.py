@@ -1,4 +1,4 @@
-"""A rotating surveillance radar: range, azimuth, elevation and radial velocity once per scan.
+"""A rotating surveillance radar: range, azimuth, elevation and radial velocity, sector by sector.
 
 Detection follows the radar equation with Swerling-1 (exponentially fluctuating) targets and a
 square-law detector: the received power over noise is exponential with mean ``1 + SNR`` and a
@@ -6,29 +6,51 @@ detection is declared above the threshold ``T = -ln(Pfa)``, so ``Pd = exp(-T / (
 Clutter is a Poisson field: a Poisson number of false alarms per scan, spread uniformly over
 the area the radar covers. A target is seen only inside the coverage (range, sector, maximum
 elevation) and above the horizon mask, which stands for terrain and trees hiding low flyers.
-The whole scan is one message time-stamped at the scan time (see docs/simulators.md).
+
+The beam turns 360° a scan period. The covered span is split into ``sectors_per_scan``
+equal sectors, each sent as one message once swept, stamped with its mid time and carrying
+its span (``sector``) and only the detections whose measured azimuth is in it. Swerling 1
+holds a target's fluctuation for a scan, so each target draws its fluctuation and noise once
+a scan and is measured, at most once a scan, in the sector its measured azimuth falls in:
+the detection probability per scan is the same whatever the number of sectors. Clutter is
+drawn per sector, at the scan's rate over the number of sectors (see docs/simulators.md).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from fusion.geo import enu_to_polar
-from fusion.protocol import Coverage, Detection, Sigma
+from fusion.geo import LocalFrame, enu_to_polar
+from fusion.protocol import Coverage, Detection, Sector, Sigma
 from simulators.scenario import RadarConfig
 from simulators.sensors.base import DB_DP, DEGREES_DP, METRES_DP, UNKNOWN, Sensor, class_probs, rounded, wire_azimuth
-from simulators.targets import TruthState
+from simulators.targets import TargetSet, TruthState
 
 Array = NDArray[np.float64]
 
 
+@dataclass(frozen=True)
+class _ScanDraws:
+    """One scan's draws for every target of the scenario, and which ones a sector has measured yet."""
+
+    number: int
+    fluctuation: Array  # (n,) unit exponential: the Swerling-1 power factor, fixed for the scan
+    error: Array  # (n, 4) noise on range, azimuth, elevation, radial velocity
+    measured: NDArray[np.bool_]  # (n,)
+
+
 class Radar(Sensor[RadarConfig]):
-    """A 360° rotating radar; the whole scan is reported as one message at the scan time."""
+    """A 360° rotating radar, reported sector by sector as the beam sweeps them."""
 
     kind = "radar"
+
+    def __init__(self, config: RadarConfig, seed: int, site: LocalFrame, targets: TargetSet) -> None:
+        super().__init__(config, seed, site, targets)
+        self._scan: _ScanDraws | None = None
 
     @cached_property
     def sigma(self) -> Sigma:
@@ -54,6 +76,38 @@ class Radar(Sensor[RadarConfig]):
         """Width of the covered sector, clockwise from ``azimuth_min_deg``; 360 for a full circle."""
         width = (self.config.azimuth_max_deg - self.config.azimuth_min_deg) % 360.0
         return 360.0 if width == 0.0 else width
+
+    @cached_property
+    def span_deg(self) -> float:
+        """Azimuth width of one sector message: the covered width over ``sectors_per_scan``."""
+        return self.sector_width_deg / self.config.sectors_per_scan
+
+    @property
+    def update_offsets_s(self) -> tuple[float, ...]:
+        """Mid times of the sectors after the beam passes ``azimuth_min_deg`` (the scan's start)."""
+        sweep_s = self.config.scan_period_s * self.span_deg / 360.0
+        return tuple((j + 0.5) * sweep_s for j in range(self.config.sectors_per_scan))
+
+    def span_start_deg(self, update: int) -> float:
+        """Azimuth where the sector of update number ``update`` starts (not wrapped)."""
+        return self.config.azimuth_min_deg + (update % self.config.sectors_per_scan) * self.span_deg
+
+    def in_span(self, azimuth_deg: ArrayLike, update: int) -> NDArray[np.bool_]:
+        """Whether these azimuths are in the sector of update ``update``; half-open, so each is in one sector."""
+        return (np.asarray(azimuth_deg) - self.span_start_deg(update)) % 360.0 < self.span_deg
+
+    @cached_property
+    def sectors(self) -> tuple[Sector | None, ...]:
+        """Each sector's span as sent; None with one sector a scan (the message covers the whole coverage)."""
+        if self.config.sectors_per_scan == 1:
+            return (None,)
+        starts = [self.span_start_deg(j) for j in range(self.config.sectors_per_scan)]
+        ends = np.add(starts, self.span_deg)
+        return tuple(Sector(azimuth_min_deg=low, azimuth_max_deg=high)
+                     for low, high in zip(wire_azimuth(starts), wire_azimuth(ends), strict=True))
+
+    def sector(self, update: int) -> Sector | None:
+        return self.sectors[update % self.config.sectors_per_scan]
 
     @property
     def coverage(self) -> Coverage:
@@ -88,27 +142,41 @@ class Radar(Sensor[RadarConfig]):
         pd = np.exp(-self.threshold / (1.0 + self.mean_snr(range_m, rcs_dbsm)))
         return np.where(self.in_coverage(range_m, elevation_deg, azimuth_deg), pd, 0.0)
 
-    def clutter(self, n: int) -> tuple[Array, Array]:
-        """Ranges and azimuths of ``n`` clutter points uniform over the covered area (a Poisson field)."""
+    def clutter(self, n: int, update: int) -> tuple[Array, Array]:
+        """Ranges and azimuths of ``n`` clutter points uniform over the area of update ``update``'s sector."""
         cfg, rng = self.config, self.rng
         r2 = rng.uniform(cfg.min_range_m ** 2, cfg.max_range_m ** 2, n)
-        return np.sqrt(r2), np.mod(cfg.azimuth_min_deg + rng.uniform(0.0, self.sector_width_deg, n), 360.0)
+        return np.sqrt(r2), np.mod(self.span_start_deg(update) + rng.uniform(0.0, self.span_deg, n), 360.0)
 
-    def measure(self, truth: TruthState) -> list[Detection]:
-        cfg, noise, rng = self.config, self.config.noise, self.rng
+    def scan_draws(self, update: int) -> _ScanDraws:
+        """The draws of the scan that update ``update`` belongs to, made at its first update."""
+        number = update // self.config.sectors_per_scan
+        if self._scan is None or self._scan.number != number:
+            noise, n = self.config.noise, len(self.targets.ids)
+            sigma = [noise.range_m, noise.azimuth_deg, noise.elevation_deg, noise.radial_velocity_mps]
+            self._scan = _ScanDraws(number, self.rng.exponential(1.0, n), self.rng.standard_normal((n, 4)) * sigma,
+                                    np.zeros(n, dtype=bool))
+        return self._scan
+
+    def measure(self, truth: TruthState, update: int) -> list[Detection]:
+        cfg, rng = self.config, self.rng
+        draws = self.scan_draws(update)
         pos, vel = self.local(truth)
         r, az, el = enu_to_polar(pos)
+        err = draws.error[truth.index]
+        here = self.in_span(az + err[:, 1], update) & ~draws.measured[truth.index]
+        draws.measured[truth.index[here]] = True
+        n_false = int(rng.poisson(cfg.false_alarms_per_scan / cfg.sectors_per_scan))
+        if not n_false and not here.any():
+            return []  # most sectors hold nothing: a shortcut, as sector messages are many
         rcs = self.targets.rcs_dbsm[truth.index]
         mean_snr = self.mean_snr(r, rcs)
-        power = rng.exponential(1.0 + mean_snr)
-        err = rng.standard_normal((len(r), 4)) * [noise.range_m, noise.azimuth_deg, noise.elevation_deg,
-                                                  noise.radial_velocity_mps]
-        hit = np.flatnonzero(self.in_coverage(r, el, az) & (power > self.threshold))
+        power = draws.fluctuation[truth.index] * (1.0 + mean_snr)
+        hit = np.flatnonzero(here & self.in_coverage(r, el, az) & (power > self.threshold))
         radial = np.einsum("ij,ij->i", pos, vel) / np.maximum(r, 1e-9)
         snr_db = 10.0 * np.log10(np.maximum(power[hit] - 1.0, 1e-3))
 
-        n_false = int(rng.poisson(cfg.false_alarms_per_scan))
-        fa_r, fa_az = self.clutter(n_false)
+        fa_r, fa_az = self.clutter(n_false, update)
         fa_snr_db = 10.0 * np.log10(self.threshold - 1.0 + rng.exponential(2.0, n_false))
         fa_rcs = fa_snr_db - cfg.detection.reference_snr_db + 40.0 * np.log10(fa_r / cfg.detection.reference_range_m)
 
@@ -122,7 +190,7 @@ class Radar(Sensor[RadarConfig]):
         probs = class_probs(rng, labels, cfg.class_strength)
         truth_ids = self.truth_ids(truth, hit, n_false)
 
-        order = np.argsort(np.mod(azimuths, 360.0), kind="stable")
+        order = np.argsort(np.mod(azimuths - self.span_start_deg(update), 360.0), kind="stable")  # in sweep order
         columns = zip(rounded(ranges[order], METRES_DP), wire_azimuth(azimuths[order]),
                       rounded(elevations[order], DEGREES_DP), rounded(radials[order], METRES_DP),
                       rounded(rcss[order], DB_DP), rounded(snrs[order], DB_DP), strict=True)

@@ -46,7 +46,7 @@ class RfDirectionFinder(Sensor[RfDfConfig]):
         """The configured bearing noise, sent with every detection."""
         return Sigma(azimuth_deg=self.config.noise.azimuth_deg)
 
-    def measure(self, truth: TruthState) -> list[Detection]:
+    def measure(self, truth: TruthState, update: int) -> list[Detection]:
         cfg, noise, rng = self.config, self.config.noise, self.rng
         pos, _ = self.local(truth)
         r, az, _ = enu_to_polar(pos)
@@ -87,7 +87,7 @@ class RemoteIdReceiver(Sensor[RemoteIdConfig]):
         """The configured horizontal position error, sent with every detection."""
         return Sigma(position_m=self.config.noise.position_m)
 
-    def measure(self, truth: TruthState) -> list[Detection]:
+    def measure(self, truth: TruthState, update: int) -> list[Detection]:
         cfg, noise, rng = self.config, self.config.noise, self.rng
         pos, _ = self.local(truth)
         r = np.linalg.norm(pos, axis=1)

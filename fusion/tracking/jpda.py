@@ -1,0 +1,204 @@
+"""Joint probabilistic data association (JPDA) for one sensor message, batched and exact on small clusters.
+
+Fortmann, Bar-Shalom & Scheffe (1983); Bar-Shalom, Willett & Tian, *Tracking and Data Fusion*, 6.2.
+A joint event assigns each track at most one detection and each detection at most one track.
+Its weight is ``Π_assigned Pd·N(ν_ij; 0, S_ij)/λ · Π_missed (1 - Pd·Pg)`` (clutter and new targets
+Poisson with density λ). Dividing every track's factors by its miss weight leaves the same
+marginals with a miss weight of 1, so a joint event weighs the product of the likelihood ratios
+``L_ij`` of its pairs, and a detection left unassigned weighs 1 too: the problem is symmetric in
+tracks and detections.
+
+The clutter density is given per *resolution cell* of the sensor, ``λ = ρ / √|2πR|``, which makes
+``ln L_ij = ln(Pd / (ρ (1 - Pd Pg))) - ½ (d²_ij + ln|S_ij| - ln|R_j|)`` dimensionless for every
+measurement model: the bracket is the tracker's GNN cost, so both methods read one matrix.
+
+Marginals β_ij = P(detection j is track i's | all detections) come from the connected components
+of the gate matrix (independent clusters); a cluster whose smaller side has at most
+``max_exact`` members is summed exactly over all its joint events by a forward-backward recursion
+over the subsets of that side (O(n·m·2^min(n,m))); a larger one falls back to Fitzgerald's cheap
+JPDA (1990). The update (``mix``) is the moment-matched mixture of the per-hypothesis EKF
+posteriors, per IMM mode: with one R for every detection it is exactly the textbook PDA update,
+the combined innovation ``ν = Σ β_j ν_j`` plus the spread term ``K (Σ β_j ν_j ν_jᵀ - ν νᵀ) Kᵀ``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+Array = NDArray[np.float64]
+
+#: Association probability below which a (track, detection) pair is left out of the update.
+NEGLIGIBLE = 1e-6
+#: JPDA* enumerates 2^(tracks + detections) subsets of a cluster: up to this many members in all.
+STAR_MAX_MEMBERS = 16
+#: Largest ln L_ij (see ``likelihood_ratios``).
+MAX_LOG_RATIO = 40.0
+
+
+def likelihood_ratios(cost: Array, allowed: NDArray[np.bool_], detection_probability: float,
+                      clutter_density: float, gate_probability: float) -> Array:
+    """``L_ij`` (N, M) of every gated pair from the GNN cost ``d² + ln|S| - ln|R|``; 0 outside the gate.
+
+    ``ln L`` is capped at ``MAX_LOG_RATIO`` so that a product over 16 pairs stays finite (a pair
+    that likely already has a miss probability below e⁻⁶⁰).
+    """
+    log_odds = math.log(detection_probability / (clutter_density * (1.0 - detection_probability * gate_probability)))
+    log_ratio = np.minimum(log_odds - 0.5 * np.where(allowed, cost, 0.0), MAX_LOG_RATIO)
+    return np.where(allowed, np.exp(log_ratio), 0.0)
+
+
+def clusters(allowed: NDArray[np.bool_]) -> tuple[int, NDArray[np.intp], NDArray[np.intp]]:
+    """Independent clusters: connected components of the bipartite gate graph.
+
+    Returns the number of components and the component of each track (N,) and detection (M,);
+    components are numbered in order of their lowest track (then detection) index.
+    """
+    n, m = allowed.shape
+    rows, cols = np.nonzero(allowed)
+    graph = coo_matrix((np.ones(len(rows)), (rows, n + cols)), shape=(n + m, n + m))
+    count, labels = connected_components(graph, directed=False)
+    return int(count), labels[:n].astype(np.intp), labels[n:].astype(np.intp)
+
+
+def _exact(ratio: Array) -> Array:
+    """Exact pair marginals (n, m) of one cluster, subsets over the columns (m small).
+
+    ``F[k][mask]``: total weight of the joint events of tracks 0..k-1 that use exactly the
+    detections in ``mask``; ``B[k][mask]``: of tracks k..n-1 that avoid ``mask``. Then
+    ``β_kj ∝ Σ_{mask ∌ j} F[k][mask] · L_kj · B[k+1][mask ∪ j]``.
+    """
+    n, m = ratio.shape
+    masks = np.arange(1 << m)
+    bits = 1 << np.arange(m)
+    has = (masks[:, None] & bits[None, :]) != 0
+    forward = np.zeros((n + 1, 1 << m))
+    forward[0, 0] = 1.0
+    for k in range(n):
+        f = forward[k].copy()
+        for j in np.flatnonzero(ratio[k]):
+            f[has[:, j]] += ratio[k, j] * forward[k][masks[has[:, j]] ^ bits[j]]
+        forward[k + 1] = f
+    backward = np.zeros((n + 1, 1 << m))
+    backward[n] = 1.0
+    for k in range(n - 1, -1, -1):
+        b = backward[k + 1].copy()
+        for j in np.flatnonzero(ratio[k]):
+            b[~has[:, j]] += ratio[k, j] * backward[k + 1][masks[~has[:, j]] | bits[j]]
+        backward[k] = b
+    total = backward[0, 0]
+    beta = np.zeros((n, m))
+    for col in range(m):
+        free = ~has[:, col]
+        beta[:, col] = ratio[:, col] * (forward[:n, free] * backward[1:, masks[free] | bits[col]]).sum(axis=1) / total
+    return beta
+
+
+def _star(ratio: Array) -> Array:
+    """JPDA* pair marginals (n, m) of one cluster (Blom & Bloem, 2000), subsets of both sides (n + m small).
+
+    Of the joint events that detect the same set of tracks S with the same set of detections D
+    (they differ only by a permutation), only the most likely is kept: with targets closer than
+    their errors those permutations are near-equally likely, and averaging over them is what
+    pulls JPDA's estimates together (coalescence). ``g[S, D]``, the best weight of a one-to-one
+    assignment of S to D, follows by pairing the lowest track of S with each detection of D;
+    then every kept event's weight flows back along its own pairs.
+    """
+    n, m = ratio.shape
+    masks = np.arange(1 << m)
+    bits = 1 << np.arange(m)
+    has = (masks[:, None] & bits[None, :]) != 0
+    without = masks[:, None] ^ bits[None, :]
+    best = np.zeros((1 << n, 1 << m))
+    choice = np.zeros((1 << n, 1 << m), dtype=np.intp)
+    best[0, 0] = 1.0
+    lowest = [(s & -s).bit_length() - 1 for s in range(1 << n)]
+    for s in range(1, 1 << n):
+        i = lowest[s]
+        weight = np.where(has, ratio[i][None, :] * best[s ^ (1 << i)][without], 0.0)
+        choice[s] = weight.argmax(axis=1)
+        best[s] = weight[masks, choice[s]]
+    flow = best.copy()
+    beta = np.zeros((n, m))
+    for s in range((1 << n) - 1, 0, -1):
+        i = lowest[s]
+        live = np.flatnonzero(flow[s] > 0.0)
+        j = choice[s, live]
+        np.add.at(flow[s ^ (1 << i)], live ^ bits[j], flow[s, live])
+        np.add.at(beta[i], j, flow[s, live])
+    return beta / best.sum()
+
+
+def _cheap(ratio: Array) -> Array:
+    """Fitzgerald's cheap JPDA: ``β_ij = L_ij / (Σ_j' L_ij' + Σ_i' L_i'j - L_ij + 1)`` (miss weight 1);
+    each row sums to less than 1, the rest is the miss."""
+    return ratio / (ratio.sum(axis=1, keepdims=True) + ratio.sum(axis=0, keepdims=True) - ratio + 1.0)
+
+
+def marginals(ratio: Array, max_exact: int = 10, star: bool = False) -> Array:
+    """Association probabilities (N, M + 1) from likelihood ratios (N, M): column j < M is
+    ``β_ij``, the last column the miss ``β_i0``; every row sums to 1 and every column of
+    pairs to at most 1. Clusters whose smaller side exceeds ``max_exact`` use cheap JPDA;
+    with ``star``, clusters of at most ``STAR_MAX_MEMBERS`` tracks and detections use JPDA*."""
+    n, m = ratio.shape
+    beta = np.zeros((n, m + 1))
+    beta[:, m] = 1.0
+    gated = ratio > 0.0
+    if not gated.any():
+        return beta
+    count, track_label, det_label = clusters(gated)
+    n_tracks, n_dets = np.bincount(track_label, minlength=count), np.bincount(det_label, minlength=count)
+    # A cluster of one track or one detection has a closed form: β = L / (1 + Σ L) over its pairs.
+    lone_track = n_tracks[track_label] == 1
+    beta[lone_track, :m] = ratio[lone_track] / (1.0 + ratio[lone_track].sum(axis=1, keepdims=True))
+    lone_det = n_dets[det_label] == 1
+    beta[:, :m][:, lone_det] = ratio[:, lone_det] / (1.0 + ratio[:, lone_det].sum(axis=0, keepdims=True))
+    for label in np.flatnonzero((n_tracks > 1) & (n_dets > 1)).tolist():
+        rows, cols = np.flatnonzero(track_label == label), np.flatnonzero(det_label == label)
+        block = ratio[np.ix_(rows, cols)]
+        if star and sum(block.shape) <= STAR_MAX_MEMBERS:
+            pairs = _star(block) if block.shape[0] <= block.shape[1] else _star(block.T).T
+        elif min(block.shape) > max_exact:
+            pairs = _cheap(block)
+        elif block.shape[1] <= block.shape[0]:
+            pairs = _exact(block)
+        else:
+            pairs = _exact(block.T).T
+        beta[np.ix_(rows, cols)] = pairs
+    beta[:, m] = np.clip(1.0 - beta[:, :m].sum(axis=1), 0.0, 1.0)
+    return beta
+
+
+def mix(x_pred: Array, p_pred: Array, c: Array, beta_miss: Array, pair_track: NDArray[np.intp],
+        beta_pair: Array, x_pair: Array, p_pair: Array, loglik_pair: Array) -> tuple[Array, Array, Array]:
+    """JPDA-IMM update of k tracks: per-mode states (k, r, 6), covariances (k, r, 6, 6) and mode probabilities (k, r).
+
+    Inputs: the tracks' predicted modes ``x_pred`` (k, r, 6), ``p_pred`` and probabilities ``c``
+    (k, r); their miss probabilities ``beta_miss`` (k,); and for p (track, detection) pairs the
+    track (index into k), ``β``, each mode's EKF posterior ``x_pair`` (p, r, 6), ``p_pair`` and
+    measurement log-likelihood (p, r). The pair's mode posterior is ``c_r l_r / Σ c l``, so
+    ``P(mode r, hypothesis j) = β_j P(r | j)`` (with ``P(r | miss) = c_r``); summed over j it is the
+    new μ_r, and each mode's state is the moment-matched mixture of its hypotheses.
+    Weights are renormalised per track, so pairs the caller dropped (tiny β) are ignored.
+    """
+    logw = np.log(np.maximum(c[pair_track], 1e-300)) + loglik_pair
+    mode_given_pair = np.exp(logw - logw.max(axis=1, keepdims=True))
+    mode_given_pair /= mode_given_pair.sum(axis=1, keepdims=True)
+    w_pair = beta_pair[:, None] * mode_given_pair
+    w_miss = beta_miss[:, None] * c
+    mu = w_miss.copy()
+    np.add.at(mu, pair_track, w_pair)
+    total = mu.sum(axis=1, keepdims=True)
+    mu_safe = np.maximum(mu, 1e-300)
+    x = w_miss[..., None] * x_pred
+    np.add.at(x, pair_track, w_pair[..., None] * x_pair)
+    x = np.where(mu[..., None] > 0.0, x / mu_safe[..., None], x_pred)
+    d_miss, d_pair = x_pred - x, x_pair - x[pair_track]
+    p = w_miss[..., None, None] * (p_pred + d_miss[..., :, None] * d_miss[..., None, :])
+    np.add.at(p, pair_track, w_pair[..., None, None] * (p_pair + d_pair[..., :, None] * d_pair[..., None, :]))
+    p /= mu_safe[..., None, None]
+    return x, 0.5 * (p + np.swapaxes(p, -1, -2)), mu / total

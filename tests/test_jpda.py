@@ -1,0 +1,217 @@
+"""JPDA (``fusion.tracking.jpda``): marginals against hypotheses written out by hand, cluster splitting,
+the combined update against the textbook PDA formula, and the tracker driven with ``association: jpda``."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+from test_tracking import T0, radar_plot, scan
+
+from fusion.config import FusionConfig
+from fusion.tracking import Tracker, TrackerParams, jpda
+from fusion.tracking.filters import update
+from fusion.tracking.tracks import CONFIRMED
+
+
+def brute_force(ratio: np.ndarray) -> np.ndarray:
+    """Marginals (N, M + 1) by listing every joint event: each track takes a gated detection or misses."""
+    n, m = ratio.shape
+    beta = np.zeros((n, m + 1))
+    total = 0.0
+    for choice in itertools.product(*[[m, *np.flatnonzero(ratio[i]).tolist()] for i in range(n)]):
+        used = [j for j in choice if j < m]
+        if len(used) != len(set(used)):
+            continue
+        weight = math.prod(ratio[i, j] for i, j in enumerate(choice) if j < m)
+        total += weight
+        for i, j in enumerate(choice):
+            beta[i, j] += weight
+    return beta / total
+
+
+def test_two_tracks_two_detections_marginals_by_hand() -> None:
+    # Likelihood ratios (miss weight 1): L11 = 3, L12 = 1, L21 = 2, L22 = 4. The joint events:
+    #   both miss: 1;  T1-D1: 3;  T1-D2: 1;  T2-D1: 2;  T2-D2: 4;  T1-D1 & T2-D2: 12;  T1-D2 & T2-D1: 2.
+    # Z = 25; β11 = (3 + 12)/25, β12 = (1 + 2)/25, β10 = (1 + 2 + 4)/25 (T1 misses: T2 misses, D1 or D2);
+    # β21 = (2 + 2)/25, β22 = (4 + 12)/25, β20 = (1 + 3 + 1)/25.
+    beta = jpda.marginals(np.array([[3.0, 1.0], [2.0, 4.0]]))
+    np.testing.assert_allclose(beta, np.array([[15, 3, 7], [4, 16, 5]]) / 25.0, rtol=1e-12)
+
+
+def test_jpda_star_keeps_only_the_best_permutation_by_hand() -> None:
+    # The same events, but of the two that detect both tracks with both detections only the better
+    # (T1-D1 & T2-D2: 12, not T1-D2 & T2-D1: 2) is kept: Z = 23.
+    beta = jpda.marginals(np.array([[3.0, 1.0], [2.0, 4.0]]), star=True)
+    np.testing.assert_allclose(beta, np.array([[15, 1, 7], [2, 16, 5]]) / 23.0, rtol=1e-12)
+
+
+def brute_force_star(ratio: np.ndarray) -> np.ndarray:
+    """JPDA* marginals by listing every joint event and keeping the best per (tracks, detections) sets."""
+    n, m = ratio.shape
+    kept: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[float, tuple[int, ...]]] = {}
+    for choice in itertools.product(*[[m, *np.flatnonzero(ratio[i]).tolist()] for i in range(n)]):
+        used = [j for j in choice if j < m]
+        if len(used) != len(set(used)):
+            continue
+        weight = math.prod(ratio[i, j] for i, j in enumerate(choice) if j < m)
+        key = (tuple(i for i, j in enumerate(choice) if j < m), tuple(sorted(used)))
+        if key not in kept or weight > kept[key][0]:
+            kept[key] = (weight, choice)
+    beta = np.zeros((n, m + 1))
+    for weight, choice in kept.values():
+        for i, j in enumerate(choice):
+            beta[i, j] += weight
+    return beta / sum(weight for weight, _ in kept.values())
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (5, 3), (4, 4)])
+def test_jpda_star_matches_enumeration(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(shape[0] * 10 + shape[1])
+    ratio = rng.exponential(3.0, shape) * (rng.random(shape) < 0.7)
+    beta = jpda.marginals(ratio, star=True)
+    np.testing.assert_allclose(beta, brute_force_star(ratio), rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(beta.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_likelihood_ratio_is_pd_times_gaussian_over_clutter_and_miss() -> None:
+    r = np.diag([4.0, 9.0])
+    s = r + np.array([[5.0, 1.0], [1.0, 3.0]])
+    y = np.array([2.0, -1.0])
+    d2 = float(y @ np.linalg.solve(s, y))
+    cost = d2 + np.linalg.slogdet(s)[1] - np.linalg.slogdet(r)[1]
+    pd, rho, pg = 0.8, 1e-3, 0.99
+    clutter = rho / math.sqrt(np.linalg.det(2 * np.pi * r))
+    expected = pd * multivariate_normal(np.zeros(2), s).pdf(y) / clutter / (1.0 - pd * pg)
+    ratio = jpda.likelihood_ratios(np.array([[cost, 0.0]]), np.array([[True, False]]), pd, rho, pg)
+    np.testing.assert_allclose(ratio, [[expected, 0.0]], rtol=1e-10)
+
+
+def test_clusters_split_and_are_solved_independently() -> None:
+    ratio = np.array([[5.0, 0.0, 2.0, 0.0],
+                      [0.0, 7.0, 0.0, 0.0],
+                      [0.0, 0.0, 3.0, 0.0],
+                      [0.0, 0.0, 0.0, 0.0]])
+    count, tracks, dets = jpda.clusters(ratio > 0)
+    assert count == 4  # {T0, T2, D0, D2}, {T1, D1}, {T3}, {D3}
+    assert tracks.tolist()[:3] == [0, 1, 0] and dets.tolist()[:3] == [0, 1, 0]
+    assert len({tracks[3], dets[3]} & {0, 1}) == 0 and tracks[3] != dets[3]
+    beta = jpda.marginals(ratio)
+    np.testing.assert_allclose(beta, brute_force(ratio), rtol=1e-12)
+    np.testing.assert_allclose(beta[1], [0.0, 7 / 8, 0.0, 0.0, 1 / 8], rtol=1e-12)
+    np.testing.assert_array_equal(beta[3], [0.0, 0.0, 0.0, 0.0, 1.0])
+    small = jpda.marginals(ratio[np.ix_([0, 2], [0, 2])])
+    np.testing.assert_allclose(beta[np.ix_([0, 2], [0, 2, 4])], small, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (6, 4), (5, 5)])
+def test_exact_marginals_match_enumeration_and_rows_sum_to_one_with_the_miss(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(shape) * shape[0])
+    ratio = rng.exponential(3.0, shape) * (rng.random(shape) < 0.6)
+    beta = jpda.marginals(ratio)
+    np.testing.assert_allclose(beta, brute_force(ratio), rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(beta.sum(axis=1), 1.0, rtol=1e-12)
+    assert (beta[:, :-1].sum(axis=0) <= 1.0 + 1e-12).all() and (beta >= 0.0).all()
+
+
+def test_large_clusters_fall_back_to_cheap_jpda() -> None:
+    ratio = np.array([[4.0, 1.0], [2.0, 3.0]])
+    beta = jpda.marginals(ratio, max_exact=1)
+    # Fitzgerald: β_ij = L_ij / (row sum + column sum - L_ij + 1).
+    expected = np.array([[4 / (5 + 6 - 4 + 1), 1 / (5 + 4 - 1 + 1)], [2 / (5 + 6 - 2 + 1), 3 / (5 + 4 - 3 + 1)]])
+    np.testing.assert_allclose(beta[:, :2], expected, rtol=1e-12)
+    np.testing.assert_allclose(beta.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_combined_update_of_one_track_with_two_detections_is_the_textbook_pda() -> None:
+    x = np.array([0.0, 0.0, 0.0, 5.0, 0.0, 0.0])
+    p = np.diag([100.0, 100.0, 50.0, 4.0, 4.0, 1.0])
+    p[0, 3] = p[3, 0] = 10.0
+    h = np.zeros((3, 6))
+    h[0, 0] = h[1, 1] = h[2, 2] = 1.0
+    r = np.diag([25.0, 25.0, 25.0])
+    s = h @ p @ h.T + r
+    z = np.array([[12.0, -5.0, 3.0], [-4.0, 9.0, 0.0]])
+    nu = z - h @ x
+    pd, rho, pg = 0.9, 1e-2, 0.999
+    cost = np.array([[n @ np.linalg.solve(s, n) + np.linalg.slogdet(s)[1] - np.linalg.slogdet(r)[1] for n in nu]])
+    beta = jpda.marginals(jpda.likelihood_ratios(cost, np.ones((1, 2), dtype=bool), pd, rho, pg))[0]
+    # By hand: e_j = N(ν_j; 0, S), b = λ (1 - Pd Pg) / Pd; β_j = e_j / (b + Σ e), β_0 = b / (b + Σ e).
+    e = np.array([multivariate_normal(np.zeros(3), s).pdf(n) for n in nu])
+    b = rho / math.sqrt(np.linalg.det(2 * np.pi * r)) * (1 - pd * pg) / pd
+    np.testing.assert_allclose(beta, [*e / (b + e.sum()), b / (b + e.sum())], rtol=1e-10)
+
+    k = p @ h.T @ np.linalg.inv(s)
+    combined = beta[0] * nu[0] + beta[1] * nu[1]
+    spread = sum(beta[j] * np.outer(nu[j], nu[j]) for j in range(2)) - np.outer(combined, combined)
+    x_book = x + k @ combined
+    p_book = beta[2] * p + (1 - beta[2]) * (p - k @ s @ k.T) + k @ spread @ k.T
+
+    hs = np.repeat(h[None], 2, axis=0)
+    x_j, p_j = update(np.repeat(x[None], 2, axis=0), np.repeat(p[None], 2, axis=0), nu, hs,
+                      np.repeat(s[None], 2, axis=0), np.repeat(r[None], 2, axis=0))
+    x_new, p_new, mu = jpda.mix(x[None, None], p[None, None], np.ones((1, 1)), beta[2:], np.array([0, 0]),
+                                beta[:2], x_j[:, None], p_j[:, None], np.zeros((2, 1)))
+    np.testing.assert_allclose(x_new[0, 0], x_book, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(p_new[0, 0], p_book, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(mu, [[1.0]])
+
+
+def test_mix_with_a_certain_association_is_the_imm_update() -> None:
+    rng = np.random.default_rng(7)
+    x_pred, x_post = rng.normal(size=(1, 2, 6)), rng.normal(size=(1, 2, 6))
+    p_pred = np.repeat(np.eye(6)[None, None] * 9.0, 2, axis=1)
+    p_post = np.repeat(np.eye(6)[None, None] * 4.0, 2, axis=1)
+    c, loglik = np.array([[0.7, 0.3]]), np.array([[-1.0, -3.0]])
+    x, p, mu = jpda.mix(x_pred, p_pred, c, np.zeros(1), np.array([0]), np.ones(1), x_post, p_post, loglik)
+    w = c[0] * np.exp(loglik[0])
+    np.testing.assert_allclose(mu[0], w / w.sum(), rtol=1e-12)
+    np.testing.assert_allclose(x, x_post, rtol=1e-12)
+    np.testing.assert_allclose(p, p_post, rtol=1e-12)
+
+
+def jpda_tracker() -> Tracker:
+    return Tracker(FusionConfig().tracker_params())
+
+
+def formation_run() -> Tracker:
+    """Two drones 50 m apart at 2 km, flying side by side towards a radar whose plots say their noise
+    (5 m, 0.3°: 10 m across) for 20 scans. With the default 1° the spacing would be about one sigma
+    across, where JPDA's estimates are known to coalesce (see docs/performance.md)."""
+    tracker = jpda_tracker()
+    rng = np.random.default_rng(11)
+    sigma = {"range_m": 5.0, "azimuth_deg": 0.3, "elevation_deg": 0.5}
+    for k in range(20):
+        plots = [{**radar_plot(2000.0 - 10 * k + float(rng.normal(0, 5)), az + float(rng.normal(0, 0.3))),
+                  "sigma": sigma} for az in (44.3, 45.7)]
+        tracker.step(scan("radar", T0 + k, plots))
+    return tracker
+
+
+def test_jpda_tracker_keeps_a_close_pair_apart_and_is_deterministic() -> None:
+    assert TrackerParams().association == FusionConfig().association == "jpda"
+    tracker = formation_run()
+    assert tracker.table.ids == ["T-1", "T-2"]
+    assert tracker.table.status.tolist() == [CONFIRMED, CONFIRMED]
+    truth = Tracker()
+    truth.step(scan("radar", T0 + 19, [radar_plot(2000.0 - 190, az) for az in (44.3, 45.7)]))
+    distance = np.linalg.norm(tracker.table.x[:, None, :3] - truth.table.x[None, :, :3], axis=2)
+    assert distance.argmin(axis=1).tolist() == [0, 1]  # no swap: T-1 is still the left drone
+    assert distance.min(axis=1).max() < 20.0
+    again = formation_run()
+    for name in ("x", "p", "mu", "hits"):
+        np.testing.assert_array_equal(getattr(tracker.table, name), getattr(again.table, name))
+
+
+def test_jpda_tracker_confirms_a_lone_target_and_ignores_an_old_scan() -> None:
+    tracker = jpda_tracker()
+    for k in range(4):
+        result = tracker.step(scan("radar", T0 + k, [radar_plot(1000.0 + 5 * k, 45.0)]))
+    assert result.confirmed == ("T-1",)
+    before = tracker.table.x.copy()
+    result = tracker.step(scan("radar", T0 + 2.5, [radar_plot(1013.0, 45.0)]))
+    assert result.out_of_order == 1 and result.started == () and result.updated == ()
+    np.testing.assert_array_equal(before, tracker.table.x)

@@ -1,0 +1,93 @@
+"""The tracker's shortcuts for speed give the same answers as the plain computations they replace."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fusion.tracking import MeasurementBlock, Scan, Tracker
+from fusion.tracking.filters import combine, imm_predict, project_covariance
+from fusion.tracking.gating import gate
+from fusion.tracking.measurements import (
+    BEARING,
+    POSITION,
+    RADAR,
+    MeasurementModel,
+    predict_measurement,
+)
+from fusion.tracking.motion import ct_transition, cv_process_noise, mode_matrices
+from fusion.tracking.tracks import CONFIRMED, TENTATIVE
+
+
+def test_mode_matrices_equal_the_per_mode_transition_and_process_noise_exactly() -> None:
+    dt = np.random.default_rng(1).uniform(-2.0, 6.0, 50)
+    omega = np.array([0.0, math.radians(15.0), -math.radians(15.0), 0.5])
+    q_h, q_v = np.array([0.02, 1.0, 1.0, 3.0]), np.array([0.02, 0.05, 0.05, 0.4])
+    f, q = mode_matrices(dt, omega, q_h, q_v)
+    for j in range(len(omega)):
+        np.testing.assert_array_equal(f[:, j], ct_transition(dt, float(omega[j])))
+        np.testing.assert_array_equal(q[:, j], cv_process_noise(dt, float(q_h[j]), float(q_v[j])))
+
+
+def _spd(rng: np.random.Generator, n: int, scale: np.ndarray) -> np.ndarray:
+    a = rng.normal(size=(n, 6, 6)) * np.sqrt(scale)[:, None, None]
+    return a @ np.swapaxes(a, 1, 2) / 6.0 + np.eye(6) * scale[:, None, None] * 0.05
+
+
+def _tracker(rng: np.random.Generator, n: int) -> Tracker:
+    """A tracker with n tracks of random IMM states (modes spread apart), covariances and times."""
+    tracker = Tracker()
+    tab = tracker.table
+    x = np.concatenate([rng.uniform(-4000, 4000, (n, 2)), rng.uniform(0, 300, (n, 1)),
+                        rng.uniform(-30, 30, (n, 2)), rng.uniform(-3, 3, (n, 1))], axis=1)
+    scale = 10.0 ** rng.uniform(0, 4, n)
+    tab.add(x, _spd(rng, n, scale), (0.8, 0.1, 0.1), 0.0, np.log(np.full((n, 4), 0.25)), "s")
+    tab.xm = tab.xm + rng.normal(size=tab.xm.shape) * np.sqrt(scale)[:, None, None] * 0.3
+    tab.pm = np.stack([_spd(rng, n, scale) for _ in range(3)], axis=1)
+    tab.mu = rng.dirichlet(np.ones(3), n)
+    tab.x, tab.p = combine(tab.xm, tab.pm, tab.mu)
+    tab.t = rng.uniform(-6.0, 1.0, n)
+    tab.status = np.where(rng.random(n) < 0.5, CONFIRMED, TENTATIVE).astype(np.int8)
+    return tracker
+
+
+def _block(rng: np.random.Generator, model: MeasurementModel, x: np.ndarray, m: np.ndarray, b: np.ndarray
+           ) -> MeasurementBlock:
+    """Detections of some predicted tracks (with noise up to a few hundred metres) and some at random."""
+    z, _ = predict_measurement(model, x + rng.normal(size=x.shape) * rng.choice([1.0, 30.0, 300.0], (len(x), 1)), m, b)
+    sigma = {"radar": [10.0, 0.01, 0.01, 1.0], "bearing": [0.05, 0.05], "position": [5.0] * 3 + [2.0] * 3}[model.name]
+    mask = rng.random(z.shape) < 0.8
+    mask[:, 0] = mask[:, 1] = True
+    return MeasurementBlock(model, z, mask, np.broadcast_to(np.diag(np.square(sigma)), (len(z), len(sigma),
+                                                                                           len(sigma))).copy(),
+                            np.arange(len(z)))
+
+
+@pytest.mark.parametrize("model", [RADAR, BEARING, POSITION])
+def test_the_plausibility_pre_gate_keeps_every_track_within_its_gate_of_a_detection(model: MeasurementModel) -> None:
+    rng = np.random.default_rng({"radar": 3, "bearing": 4, "position": 5}[model.name])
+    checked = 0
+    for _ in range(20):
+        tracker = _tracker(rng, 60)
+        tab, prm = tracker.table, tracker.params
+        yaw = rng.uniform(0, 2 * math.pi)
+        m = np.array([[math.cos(yaw), -math.sin(yaw), 0.0], [math.sin(yaw), math.cos(yaw), 0.0], [0.0, 0.0, 1.0]])
+        b = rng.uniform(-2000, 2000, 3)
+        x, p = combine(*imm_predict(tab.xm, tab.pm, tab.mu, 0.5 - tab.t, prm.modes))
+        picked = rng.choice(len(tab), 8, replace=False)
+        block = _block(rng, model, np.concatenate([x[picked], x[:4] + rng.uniform(-3000, 3000, (4, 6))]), m, b)
+        scan = Scan(time=0.5, sensor_id="s", kind=model.name, origin=np.zeros(3), m=m, b=b, blocks=(block,),
+                    class_probs=np.zeros((len(block), 4)), has_class=np.zeros(len(block), dtype=bool),
+                    emitter=np.zeros(len(block), dtype=bool))
+        z_pred, h = predict_measurement(model, x, m, b)
+        exact = gate(z_pred, project_covariance(h, p), block.z, block.r, block.mask, model.angles, tracker._gates,
+                     wide=prm.initiation_exclusion)
+        limit = np.where(tab.status != TENTATIVE, prm.initiation_exclusion, 1.0)[:, None] \
+            * tracker._gates[block.mask.sum(axis=1)][None, :]
+        needed = np.flatnonzero((exact.d2 <= limit).any(axis=1))
+        kept = tracker._plausible(scan)
+        assert set(needed.tolist()) <= set(kept.tolist())
+        checked += len(needed)
+    assert checked > 20  # the detections did gate with tracks: the test exercised the bound
