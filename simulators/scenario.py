@@ -177,7 +177,17 @@ class AcousticDetection(Spec):
     absorption_db_per_m: NonNegativeFloat = 0.005
 
 
-class AcousticConfig(Placed):
+class PeriodicSensor(Placed):
+    """A sensor that reports every ``update_period_s`` (radars have a scan period instead)."""
+
+    update_period_s: PositiveFloat = 1.0
+
+    @property
+    def period_s(self) -> float:
+        return self.update_period_s
+
+
+class AcousticConfig(PeriodicSensor):
     """A microphone array that measures bearings (azimuth and elevation) and classifies by sound."""
 
     id: Ident
@@ -188,10 +198,6 @@ class AcousticConfig(Placed):
     detection: AcousticDetection = AcousticDetection()
     false_alarms_per_update: NonNegativeFloat = 0.05
     class_strength: NonNegativeFloat = 8.0
-
-    @property
-    def period_s(self) -> float:
-        return self.update_period_s
 
 
 class RfDfNoise(Spec):
@@ -207,7 +213,7 @@ class RfDfDetection(Spec):
     sensitivity_dbm: Decibels = -95.0
 
 
-class RfDfConfig(Placed):
+class RfDfConfig(PeriodicSensor):
     """An RF direction finder: bearing, power, frequency and a stable emitter id of drone links."""
 
     id: Ident
@@ -219,10 +225,6 @@ class RfDfConfig(Placed):
     false_alarms_per_update: NonNegativeFloat = 0.02
     class_strength: NonNegativeFloat = 6.0
 
-    @property
-    def period_s(self) -> float:
-        return self.update_period_s
-
 
 class RemoteIdNoise(Spec):
     """One-sigma error of the positions and velocities that drones broadcast."""
@@ -232,7 +234,7 @@ class RemoteIdNoise(Spec):
     velocity_mps: PositiveFloat = 0.5
 
 
-class RemoteIdConfig(Placed):
+class RemoteIdConfig(PeriodicSensor):
     """A Remote ID receiver: decodes the broadcasts of cooperative drones within range."""
 
     id: Ident
@@ -241,10 +243,6 @@ class RemoteIdConfig(Placed):
     max_range_m: PositiveFloat = 3000.0
     detection_probability: Probability = 0.9
     noise: RemoteIdNoise = RemoteIdNoise()
-
-    @property
-    def period_s(self) -> float:
-        return self.update_period_s
 
 
 SensorConfig = Annotated[RadarConfig | AcousticConfig | RfDfConfig | RemoteIdConfig, Field(discriminator="kind")]
