@@ -134,3 +134,25 @@ def test_a_track_that_only_one_bearing_sensor_still_sees_coasts_and_is_deleted()
         if t == 6.0:  # last fix at 2.5 s (mic-north within the crossing window of mic-south's 1.75 s)
             assert result.updated == ("T-1",) and tracker.table.status.tolist() == [2]  # coasting
     assert len(tracker.table) == 0 and tracker.strobes(T0 + 14.5).time.tolist() == [T0 + 14.5]
+
+
+def test_bearings_alone_do_not_keep_a_plot_started_tentative_track_alive() -> None:
+    """A plot (say clutter) on the drone's bearing lines starts a tentative track that bearings then
+    update; bearings do not confirm such a track, so they must not keep it alive either: it times
+    out and the bearings start and confirm a crossing track of their own."""
+    config = FusionConfig()
+    tracker = Tracker(config.tracker_params())
+    radar = _origin(np.array([0.0, 0.0, 10.0]))
+    frame = LocalFrame(radar["lat"], radar["lon"], radar["alt_m"])
+    rng, az, el = enu_to_polar(frame.from_geodetic(*SITE.to_geodetic(_drone(0.0))))
+    plot = DetectionsMessage.model_validate({
+        "schema": "sargas.detections/1", "sensor_id": "radar", "kind": "radar", "time": T0, "seq": 0,
+        "origin": radar, "detections": [{"range_m": float(rng), "azimuth_deg": float(az), "elevation_deg": float(el)}]})
+    assert tracker.step(ingest(plot, SITE, config)).started == ("T-1",)
+    for k in range(1, 80):
+        t = 0.25 * k
+        sensor = "mic-north" if k % 2 == 0 else "mic-south"
+        tracker.step(ingest(_bearing_message(sensor, T0 + t, [_drone(t)]), SITE, config))
+    assert "T-1" not in tracker.table.ids
+    assert tracker.table.status.tolist() == [CONFIRMED]
+    assert np.linalg.norm(tracker.table.x[0, :2] - _drone(0.25 * 79)[:2]) < 15.0

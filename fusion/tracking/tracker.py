@@ -20,7 +20,9 @@ A step, all in array operations over tracks × detections:
 Bearing-only detections (acoustic, RF direction finding) update any track they gate with. They
 count towards confirmation only for tracks started by crossing bearings, so a radar clutter
 plot that happens to lie on a bearing line is not confirmed by it (counting RF bearings for
-every track was measured: in the swarm it confirmed duplicate tracks, GOSPA 72 → 128 m).
+every track was measured: in the swarm it confirmed duplicate tracks, GOSPA 72 → 128 m). Nor do
+they keep such a tentative track alive: it times out, and the bearings start a crossing track of
+their own (measured on sector-radar recordings: low-drone GOSPA 62.5 → 44.0 m, mass 189 → 171 m).
 A scan older than a track's state never updates that track: its detections are counted as
 out of order and consumed, so they neither corrupt the track nor start a duplicate.
 The tracker never reads the clock: time is the scan's ``time`` or an argument.
@@ -438,7 +440,10 @@ class Tracker:
         column = tab.sensor_column(scan.sensor_id)
         others = np.delete(tab.sensor_last[rows], column, axis=1)
         crossed = (others >= scan.time - self.params.crossing_window_s).any(axis=1)
-        fixed = rows if model.starts_tracks else rows[crossed]
+        # A tentative track that a plot started is not kept alive by bearings alone: if bearings are
+        # all that see it, it times out and the bearings start a crossing track of their own.
+        bearing_fix = crossed & (tab.from_bearings[rows] | (tab.status[rows] != TENTATIVE))
+        fixed = rows if model.starts_tracks else rows[bearing_fix]
         tab.t_fix[fixed] = scan.time
         tab.sensor_last[rows, column] = scan.time
         tab.hits[rows] += 1 if model.starts_tracks else tab.from_bearings[rows]
