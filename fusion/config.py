@@ -161,6 +161,11 @@ class FusionConfig(_Frozen):
     class_floor: Probability = 0.05
     #: Likelihood of (drone, bird, aircraft, unknown) given an RF emitter / Remote ID detection.
     emitter_likelihood: tuple[PositiveFloat, PositiveFloat, PositiveFloat, PositiveFloat] = (0.9, 0.01, 0.04, 0.05)
+    #: The same for an RF bearing without a position: it shows an emitter somewhere along a line, where
+    #: another drone's link or a Wi-Fi access point would put it as well (an RF direction finder's 5° bearing
+    #: is a gate hundreds of metres wide at a few km), so one bearing is 5:1 for a drone, not 90:1.
+    bearing_emitter_likelihood: tuple[PositiveFloat, PositiveFloat, PositiveFloat, PositiveFloat] = (
+        0.6, 0.12, 0.12, 0.16)
     #: Exponent of the speed likelihood per update of an established track (its speed estimates are
     #: strongly correlated: 0.1 makes ten updates count as one independent look).
     speed_evidence_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
@@ -202,6 +207,7 @@ class FusionConfig(_Frozen):
             max_position_sigma_m=self.max_position_sigma_m, sensor_recent_s=self.sensor_recent_s,
             class_prior=self.class_prior, class_evidence_weight=self.class_evidence_weight,
             class_floor=self.class_floor, emitter_likelihood=self.emitter_likelihood,
+            bearing_emitter_likelihood=self.bearing_emitter_likelihood,
             class_min_p=self.class_min_p, speed_evidence_weight=self.speed_evidence_weight,
             crossing_window_s=self.crossing_window_s,
             crossing_speed_mps=self.crossing_speed_mps, min_crossing_deg=self.min_crossing_deg,

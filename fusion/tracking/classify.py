@@ -4,7 +4,9 @@ Classifier outputs (``class_probs``) are treated as tempered likelihoods: the un
 mass is spread evenly, each value is floored (one output never rules a class out) and
 raised to ``weight`` < 1 because successive outputs of one sensor are correlated. An RF
 emitter or Remote ID is strong evidence of a drone and multiplies in ``emitter_likelihood``.
-Posteriors are floored at ``min_p`` so that a label can still change later.
+Posteriors are floored at ``min_p`` so that a label can still change later. An RF bearing only shows an
+emitter somewhere along a line, a gate hundreds of metres wide at a few km, where another drone's link or
+a Wi-Fi access point explains it as well as the track: it gets the far weaker ``bearing_emitter_likelihood``.
 
 Kinematics add the one thing every sensor's track has: speed. Small drones and birds fly
 below about 35 and 25 m/s, aircraft above their stall speed of about 30 m/s, so each class
@@ -42,12 +44,19 @@ def prior_logp(prior: tuple[float, ...], n: int) -> Array:
 
 
 def evidence(probs: Array, has_probs: NDArray[np.bool_], emitter: NDArray[np.bool_], weight: float,
-             floor: float, emitter_likelihood: tuple[float, ...]) -> Array:
-    """Log-likelihoods (n, 4) of detections from their class_probs (n, 4) and emitter flags (n,)."""
+             floor: float, emitter_likelihood: tuple[float, ...] | Array) -> Array:
+    """Log-likelihoods (n, 4) of detections from their class_probs (n, 4) and emitter flags (n,);
+    ``emitter_likelihood`` is one (4,) for all detections or one row (n, 4) per detection."""
     spread = np.clip(1.0 - probs.sum(axis=1, keepdims=True), 0.0, 1.0) / probs.shape[1]
     loglik = weight * np.log(np.maximum(probs + spread, floor))
     loglik = np.where(has_probs[:, None], loglik, 0.0)
-    return loglik + np.where(emitter[:, None], np.log(np.asarray(emitter_likelihood))[None], 0.0)
+    return loglik + np.where(emitter[:, None], np.log(np.asarray(emitter_likelihood)), 0.0)
+
+
+def emitter_likelihoods(bearing: NDArray[np.bool_], located: tuple[float, ...],
+                        bearing_only: tuple[float, ...]) -> Array:
+    """Per detection (n, 4): the emitter likelihood of a bearing-only detection, else of a located one."""
+    return np.where(bearing[:, None], np.asarray(bearing_only)[None], np.asarray(located)[None])
 
 
 #: Per class (drone, bird, aircraft): speed (m/s) where the likelihood is one half, and its sign
@@ -69,7 +78,16 @@ def fuse(logp: Array, loglik: Array, min_p: float) -> Array:
     return normalise(logp + loglik, min_p)
 
 
+#: A track is given a class only once that class is more likely than all others together; below, it is
+#: 'unknown' (Chow's reject option: a weak classifier's first few looks often favour a wrong class a little,
+#: and a 'drone' label the threat logic would not act on, since it needs P(drone) ≥ ½, only misleads).
+MIN_LABEL_P = 0.5
+
+
 def best_label(logp: Array) -> tuple[NDArray[np.intp], Array]:
-    """Most probable label index (N,) and its probability (N,)."""
+    """Label index (N,) and its probability (N,): the most probable class if its probability is at least
+    ``MIN_LABEL_P``, else 'unknown'."""
     idx = np.argmax(logp, axis=1)
-    return idx, np.exp(logp[np.arange(len(logp)), idx])
+    rows = np.arange(len(logp))
+    idx = np.where(logp[rows, idx] >= np.log(MIN_LABEL_P), idx, UNKNOWN)
+    return idx, np.exp(logp[rows, idx])

@@ -41,6 +41,7 @@ class TrackerParams:
     class_evidence_weight: float = 0.5
     class_floor: float = 0.05
     emitter_likelihood: tuple[float, float, float, float] = (0.9, 0.01, 0.04, 0.05)
+    bearing_emitter_likelihood: tuple[float, float, float, float] = (0.6, 0.12, 0.12, 0.16)
     class_min_p: float = 1e-3
     speed_evidence_weight: float = 0.1
     crossing_window_s: float = 1.5

@@ -176,14 +176,23 @@ class Tracker:
                 self._update(block, rows[in_block], cols[in_block] - offsets[b], modes, scan)
             updated_rows = np.sort(rows)
 
+        bearing_only = np.zeros(scan.n_detections, dtype=bool)
+        if scan.bearings is not None:
+            bearing_only[scan.bearings.index] = True
         loglik = classify.evidence(scan.class_probs, scan.has_class, scan.emitter, prm.class_evidence_weight,
-                                   prm.class_floor, prm.emitter_likelihood)
-        if len(rows):
-            moving = loglik[det_index[cols]] + np.where(
-                (tab.status[rows] != TENTATIVE)[:, None],
-                classify.speed_evidence(np.linalg.norm(tab.x[rows, 3:5], axis=1), prm.speed_evidence_weight,
+                                   prm.class_floor, classify.emitter_likelihoods(
+                                       bearing_only, prm.emitter_likelihood, prm.bearing_emitter_likelihood))
+        # Detections tell what a track is only while its position is fixed (by this detection, or by any within
+        # the crossing window): a bearing on a track that no sensor has placed lately may come from anything
+        # along its line.
+        placed = tab.t_fix[rows] >= scan.time - prm.crossing_window_s
+        labelled, label_cols = rows[placed], cols[placed]
+        if len(labelled):
+            moving = loglik[det_index[label_cols]] + np.where(
+                (tab.status[labelled] != TENTATIVE)[:, None],
+                classify.speed_evidence(np.linalg.norm(tab.x[labelled, 3:5], axis=1), prm.speed_evidence_weight,
                                         prm.class_floor), 0.0)
-            tab.label_logp[rows] = classify.fuse(tab.label_logp[rows], moving, prm.class_min_p)
+            tab.label_logp[labelled] = classify.fuse(tab.label_logp[labelled], moving, prm.class_min_p)
         if scan.keys:
             for row, col in zip(rows.tolist(), cols.tolist()):
                 self.identities.bind(int(tab.number[row]), scan.keys[det_index[col]])
