@@ -138,6 +138,10 @@ class FusionConfig(_Frozen):
     altitude_prior_period_s: PositiveFloat = 10.0
     #: A strobe (a bearing that crosses nothing) is published for at most this long, s.
     strobe_max_age_s: PositiveFloat = 2.0
+    #: A bearing sensor detects nothing beyond its stated coverage range (``coverage.max_range_m`` of its
+    #: status): its bearings neither update tracks nor cross other bearings farther than this many times
+    #: that range (a stated range is nominal, hence the margin; sensors without a status are unbounded).
+    coverage_margin: Annotated[float, Field(ge=1.0)] = 1.25
 
     #: Updates needed to confirm a tentative track. 4 rather than 3: with 10 false plots per scan
     #: spread over a 5 km radar, 3 hits confirmed ~9 false tracks in 300 s, 4 hits none.
@@ -213,7 +217,7 @@ class FusionConfig(_Frozen):
             crossing_speed_mps=self.crossing_speed_mps, min_crossing_deg=self.min_crossing_deg,
             crossing_altitude_m=self.crossing_altitude_m, crossing_altitude_sigma_m=self.crossing_altitude_sigma_m,
             altitude_prior_period_s=self.altitude_prior_period_s,
-            strobe_max_age_s=self.strobe_max_age_s,
+            strobe_max_age_s=self.strobe_max_age_s, coverage_margin=self.coverage_margin,
         )
 
     def threat_params(self) -> ThreatParams:

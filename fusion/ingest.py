@@ -16,6 +16,7 @@ used as a position.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -125,8 +126,9 @@ def _sensor_pose(site: LocalFrame, sensor: LocalFrame) -> tuple[Array, Array, Ar
     return pose
 
 
-def ingest(msg: DetectionsMessage, site: LocalFrame, config: FusionConfig) -> Scan:
-    """The scan of one validated detections message, in the frame of ``site``."""
+def ingest(msg: DetectionsMessage, site: LocalFrame, config: FusionConfig, max_range_m: float = math.inf) -> Scan:
+    """The scan of one validated detections message, in the frame of ``site``; ``max_range_m`` is the
+    sensor's coverage range from its latest status, if it sent one."""
     dets = list(msg.detections)
     sig: SensorSigma = getattr(config.sigma, msg.kind)
     if msg.origin is not None:
@@ -159,5 +161,5 @@ def ingest(msg: DetectionsMessage, site: LocalFrame, config: FusionConfig) -> Sc
         m=m, b=b, blocks=tuple(blocks), class_probs=probs.reshape(len(dets), len(LABELS)),
         has_class=np.array([d.class_probs is not None for d in dets], dtype=bool),
         emitter=np.full(len(dets), msg.kind == "rf"),
-        keys=keys if any(keys) else (),
+        keys=keys if any(keys) else (), max_range_m=max_range_m,
     )

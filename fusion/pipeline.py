@@ -228,7 +228,9 @@ class FusionEngine:
             return []
         if self._next_k is None:
             self._next_k = math.ceil(msg.time / self.config.publish_period_s)
-        result = self.tracker.step(ingest(msg, self.site, self.config))
+        status = self._statuses.get(msg.sensor_id)
+        max_range = math.inf if status is None or status.coverage is None else status.coverage.max_range_m
+        result = self.tracker.step(ingest(msg, self.site, self.config, max_range))
         self._fusion_time = msg.time if self._fusion_time is None else max(self._fusion_time, msg.time)
         self.stats["scans"] += 1
         self.stats["detections"] += len(msg.detections)

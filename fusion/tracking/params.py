@@ -51,3 +51,4 @@ class TrackerParams:
     crossing_altitude_sigma_m: float = 100.0
     altitude_prior_period_s: float = 10.0
     strobe_max_age_s: float = 2.0
+    coverage_margin: float = 1.25

@@ -6,6 +6,7 @@ depends on numpy only and can be driven by synthetic arrays in tests.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +44,7 @@ class Scan:
     sensor measures its angles. ``class_probs`` (n, 4) is ordered drone, bird, aircraft, unknown
     (rows without ``has_class`` are zero). ``keys`` holds each detection's identities
     (``"uas:<id>"``, ``"emitter:<id>"``), which bind RF reports to the same track.
+    ``max_range_m`` is the sensor's stated coverage range (from its status; infinite if unknown).
     """
 
     time: float
@@ -56,6 +58,7 @@ class Scan:
     has_class: NDArray[np.bool_]
     emitter: NDArray[np.bool_]
     keys: tuple[tuple[str, ...], ...] = field(default=())
+    max_range_m: float = math.inf
 
     @property
     def n_detections(self) -> int:

@@ -36,7 +36,7 @@ class StrobeStore:
     """Bearings not yet explained, as arrays; ``sensor`` is the tracker's sensor column."""
 
     FIELDS: tuple[str, ...] = ("sensor", "time", "origin", "direction", "n_az", "n_el", "az", "el", "has_el",
-                               "var_az", "var_el", "loglik")
+                               "var_az", "var_el", "loglik", "max_range")
 
     def __init__(self, n_classes: int) -> None:
         self.sensor: NDArray[np.intp] = np.zeros(0, dtype=np.intp)
@@ -51,6 +51,7 @@ class StrobeStore:
         self.var_az: Array = np.zeros(0)
         self.var_el: Array = np.zeros(0)
         self.loglik: Array = np.zeros((0, n_classes))
+        self.max_range: Array = np.zeros(0)
         self.keys: list[tuple[str, ...]] = []
 
     def __len__(self) -> int:
@@ -61,12 +62,14 @@ class StrobeStore:
         return Rays(self.origin, self.direction, self.n_az, self.n_el)
 
     def add(self, sensor: int, time: float, r: Rays, z: Array, mask: NDArray[np.bool_], var: Array,
-            loglik: Array, keys: list[tuple[str, ...]]) -> None:
-        """Append bearings of one scan: rays, z (k, 2) az/el, mask (k, 2), variances (k, 2), class evidence."""
+            loglik: Array, keys: list[tuple[str, ...]], max_range: float) -> None:
+        """Append bearings of one scan: rays, z (k, 2) az/el, mask (k, 2), variances (k, 2), class evidence,
+        and the sensor's coverage range (a crossing farther away is no target of its)."""
         k = len(z)
         new = {"sensor": np.full(k, sensor, dtype=np.intp), "time": np.full(k, time), "origin": r.origin,
                "direction": r.direction, "n_az": r.n_az, "n_el": r.n_el, "az": z[:, 0], "el": z[:, 1],
-               "has_el": mask[:, 1], "var_az": var[:, 0], "var_el": var[:, 1], "loglik": loglik}
+               "has_el": mask[:, 1], "var_az": var[:, 0], "var_el": var[:, 1], "loglik": loglik,
+               "max_range": np.full(k, max_range)}
         for name in self.FIELDS:
             setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
         self.keys.extend(keys)

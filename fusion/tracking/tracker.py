@@ -302,7 +302,21 @@ class Tracker:
             g = gate(z_pred, project_covariance(h, p_pred), block.z, block.r, block.mask, block.model.angles,
                      self._gates, wide=max(self.params.initiation_exclusion, 1.0))
             d2[rows], log_det_ratio[rows], inside[rows] = g.d2, g.log_det_ratio, g.inside
+            if block.model is BEARING:  # a bearing has no range of its own: the sensor's coverage bounds it
+                beyond = rows[self._beyond_coverage(x_pred, p_pred, scan)]
+                d2[beyond], inside[beyond] = np.inf, False
         return Gating(d2=d2, log_det_ratio=log_det_ratio, inside=inside)
+
+    def _beyond_coverage(self, x: Array, p: Array, scan: Scan) -> NDArray[np.bool_]:
+        """Which tracks (states ``x``, covariances ``p``) lie surely beyond the scan's sensor range: farther
+        than ``coverage_margin`` times its stated ``max_range_m`` by more than three position sigmas.
+
+        A bearing sensor's line runs on for ever, but it hears or receives nothing past its range:
+        without this, the bearing of a near target updates (and labels) every track farther down its line.
+        """
+        distance = np.linalg.norm(x[:, :3] - scan.origin, axis=1)
+        sigma = np.sqrt(np.trace(p[:, :3, :3], axis1=1, axis2=2))
+        return distance - 3.0 * sigma > self.params.coverage_margin * scan.max_range_m
 
     def _near_missed(self, scan: Scan, gated: list[Gating], offsets: NDArray[np.intp],
                      assigned: NDArray[np.intp]) -> NDArray[np.bool_]:
@@ -538,8 +552,10 @@ class Tracker:
                 _pairs(mask[:, 1], store.has_el[partners]), _pairs(np.zeros(n), lateral),
                 np.ones((n * s_, 2), dtype=bool), pair.origin[..., 2].mean(axis=1) + prm.crossing_altitude_m,
                 prm.crossing_altitude_sigma_m, np.radians(prm.min_crossing_deg))
+            reach = prm.coverage_margin * _pairs(np.full(n, scan.max_range_m), store.max_range[partners])
             sound = (crossing.ok & ((crossing.dof == 0) | (crossing.chi2 <= self._gates[crossing.dof]))
-                     & (np.trace(crossing.covariance, axis1=1, axis2=2) <= prm.max_position_sigma_m**2))
+                     & (np.trace(crossing.covariance, axis1=1, axis2=2) <= prm.max_position_sigma_m**2)
+                     & (np.linalg.norm(crossing.position[:, None, :] - pair.origin, axis=2) <= reach).all(axis=1))
             contradict = np.array([bool(a and store.keys[j] and not set(a) & set(store.keys[j]))
                                    for a in keys for j in partners.tolist()], dtype=bool)
             allowed = (sound & ~contradict).reshape(n, s_)
@@ -566,7 +582,8 @@ class Tracker:
                 store.keep(gone)
         lone = ~used_new
         store.add(column, scan.time, Rays(new.origin[lone], new.direction[lone], new.n_az[lone], new.n_el[lone]),
-                  z[lone], mask[lone], var[lone], loglik[dets[lone]], [k for k, u in zip(keys, lone.tolist()) if u])
+                  z[lone], mask[lone], var[lone], loglik[dets[lone]], [k for k, u in zip(keys, lone.tolist()) if u],
+                  scan.max_range_m)
         return started
 
 

@@ -1,0 +1,72 @@
+"""A bearing sensor's stated coverage range bounds its bearings: no update, crossing or label beyond it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fusion.config import FusionConfig, SiteOrigin
+from fusion.ingest import ingest
+from fusion.pipeline import FusionEngine
+from fusion.protocol import SensorStatus, encode
+from fusion.tracking import Tracker
+from tests.test_tracker_bearings import ARRAYS, SITE, T0, _bearing_message, _origin
+
+#: A drone 1,140 m from mic-north and 1,430 m from mic-south (site ENU, m).
+DRONE = np.array([300.0, 600.0, 150.0])
+
+
+def _cross(max_range_m: float) -> Tracker:
+    """Two arrays of the given range take turns on the (still) drone."""
+    tracker, config = Tracker(FusionConfig().tracker_params()), FusionConfig()
+    for k in range(4):
+        sensor = "mic-north" if k % 2 == 0 else "mic-south"
+        tracker.step(ingest(_bearing_message(sensor, T0 + 0.25 * k, [DRONE]), SITE, config, max_range_m))
+    return tracker
+
+
+def test_bearings_cross_within_the_sensors_ranges() -> None:
+    tracker = _cross(2000.0)
+    assert tracker.table.ids == ["T-1"]
+    np.testing.assert_allclose(tracker.table.x[0, :2], DRONE[:2], atol=15.0)
+
+
+def test_bearings_do_not_cross_beyond_a_sensors_range() -> None:
+    # 1,430 m is beyond 1.25 × 1,000 m from mic-south: the lines meet where it could not have heard anything.
+    tracker = _cross(1000.0)
+    assert len(tracker.table) == 0
+    assert sorted(tracker.strobes(T0 + 0.75).sensor.tolist()) == [0, 1]
+
+
+def test_a_bearing_from_beyond_its_sensors_range_does_not_update_a_track() -> None:
+    tracker, config = _cross(np.inf), FusionConfig()
+    before = tracker.table.t.copy()
+    # The drone is 1,140 m from mic-north: a 500 m sensor there (+25 %, +3 σ) cannot have heard it.
+    tracker.step(ingest(_bearing_message("mic-north", T0 + 1.0, [DRONE]), SITE, config, 500.0))
+    assert tracker.table.t.tolist() == before.tolist()
+    tracker.step(ingest(_bearing_message("mic-north", T0 + 1.25, [DRONE]), SITE, config, 1500.0))
+    assert tracker.table.t.tolist() == [T0 + 1.25]
+
+
+def _status(sensor: str, max_range_m: float) -> bytes:
+    return encode(SensorStatus.model_validate({
+        "schema": "sargas.sensor_status/1", "sensor_id": sensor, "kind": "acoustic", "time": T0, "state": "online",
+        "origin": _origin(ARRAYS[sensor]), "coverage": {"max_range_m": max_range_m, "azimuth_min_deg": 0.0,
+                                                        "azimuth_max_deg": 360.0}}))
+
+
+def test_the_pipeline_takes_each_sensors_range_from_its_status() -> None:
+    def tracks(max_range_m: float | None) -> int:
+        engine = FusionEngine(FusionConfig(site_origin=SiteOrigin(lat=SITE.lat, lon=SITE.lon, alt_m=SITE.alt_m)))
+        if max_range_m is not None:
+            for sensor in ARRAYS:
+                engine.handle(f"sargas/v1/sensors/{sensor}/status", _status(sensor, max_range_m), T0)
+        for k in range(4):
+            sensor = "mic-north" if k % 2 == 0 else "mic-south"
+            msg = _bearing_message(sensor, T0 + 0.25 * k, [DRONE])
+            engine.handle(f"sargas/v1/sensors/{sensor}/detections", encode(msg), T0 + 0.25 * k)
+        engine.flush()
+        return len(engine.tracker.table)
+
+    assert tracks(None) == 1  # no status: the range is unknown, and unbounded
+    assert tracks(2000.0) == 1
+    assert tracks(1000.0) == 0
