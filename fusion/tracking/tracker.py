@@ -325,15 +325,21 @@ class Tracker:
         Such a plot is most likely that track's target manoeuvring out of its gate; starting a
         second track on it would duplicate the target. A track that did get a detection in this
         scan has its target accounted for, so plots near it are other targets (a close formation)
-        and may start tracks.
+        and may start tracks. So may a plot inside the gate of such a detected established track:
+        it lies among established targets, where an undetected neighbour (Pd well below 1 at long
+        range) is far likelier than one that left its 99.9 % gate, and the association has already
+        weighed it against the tracks that gate it.
         """
         near = np.zeros(int(offsets[-1]), dtype=bool)
-        missed = self.table.status != TENTATIVE
+        established = self.table.status != TENTATIVE
+        missed = established.copy()
         missed[assigned] = False
+        detected = established & ~missed
         for b, g in enumerate(gated):
             dof = scan.blocks[b].mask.sum(axis=1)
             wide = g.d2 <= self.params.initiation_exclusion * self._gates[dof][None, :]
-            near[offsets[b]:offsets[b + 1]] = (wide & missed[:, None]).any(axis=0)
+            among = (g.inside & detected[:, None]).any(axis=0)
+            near[offsets[b]:offsets[b + 1]] = (wide & missed[:, None]).any(axis=0) & ~among
         return near
 
     def _apply_identities(self, scan: Scan, det_index: NDArray[np.intp], forced: NDArray[np.bool_], cost: Array,
@@ -385,8 +391,8 @@ class Tracker:
         (hits, fix time, sensors) when its miss probability is below ½, through the block of its
         most probable detection. Returns the pairs of β ≥ ½ (for labels and identities; at most
         one per track and per detection), the detected rows, the columns some track explains
-        (Σβ ≥ ``jpda_explained``: they start no track) and the number of detected rows too new
-        for the scan.
+        (Σβ ≥ ``jpda_explained`` and given to a track by the most likely joint event: they start
+        no track) and the number of detected rows too new for the scan.
         """
         prm, tab = self.params, self.table
         n_columns = cost.shape[1]
@@ -416,7 +422,7 @@ class Tracker:
         for b, block in enumerate(scan.blocks):
             self._count(block.model, hit[dominant == b], scan)
         rows, cols = np.nonzero((pair_beta >= 0.5) & usable[:, None])
-        return rows, cols, hit, pair_beta.sum(axis=0) >= prm.jpda_explained, out_of_order
+        return rows, cols, hit, (pair_beta.sum(axis=0) >= prm.jpda_explained) & _in_best_event(ratio), out_of_order
 
     def _update(self, block: MeasurementBlock, rows: NDArray[np.intp], dets: NDArray[np.intp], modes: _Modes,
                 scan: Scan) -> None:
@@ -585,6 +591,24 @@ class Tracker:
                   z[lone], mask[lone], var[lone], loglik[dets[lone]], [k for k, u in zip(keys, lone.tolist()) if u],
                   scan.max_range_m)
         return started
+
+
+def _in_best_event(ratio: Array) -> NDArray[np.bool_]:
+    """Detections that the most likely joint association event gives to a track (ratios ``L_ij`` (N, M)).
+
+    That event maximises ``Π L_ij`` over its pairs (an unassigned detection or track weighs 1): one
+    assignment on ``-ln L`` in which a pair is worth making only if ``L_ij > 1``. A detection it leaves
+    out is, in the best explanation of the message, a new target or clutter, even when the marginals
+    spread over many tracks add up to more than ``jpda_explained`` for it: with more plots than tracks
+    in a close formation every plot can look explained while one of them must be a target with no track.
+    """
+    useful = ratio > 1.0
+    assigned = np.zeros(ratio.shape[1], dtype=bool)
+    live = np.flatnonzero(useful.any(axis=1))
+    if len(live):
+        _, cols = gnn_assign(-np.log(np.where(useful[live], ratio[live], 1.0)), useful[live], 0.0)
+        assigned[cols] = True
+    return assigned
 
 
 def _pairs(new: NDArray[Any], old: NDArray[Any]) -> NDArray[Any]:
