@@ -9,7 +9,8 @@ from fusion.ingest import ingest
 from fusion.pipeline import FusionEngine
 from fusion.protocol import SensorStatus, encode
 from fusion.tracking import Tracker
-from tests.test_tracker_bearings import ARRAYS, SITE, T0, _bearing_message, _origin
+
+from test_tracker_bearings import ARRAYS, SITE, T0, _bearing_message, _origin
 
 #: A drone 1,140 m from mic-north and 1,430 m from mic-south (site ENU, m).
 DRONE = np.array([300.0, 600.0, 150.0])
