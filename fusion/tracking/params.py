@@ -50,3 +50,5 @@ class TrackerParams:
     crossing_altitude_sigma_m: float = 100.0
     altitude_prior_period_s: float = 10.0
     strobe_max_age_s: float = 2.0
+    merge_gate_probability: float = 0.99
+    merge_after_s: float = 2.0
