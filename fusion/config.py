@@ -130,9 +130,10 @@ class FusionConfig(_Frozen):
     crossing_speed_mps: PositiveFloat = 20.0
     #: Smallest horizontal angle between two bearings that fixes a position, deg.
     min_crossing_deg: PositiveFloat = 10.0
-    #: Altitude assumed above the sensors for crossings of azimuth-only bearings, and its sigma, m
-    #: (small drones mostly fly below 120 m above the ground). Tracks that only bearings see also get
-    #: it as a leaky prior worth one such measurement per ``altitude_prior_period_s``.
+    #: Altitude assumed above the sensors for crossings of bearings, and its sigma, m (small drones
+    #: mostly fly below 120 m above the ground): it fixes the height of azimuth-only crossings, and is
+    #: the one redundant constraint (χ² test) of two bearings with one elevation. Tracks that only
+    #: bearings see also get it as a leaky prior worth one such measurement per ``altitude_prior_period_s``.
     crossing_altitude_m: float = 60.0
     crossing_altitude_sigma_m: PositiveFloat = 100.0
     altitude_prior_period_s: PositiveFloat = 10.0
@@ -142,6 +143,11 @@ class FusionConfig(_Frozen):
     #: status): its bearings neither update tracks nor cross other bearings farther than this many times
     #: that range (a stated range is nominal, hence the margin; sensors without a status are unbounded).
     coverage_margin: Annotated[float, Field(ge=1.0)] = 1.25
+    #: Two tracks whose state difference passes the χ²₆ test at this probability at every update for
+    #: ``merge_after_s``, and that no sensor detected in one scan, are one target: they are merged
+    #: (``fusion.tracking.merging``). 2 s is two radar scans, shorter than a coasting track's life.
+    merge_gate_probability: Probability = 0.99
+    merge_after_s: PositiveFloat = 2.0
 
     #: Updates needed to confirm a tentative track. 4 rather than 3: with 10 false plots per scan
     #: spread over a 5 km radar, 3 hits confirmed ~9 false tracks in 300 s, 4 hits none.
@@ -218,6 +224,7 @@ class FusionConfig(_Frozen):
             crossing_altitude_m=self.crossing_altitude_m, crossing_altitude_sigma_m=self.crossing_altitude_sigma_m,
             altitude_prior_period_s=self.altitude_prior_period_s,
             strobe_max_age_s=self.strobe_max_age_s, coverage_margin=self.coverage_margin,
+            merge_gate_probability=self.merge_gate_probability, merge_after_s=self.merge_after_s,
         )
 
     def threat_params(self) -> ThreatParams:

@@ -20,6 +20,7 @@ from fusion.protocol import (
 )
 from fusion.tracking import Tracker
 from fusion.tracking.tracks import CONFIRMED
+from fusion.tracking.triangulation import crossing_sines
 
 SITE = LocalFrame(54.30, 23.15, 200.0)
 T0 = 1795766400.0
@@ -156,3 +157,38 @@ def test_bearings_alone_do_not_keep_a_plot_started_tentative_track_alive() -> No
     assert "T-1" not in tracker.table.ids
     assert tracker.table.status.tolist() == [CONFIRMED]
     assert np.linalg.norm(tracker.table.x[0, :2] - _drone(0.25 * 79)[:2]) < 15.0
+
+
+def test_crossing_sines_are_the_horizontal_angles_between_lines_of_sight() -> None:
+    points = np.array([[0.0, 0.0, 50.0], [1.0, 1.0, 0.0]])
+    sines = crossing_sines(points, np.array([-1.0, 0.0, 0.0]), np.array([[0.0, -1.0, 7.0], [2.0, 0.0, 0.0]]))
+    # At (1, 1): lines of sight (2, 1), (1, 2) and (-1, 1); |a × b| / (|a| |b|).
+    np.testing.assert_allclose(sines, [[1.0, 0.0], [3.0 / 5.0, 3.0 / np.sqrt(10.0)]])
+
+
+def _hover(at: np.ndarray, seconds: float) -> tuple[Tracker, list[int]]:
+    """A radar-started confirmed track on a target hovering at ``at`` that then only the two arrays'
+    bearings see (alternately, every 0.25 s); the track's status after each bearing."""
+    config = FusionConfig()
+    tracker = Tracker(config.tracker_params())
+    p = np.diag([20.0**2] * 3 + [1.0] * 3)[None]
+    tracker.table.add(np.concatenate([at, np.zeros(3)])[None], p, (0.8, 0.1, 0.1), T0, np.zeros((1, 4)), "radar", 4)
+    tracker.table.status[0] = CONFIRMED
+    status = []
+    for k in range(1, int(seconds / 0.25) + 1):
+        sensor = "mic-north" if k % 2 == 0 else "mic-south"
+        tracker.step(ingest(_bearing_message(sensor, T0 + 0.25 * k, [at]), SITE, config))
+        status.append(int(tracker.table.status[0]))
+    return tracker, status
+
+
+def test_bearings_of_two_sensors_fix_a_track_only_where_their_lines_of_sight_cross() -> None:
+    across = np.array([900.0, 900.0, 80.0])  # 90° between the arrays' lines of sight
+    tracker, status = _hover(across, 5.0)
+    assert set(status) == {CONFIRMED} and tracker.table.t_fix.tolist() == [T0 + 5.0]
+    baseline = ARRAYS["mic-south"] - ARRAYS["mic-north"]
+    beyond = ARRAYS["mic-south"] + 600.0 * baseline / np.linalg.norm(baseline)  # on the arrays' line
+    tracker, status = _hover(np.array([beyond[0], beyond[1], 80.0]), 5.0)
+    # Collinear bearings leave the distance free: the last fix is the last bearing within the crossing
+    # window (1.5 s) of the plot, and the track coasts 2.5 s later.
+    assert tracker.table.t_fix.tolist() == [T0 + 1.5] and status.index(2) == 16  # at 4.25 s

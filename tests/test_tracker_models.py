@@ -51,8 +51,9 @@ def test_three_dimensional_bearings_recover_the_target_and_check_consistency() -
     az = np.degrees(np.arctan2(d[:, 0], d[:, 1]))
     el = np.degrees(np.arctan2(d[:, 2], np.hypot(d[:, 0], d[:, 1])))
     c = _solve(_pair(origins.tolist(), az.tolist(), el.tolist()), has_el=True)
-    np.testing.assert_allclose(c.position[0], target, atol=1e-6)
-    assert c.ok[0] and c.dof[0] == 3 and c.chi2[0] < 1e-12
+    # The altitude prior (100 ± 50 m) is one more constraint: it pulls the height 20 m·(info ratio) down.
+    np.testing.assert_allclose(c.position[0], target, atol=0.5)
+    assert c.ok[0] and c.dof[0] == 4 and c.chi2[0] < (20.0 / 50.0)**2
     # A bearing 2 degrees off makes the crossing inconsistent: χ² of ~ (0.035 / 0.01)² scale.
     off = _solve(_pair(origins.tolist(), [az[0] + 2.0, *az[1:]], el.tolist()), has_el=True)
     assert off.chi2[0] > 5.0

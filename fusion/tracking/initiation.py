@@ -111,6 +111,10 @@ class IdentityMap:
         """The identity kinds ('uas', 'emitter') already bound to track ``number``."""
         return tuple(key.split(":", 1)[0] for key in self._keys_of.get(number, ()))
 
+    def keys_of(self, number: int) -> tuple[str, ...]:
+        """The keys bound to track ``number``."""
+        return tuple(self._keys_of.get(number, ()))
+
     def bind(self, number: int, keys: tuple[str, ...]) -> None:
         """Bind ``keys`` to track ``number``, releasing them from any other track."""
         for key in keys:

@@ -52,3 +52,5 @@ class TrackerParams:
     altitude_prior_period_s: float = 10.0
     strobe_max_age_s: float = 2.0
     coverage_margin: float = 1.25
+    merge_gate_probability: float = 0.99
+    merge_after_s: float = 2.0

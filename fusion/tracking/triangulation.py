@@ -9,9 +9,10 @@ distance (horizontal distance for azimuth, slant range for elevation), so its va
 bearing). Weighted least squares over the planes of two or more bearings gives a position
 and its covariance; the weights depend on the distances, so the solution is iterated.
 
-A crossing is rejected when the horizontal geometry is degenerate (rays too close to
-parallel), when the point is behind a sensor, or (by the caller) when the residual χ² is
-too large for the bearings to see one object.
+The small-target altitude prior is one more constraint on every crossing. A crossing is
+rejected when the horizontal geometry is degenerate (rays too close to parallel), when the point
+is behind a sensor, or (by the caller) when the residual χ² is too large for the bearings and the
+prior to see one object.
 """
 
 from __future__ import annotations
@@ -70,16 +71,18 @@ def triangulate(r: Rays, var_az: Array, var_el: Array, has_el: NDArray[np.bool_]
     """Weighted least-squares crossing of k sets of n bearings (arrays (k, n), rays (k, n, 3)).
 
     ``var_az``/``var_el`` are angle variances (rad²), ``extra_var`` a lateral variance (m²) added
-    to both planes, ``valid`` which of the n bearings take part. A set without any elevation
-    gets the altitude pseudo-measurement ``alt_prior`` (k,) ± ``alt_sigma`` (site up, m), since
-    azimuths alone fix no height.
+    to both planes, ``valid`` which of the n bearings take part. Every set gets the altitude
+    pseudo-measurement ``alt_prior`` (k,) ± ``alt_sigma`` (site up, m): azimuths alone fix no
+    height, and two bearings with one elevation fix exactly three coordinates, so without the prior
+    their χ² has no degree of freedom and any two such bearings "cross", at whatever height they
+    imply (an acoustic false alarm and an RF bearing met 1.3 km up in ``birds``). The tracker holds
+    bearing-only tracks to the same prior (``Tracker._altitude_prior``).
     """
     k = len(valid)
     w_az_ok = valid.astype(float)
     w_el_ok = (valid & has_el).astype(float)
-    no_el = ~(valid & has_el).any(axis=1)
     up = np.array([0.0, 0.0, 1.0])
-    prior_info = np.where(no_el, 1.0 / alt_sigma**2, 0.0)
+    prior_info = np.full(k, 1.0 / alt_sigma**2)
     outer_az = r.n_az[..., :, None] * r.n_az[..., None, :]
     outer_el = r.n_el[..., :, None] * r.n_el[..., None, :]
     rhs_az = outer_az @ r.origin[..., None]
@@ -102,7 +105,7 @@ def triangulate(r: Rays, var_az: Array, var_el: Array, has_el: NDArray[np.bool_]
     res_az = np.einsum("kni,kni->kn", r.n_az, offset)
     res_el = np.einsum("kni,kni->kn", r.n_el, offset)
     chi2 = (w_az * res_az**2 + w_el * res_el**2).sum(axis=1) + prior_info * (position[:, 2] - alt_prior)**2
-    dof = (valid.sum(axis=1) + (valid & has_el).sum(axis=1) + no_el - 3).astype(np.intp)
+    dof = (valid.sum(axis=1) + (valid & has_el).sum(axis=1) + 1 - 3).astype(np.intp)
 
     flat = r.n_az[..., :2] * w_az_ok[..., None]
     spread = np.einsum("kni,knj->kij", flat, flat)
@@ -111,6 +114,16 @@ def triangulate(r: Rays, var_az: Array, var_el: Array, has_el: NDArray[np.bool_]
     ok = (smallest >= 1.0 - np.cos(min_crossing_rad)) & in_front & (valid.sum(axis=1) >= 2)
     covariance = np.linalg.inv(info + _singular_guard(info))
     return Crossing(position, 0.5 * (covariance + np.swapaxes(covariance, 1, 2)), chi2, dof, ok)
+
+
+def crossing_sines(points: Array, origin: Array, others: Array) -> Array:
+    """|sin| (k, s) of the horizontal angle at each of k points between its lines of sight from ``origin`` (3,)
+    and from each of s ``others`` (s, 3): how well bearings of these two sensors fix a target there
+    (0: collinear, the target's distance along the line is free; 1: perpendicular)."""
+    a = points[:, None, :2] - origin[None, None, :2]
+    b = points[:, None, :2] - others[None, :, :2]
+    cross = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    return np.abs(cross) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), _MIN_DISTANCE**2)
 
 
 def _singular_guard(info: Array) -> Array:

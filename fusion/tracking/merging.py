@@ -1,0 +1,193 @@
+"""Track coalescence: two tracks that are statistically one target for a while become one track.
+
+Duplicates arise when a track loses its target for a few scans (a stop, a sharp turn, a track
+that only degenerate bearings still update) and a new one starts on the target's next plots,
+or when bearings and plots start a track each. Nothing in association ever removes them.
+
+The test (track-to-track association, Bar-Shalom & Li, "Multitarget-Multisensor Tracking",
+ch. 8): the difference Δ of the two states at one time, with covariance ``P_a + P_b``, has
+``χ² = Δᵀ (P_a + P_b)⁻¹ Δ`` below the χ²₆ gate if both estimate one target (the cross-covariance
+of their common process noise is ignored, which only widens the gate). One passing test is weak
+evidence for close targets, so a pair must pass every test for ``merge_after_s`` seconds; and a
+sensor that once detected both close tracks in the same scan (two detections of one message) has
+resolved them as two objects, and they are never merged: two drones of a formation, or geese of
+a flock, that the radar sees as two plots now and then stay two tracks.
+
+Only pairs with an established track are tested. The merged track keeps the identity of the
+preferred one (confirmed over coasting over tentative, then the older) and the state of the one
+whose position was fixed last (the one following the target; ties: the smaller position
+covariance); sensors, RF identities and label evidence of both are pooled. The merged-away
+track ends (``Tracker.step`` reports it in ``Ended``, with the number it was merged into).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fusion.tracking import classify
+from fusion.tracking.filters import combine, imm_predict
+from fusion.tracking.initiation import IdentityMap
+from fusion.tracking.params import TrackerParams
+from fusion.tracking.tracks import COASTING, CONFIRMED, TENTATIVE, TrackTable
+
+Array = NDArray[np.float64]
+
+#: The cheap pre-test compares positions extrapolated at constant velocity against this many
+#: times the full gate times the summed position variances (a margin for the IMM's turns).
+_PRETEST_MARGIN = 4.0
+#: Preference of a status for keeping its identity in a merge.
+_RANK = {TENTATIVE: 0, COASTING: 1, CONFIRMED: 2}
+
+
+@dataclass(frozen=True)
+class Merged:
+    """Tracks merged away at one time: their numbers, the numbers they were merged into, their last states."""
+
+    numbers: NDArray[np.int64]
+    into: NDArray[np.int64]
+    x: Array
+    last_update: Array
+    was_confirmed: NDArray[np.bool_]
+
+
+def state_chi2(xa: Array, pa: Array, xb: Array, pb: Array) -> Array:
+    """χ² (k,) of the differences of k pairs of states (k, 6) with covariances (k, 6, 6), as independent."""
+    d = xa - xb
+    return np.einsum("ki,ki->k", d, np.linalg.solve(pa + pb, d[..., None])[..., 0])
+
+
+def codetected(sensor_last: Array, a: NDArray[np.intp], b: NDArray[np.intp]) -> NDArray[np.bool_]:
+    """Whether some sensor detected both rows of each pair in one scan (the same, known, last time)."""
+    return (sensor_last[a] == sensor_last[b]).any(axis=1)
+
+
+@dataclass
+class Coalescence:
+    """Pairs of tracks that have passed every track-to-track test since some time; merges the lasting ones."""
+
+    params: TrackerParams
+    gate: float
+    #: (smaller number, larger number) → time of its first passing test in the current run.
+    since: dict[tuple[int, int], float] = field(default_factory=dict)
+    #: Pairs of close tracks that one scan has detected both of: two objects, never merged.
+    apart: set[tuple[int, int]] = field(default_factory=set)
+
+    def merge(self, tab: TrackTable, identities: IdentityMap, now: float, detected: NDArray[np.intp]) -> Merged:
+        """Test the tracks ``detected`` at ``now`` against every other track; merge pairs that have
+        looked like one target for ``merge_after_s``; return the tracks merged away (removed from ``tab``).
+
+        A pending pair is dropped when a track of it ends or when one of its tracks is detected and
+        the pair fails the test; a close pair that one scan detected both of is never merged."""
+        a, b = self._candidates(tab, now, detected)
+        resolved = codetected(tab.sensor_last, a, b)
+        self.apart.update(_keys(tab, a[resolved], b[resolved]))
+        unresolved = np.array([key not in self.apart for key in _keys(tab, a, b)], dtype=bool)
+        a, b = a[unresolved], b[unresolved]
+        if len(a):
+            rows = np.unique(np.concatenate([a, b]))
+            x, p = tab.x[rows], tab.p[rows]  # copies; the detected rows are at ``now`` already
+            stale = tab.t[rows] < now
+            if stale.any():
+                old = rows[stale]
+                x[stale], p[stale] = combine(*imm_predict(tab.xm[old], tab.pm[old], tab.mu[old], now - tab.t[old],
+                                                          self.params.modes))
+            ia, ib = np.searchsorted(rows, a), np.searchsorted(rows, b)
+            ok = state_chi2(x[ia], p[ia], x[ib], p[ib]) <= self.gate
+            a, b = a[ok], b[ok]
+        passing = set(_keys(tab, a, b))
+        tested = set(tab.number[detected].tolist())
+        crowded = len(self.apart) > 4 * len(tab) + 64  # then forget the pairs of ended tracks
+        alive = set(tab.number.tolist()) if self.since or crowded else set()
+        for key in list(self.since):
+            failed = bool(tested.intersection(key)) and key not in passing
+            if failed or key in self.apart or not alive.issuperset(key):
+                del self.since[key]
+        for key in passing:
+            self.since.setdefault(key, now)
+        if crowded:
+            self.apart = {key for key in self.apart if alive.issuperset(key)}
+        return self._merge_due(tab, identities, now)
+
+    def _candidates(self, tab: TrackTable, now: float,
+                    detected: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """Pairs (detected row, other row), each once and not both tentative, whose constant-velocity
+        positions at ``now`` are close enough for their position variances to possibly pass the test.
+
+        Two tentative tracks are left alone: neither is published, and pooling their hits would
+        confirm pairs of clutter tracks that neither would have earned alone."""
+        if len(detected) == 0 or len(tab) < 2:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        dt = now - tab.t
+        pos = tab.x[:, :3] + tab.x[:, 3:] * dt[:, None]
+        variances = tab.p.reshape(len(tab), 36)[:, ::7]
+        var = variances[:, :3].sum(axis=1) + dt**2 * variances[:, 3:].sum(axis=1)
+        d2 = ((pos[detected, None, :] - pos[None, :, :])**2).sum(axis=2)
+        established = tab.status != TENTATIVE
+        close = (d2 <= _PRETEST_MARGIN * self.gate * (var[detected, None] + var[None, :])) \
+            & (established[detected, None] | established[None, :])
+        close[np.arange(len(detected)), detected] = False
+        i, b = np.nonzero(close)
+        a = detected[i]
+        once = ~(np.isin(b, detected) & (b < a))
+        return a[once], b[once]
+
+    def _merge_due(self, tab: TrackTable, identities: IdentityMap, now: float) -> Merged:
+        """Merge the pairs that have passed for ``merge_after_s`` (each track in one merge per call)."""
+        due = sorted(key for key, start in self.since.items() if now - start >= self.params.merge_after_s)
+        keep_rows: list[int] = []
+        drop_rows: list[int] = []
+        for key in due:
+            del self.since[key]
+            ra, rb = (int(r) for r in np.searchsorted(tab.number, key))
+            if {ra, rb} & set(keep_rows + drop_rows):
+                continue
+            keep, drop = (ra, rb) if _preferred(tab, ra, rb) else (rb, ra)
+            keep_rows.append(keep)
+            drop_rows.append(drop)
+        if not drop_rows:
+            return Merged(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, 6)), np.zeros(0),
+                          np.zeros(0, dtype=bool))
+        keep, drop = np.array(keep_rows, dtype=np.intp), np.array(drop_rows, dtype=np.intp)
+        merged = Merged(tab.number[drop], tab.number[keep], tab.x[drop], tab.t[drop], tab.status[drop] != TENTATIVE)
+        self._pool(tab, keep, drop)
+        for into, number in zip(merged.into.tolist(), merged.numbers.tolist()):
+            identities.bind(into, identities.keys_of(number))
+        identities.forget(merged.numbers)
+        gone = np.ones(len(tab), dtype=bool)
+        gone[drop] = False
+        tab.keep(gone)
+        return merged
+
+    def _pool(self, tab: TrackTable, keep: NDArray[np.intp], drop: NDArray[np.intp]) -> None:
+        """Write into rows ``keep`` what the pairs (keep, drop) know together."""
+        prm = self.params
+        fresher = (tab.t_fix[drop] > tab.t_fix[keep]) | (
+            (tab.t_fix[drop] == tab.t_fix[keep])
+            & (np.trace(tab.p[drop, :3, :3], axis1=1, axis2=2) < np.trace(tab.p[keep, :3, :3], axis1=1, axis2=2)))
+        donor = np.where(fresher, drop, keep)
+        for name in ("x", "p", "xm", "pm", "mu", "t"):
+            getattr(tab, name)[keep] = getattr(tab, name)[donor]
+        prior = classify.prior_logp(prm.class_prior, len(keep))
+        tab.label_logp[keep] = classify.fuse(tab.label_logp[keep], tab.label_logp[drop] - prior, prm.class_min_p)
+        tab.t_fix[keep] = np.maximum(tab.t_fix[keep], tab.t_fix[drop])
+        tab.first_seen[keep] = np.minimum(tab.first_seen[keep], tab.first_seen[drop])
+        tab.hits[keep] = np.maximum(tab.hits[keep], tab.hits[drop])
+        tab.sensor_last[keep] = np.fmax(tab.sensor_last[keep], tab.sensor_last[drop])
+        tab.from_bearings[keep] &= tab.from_bearings[drop]
+        tab.status[keep] = CONFIRMED  # one of them was established; ``Tracker.maintain`` coasts it if no fix is recent
+
+
+def _keys(tab: TrackTable, a: NDArray[np.intp], b: NDArray[np.intp]) -> list[tuple[int, int]]:
+    """The (smaller, larger) track-number keys of row pairs."""
+    na, nb = tab.number[a], tab.number[b]
+    return list(zip(np.minimum(na, nb).tolist(), np.maximum(na, nb).tolist()))
+
+
+def _preferred(tab: TrackTable, a: int, b: int) -> bool:
+    """Whether row ``a`` keeps its identity over row ``b``: confirmed over coasting (whose target was lost)
+    over tentative, then the older."""
+    ra, rb = _RANK[tab.status[a]], _RANK[tab.status[b]]
+    return bool(ra > rb or (ra == rb and tab.number[a] < tab.number[b]))

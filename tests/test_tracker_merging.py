@@ -1,0 +1,128 @@
+"""Track coalescence (``fusion.tracking.merging``): duplicates of one target merge, resolved targets never do."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fusion.tracking import Tracker, TrackerParams
+from fusion.tracking.gating import chi2_gates
+from fusion.tracking.initiation import IdentityMap
+from fusion.tracking.merging import Coalescence, codetected, state_chi2
+from fusion.tracking.tracks import CONFIRMED, TENTATIVE, TrackTable
+from test_tracking import T0, radar_plot, scan
+
+PARAMS = TrackerParams()
+GATE = float(chi2_gates(PARAMS.merge_gate_probability)[6])
+
+
+def test_state_chi2_is_the_mahalanobis_distance_of_the_difference() -> None:
+    xa, xb = np.zeros((1, 6)), np.array([[3.0, 4.0, 0.0, 1.0, 0.0, 0.0]])
+    pa = np.eye(6)[None] * 4.0
+    pb = np.eye(6)[None] * 6.0
+    assert state_chi2(xa, pa, xb, pb).tolist() == [26.0 / 10.0]
+    assert round(GATE, 2) == 16.81  # χ²₆ at 0.99
+
+
+def test_codetected_needs_one_sensor_at_one_known_time() -> None:
+    last = np.array([[1.0, np.nan], [1.0, 2.0], [0.5, np.nan], [0.5, 3.0]])
+    a, b = np.array([0, 0, 2]), np.array([1, 2, 3])
+    assert codetected(last, a, b).tolist() == [True, False, True]
+    assert codetected(np.full((2, 1), np.nan), np.array([0]), np.array([1])).tolist() == [False]
+
+
+def _two_tracks(offset_m: float, sigma_m: float) -> tuple[TrackTable, IdentityMap]:
+    """An older confirmed track (T-1, fixed at T0 by 'radar') and a newer tentative one (T-2, by 'mic')
+    ``offset_m`` east of it, both still; each with an RF identity."""
+    tab, identities = TrackTable(len(PARAMS.modes)), IdentityMap()
+    p = np.diag([sigma_m**2] * 3 + [4.0] * 3)[None]
+    logp = np.log(np.array([[0.7, 0.1, 0.1, 0.1]]))
+    tab.add(np.zeros((1, 6)), p, PARAMS.initial_mode_p, T0, logp, "radar", hits=5)
+    tab.add(np.array([[offset_m, 0.0, 0.0, 0.0, 0.0, 0.0]]), p, PARAMS.initial_mode_p, T0 + 0.5,
+            np.log(np.array([[0.4, 0.4, 0.1, 0.1]])), "mic", hits=2)
+    tab.status[0] = CONFIRMED
+    identities.bind(1, ("emitter:a",))
+    identities.bind(2, ("emitter:b",))
+    return tab, identities
+
+
+def test_a_lasting_duplicate_is_merged_into_the_established_track_with_the_fresher_state() -> None:
+    tab, identities = _two_tracks(10.0, 20.0)
+    merging = Coalescence(PARAMS, GATE)
+    for now in (T0 + 0.5, T0 + 1.5):
+        assert len(merging.merge(tab, identities, now, np.array([1])).numbers) == 0
+    assert merging.since == {(1, 2): T0 + 0.5}
+    merged = merging.merge(tab, identities, T0 + 2.5, np.array([1]))
+    assert merged.numbers.tolist() == [2] and merged.into.tolist() == [1]
+    assert merged.was_confirmed.tolist() == [False] and merged.last_update.tolist() == [T0 + 0.5]
+    assert tab.ids == ["T-1"] and tab.status.tolist() == [CONFIRMED]
+    assert tab.x[0, 0] == 10.0 and tab.t.tolist() == [T0 + 0.5]  # T-2 was fixed last: its state
+    assert tab.hits.tolist() == [5] and tab.first_seen.tolist() == [T0]
+    assert tab.sensor_last.tolist() == [[T0, T0 + 0.5]]
+    assert identities.track_of(("emitter:b",)) == 1 and identities.keys_of(1) == ("emitter:a", "emitter:b")
+    # Label evidence multiplies: (0.7·0.4, 0.1·0.4, ...)/prior, normalised.
+    prior = np.asarray(PARAMS.class_prior)
+    expected = np.array([0.7 * 0.4, 0.1 * 0.4, 0.1 * 0.1, 0.1 * 0.1]) / prior
+    np.testing.assert_allclose(np.exp(tab.label_logp[0]), expected / expected.sum())
+    assert merging.since == {}
+
+
+def test_tracks_that_one_scan_detected_both_are_never_merged() -> None:
+    tab, identities = _two_tracks(10.0, 20.0)
+    merging = Coalescence(PARAMS, GATE)
+    merging.merge(tab, identities, T0 + 0.5, np.array([1]))
+    assert merging.since == {(1, 2): T0 + 0.5}
+    tab.sensor_column("radar-2")
+    tab.sensor_last[:, 2] = T0 + 1.5  # two plots of one radar scan: two objects
+    merging.merge(tab, identities, T0 + 1.5, np.array([0, 1]))
+    assert merging.since == {} and merging.apart == {(1, 2)}
+    tab.sensor_last[1, 2] = T0 + 2.5  # later scans see only one of them: still two
+    for now in (T0 + 2.5, T0 + 3.5, T0 + 4.5, T0 + 5.5):
+        assert len(merging.merge(tab, identities, now, np.array([1])).numbers) == 0
+    assert tab.ids == ["T-1", "T-2"] and merging.since == {}
+
+
+def test_a_pair_that_fails_the_test_once_starts_over() -> None:
+    tab, identities = _two_tracks(10.0, 20.0)
+    merging = Coalescence(PARAMS, GATE)
+    merging.merge(tab, identities, T0 + 0.5, np.array([1]))
+    tab.x[1, 0] = tab.xm[1, :, 0] = 500.0  # T-2 jumps away: not the same target
+    merging.merge(tab, identities, T0 + 1.5, np.array([1]))
+    assert merging.since == {}
+    tab.x[1, 0] = tab.xm[1, :, 0] = 10.0
+    merging.merge(tab, identities, T0 + 2.0, np.array([1]))
+    assert len(merging.merge(tab, identities, T0 + 3.0, np.array([1])).numbers) == 0  # 1 s of 2
+    assert merging.since == {(1, 2): T0 + 2.0}
+
+
+def test_two_tentative_tracks_are_left_alone() -> None:
+    tab, identities = _two_tracks(10.0, 20.0)
+    tab.status[0] = TENTATIVE
+    merging = Coalescence(PARAMS, GATE)
+    for now in (T0 + 0.5, T0 + 1.5, T0 + 2.5):
+        assert len(merging.merge(tab, identities, now, np.array([0, 1])).numbers) == 0
+    assert merging.since == {} and tab.ids == ["T-1", "T-2"]
+
+
+def test_far_apart_for_their_covariances_is_no_candidate() -> None:
+    tab, identities = _two_tracks(100.0, 5.0)  # 100 m at σ 5 m per axis: χ² ≈ 200
+    merging = Coalescence(PARAMS, GATE)
+    merging.merge(tab, identities, T0 + 0.5, np.array([1]))
+    assert merging.since == {}
+
+
+def test_the_tracker_reports_a_merged_track_as_ended_into_its_survivor() -> None:
+    tracker = Tracker()
+    tab = tracker.table
+    plot = radar_plot(1000.0, 45.0, 3.0)
+    for k in range(5):
+        tracker.step(scan("radar", T0 + k, [plot]))
+    assert tab.ids == ["T-1"] and tab.status.tolist() == [CONFIRMED]
+    # A duplicate (say, from crossed bearings) at the same place, then the radar goes on seeing one target.
+    tab.add(tab.x[:1].copy(), tab.p[:1] * 4.0, PARAMS.initial_mode_p, T0 + 4.0, tab.label_logp[:1].copy(), "mic")
+    ended = []
+    for k in range(5, 9):
+        result = tracker.step(scan("radar", T0 + k, [plot]))
+        ended.append((result.ended.ids, result.ended.merged_into.tolist()))
+    assert tab.ids == ["T-1"] and tab.status.tolist() == [CONFIRMED]
+    assert [e for e in ended if e[0]] == [(("T-2",), [1])]
+    assert TENTATIVE not in tab.status.tolist()
