@@ -240,12 +240,17 @@ class FusionEngine:
         return self._on_ended(result.ended) + self._threat_step(msg.time)
 
     def _on_ended(self, ended: Ended) -> list[Outgoing]:
-        """Remember deleted tracks for the next tracks message; alert on lost threats."""
+        """Remember ended tracks for the next tracks message; alert on lost threats. A track merged into
+        another was a duplicate: its target lives on in the survivor, which inherits its alerts."""
         self._ended.extend(ended.ids)
         if len(ended.numbers) == 0:
             return []
-        return self._alerts(self.threat.lost(ended.time, ended.numbers,
-                                             lambda rows: self._geo(ended.x[rows]).for_alerts()))
+        merged = ended.merged_into > 0
+        if merged.any():
+            self.threat.merged(ended.numbers[merged], ended.merged_into[merged])
+        lost = np.flatnonzero(~merged)
+        return self._alerts(self.threat.lost(ended.time, ended.numbers[lost],
+                                             lambda rows: self._geo(ended.x[lost[rows]]).for_alerts()))
 
     def _threat_step(self, t: float) -> list[Outgoing]:
         """Threat assessment of every track at fusion time ``t``, and missed sensor heartbeats.

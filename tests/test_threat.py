@@ -15,6 +15,7 @@ from fusion.geo import LocalFrame
 from fusion.pipeline import FusionEngine
 from fusion.protocol import SensorStatus, encode, load_json
 from fusion.threat import (
+    LEVELS,
     AlertEvent,
     ThreatMonitor,
     ThreatParams,
@@ -172,6 +173,28 @@ def test_track_lost_only_for_alerted_tracks_and_alert_ids_continue() -> None:
     assert [(e.alert_id, e.kind, e.track_id) for e in run.events + lost] == [
         ("A-000007", "new_threat", "T-1"), ("A-000008", "track_lost", "T-1")]
     assert run.monitor.lost(T0 + 2, np.array([1]), geo_of(x[:1])) == []
+
+
+def test_a_duplicate_merged_away_hands_its_alerts_to_the_survivor() -> None:
+    run = Run(ThreatMonitor(ThreatParams(), parse_zones(ZONES)))
+    run.step(T0, drone(1000.0, 1000.0), numbers=[4])  # T-4 inside the base: new_threat
+    run.step(T0 + 1, np.vstack([drone(1000.0, 1000.0), drone(1010.0, 1000.0)]), status=[CONFIRMED, TENTATIVE],
+             numbers=[4, 9])
+    run.monitor.merged(np.array([4]), np.array([9]))  # the duplicate T-4 merged into T-9: no track_lost
+    run.step(T0 + 2, drone(1005.0, 1000.0), numbers=[9])  # T-9 (now confirmed) inherits the alert: no repeat
+    assert run.kinds() == [("new_threat", "critical", "T-4", "base")]
+    assert [LEVELS[i] for i in run.monitor.current(np.array([4, 9])).level] == ["none", "critical"]
+    lost = run.monitor.lost(T0 + 3, np.array([9]), geo_of(drone(1005.0, 1000.0)))
+    assert [(e.kind, e.track_id) for e in lost] == [("track_lost", "T-9")]
+
+
+def test_a_merge_into_a_track_never_assessed_keeps_the_alert() -> None:
+    run = Run(ThreatMonitor(ThreatParams(), parse_zones(ZONES)))
+    run.step(T0, drone(1000.0, 1000.0), numbers=[4])
+    run.monitor.merged(np.array([4]), np.array([12]))
+    run.step(T0 + 1, drone(1000.0, 1000.0), numbers=[12])
+    assert [k[0] for k in run.kinds()] == ["new_threat"]
+    assert [e.track_id for e in run.monitor.lost(T0 + 2, np.array([12]), geo_of(drone(1000.0, 1000.0)))] == ["T-12"]
 
 
 def test_sensor_offline_once_per_outage_from_last_will_or_missed_heartbeat() -> None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -141,6 +141,11 @@ class _Memory:
         idx = np.minimum(np.searchsorted(self.numbers, numbers), max(len(self.numbers) - 1, 0))
         found = (self.numbers[idx] == numbers) if len(self.numbers) else np.zeros(len(numbers), bool)
         return idx, found
+
+    def take(self, rows: NDArray[np.intp]) -> _Memory:
+        """The memory of these rows, in this order."""
+        return _Memory(self.numbers[rows], self.level[rows], self.score[rows], self.zone[rows], self.alerted[rows],
+                       self.peak[rows], self.inside[rows])
 
     def column(self, name: str, idx: NDArray[np.intp], found: NDArray[np.bool_], default: Any) -> Any:
         values = getattr(self, name)
@@ -305,11 +310,30 @@ class ThreatMonitor:
         if len(alerted):
             events = self._lost_events(time, numbers[alerted], geo(alerted) if callable(geo) else TrackGeo(
                 geo.lat[alerted], geo.lon[alerted], geo.heading_deg[alerted], geo.speed_mps[alerted]))
-        keep = ~np.isin(self._memory.numbers, numbers)
-        m = self._memory
-        self._memory = _Memory(m.numbers[keep], m.level[keep], m.score[keep], m.zone[keep], m.alerted[keep],
-                               m.peak[keep], m.inside[keep])
+        self._memory = self._memory.take(np.flatnonzero(~np.isin(self._memory.numbers, numbers)))
         return events
+
+    def merged(self, numbers: NDArray[np.int64], into: NDArray[np.int64]) -> None:
+        """Tracks ``numbers`` merged into tracks ``into`` (duplicates of one target): each survivor inherits
+        their alerted state, peak level and zones (so the target raises no second ``new_threat`` or
+        ``zone_entry``, and no ``track_lost``); the merged tracks are forgotten."""
+        m = self._memory
+        src, found = m.rows(numbers)
+        src, into = src[found], into[found]
+        if not len(src):
+            return
+        _, known = m.rows(into)
+        fresh, first = np.unique(into[~known], return_index=True)  # survivors not assessed yet start as a copy
+        rows = src[~known][first]
+        grown = np.concatenate([np.arange(len(m.numbers)), rows])
+        m = replace(m.take(grown), numbers=np.concatenate([m.numbers, fresh]))
+        m = m.take(np.argsort(m.numbers, kind="stable"))
+        src, _ = m.rows(numbers[found])
+        dst, _ = m.rows(into)
+        for name, combine in (("level", np.maximum), ("peak", np.maximum), ("alerted", np.logical_or),
+                              ("inside", np.logical_or)):
+            combine.at(getattr(m, name), dst, getattr(m, name)[src])
+        self._memory = m.take(np.flatnonzero(~np.isin(m.numbers, numbers)))
 
     def _lost_events(self, time: float, numbers: NDArray[np.int64], geo: TrackGeo) -> list[AlertEvent]:
         """The ``track_lost`` alerts of these tracks, in order."""
