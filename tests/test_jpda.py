@@ -215,3 +215,73 @@ def test_jpda_tracker_confirms_a_lone_target_and_ignores_an_old_scan() -> None:
     result = tracker.step(scan("radar", T0 + 2.5, [radar_plot(1013.0, 45.0)]))
     assert result.out_of_order == 1 and result.started == () and result.updated == ()
     np.testing.assert_array_equal(before, tracker.table.x)
+
+
+def _exact_by_boolean_masks(ratio: np.ndarray) -> np.ndarray:
+    """The plain subset recursion ``jpda._exact`` replaces: boolean subset masks per column, and the
+    marginal sums over a transposed (column-major) array, which numpy adds one subset after another."""
+    n, m = ratio.shape
+    masks = np.arange(1 << m)
+    bits = 1 << np.arange(m)
+    has = (masks[:, None] & bits[None, :]) != 0
+    forward = np.zeros((n + 1, 1 << m))
+    forward[0, 0] = 1.0
+    for k in range(n):
+        f = forward[k].copy()
+        for j in np.flatnonzero(ratio[k]):
+            f[has[:, j]] += ratio[k, j] * forward[k][masks[has[:, j]] ^ bits[j]]
+        forward[k + 1] = f
+    backward = np.zeros((n + 1, 1 << m))
+    backward[n] = 1.0
+    for k in range(n - 1, -1, -1):
+        b = backward[k + 1].copy()
+        for j in np.flatnonzero(ratio[k]):
+            b[~has[:, j]] += ratio[k, j] * backward[k + 1][masks[~has[:, j]] | bits[j]]
+        backward[k] = b
+    beta = np.zeros((n, m))
+    for col in range(m):
+        free = ~has[:, col]
+        beta[:, col] = ratio[:, col] * (forward[:n, free] * backward[1:, masks[free] | bits[col]]).sum(axis=1) \
+            / backward[0, 0]
+    return beta
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (7, 3), (12, 6), (25, 8)])
+def test_exact_marginals_equal_the_plain_subset_recursion_bit_for_bit(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(shape[0] * 31 + shape[1])
+    ratio = rng.exponential(5.0, shape) * (rng.random(shape) < 0.4)
+    ratio[0, 0] = 2.0  # never an all-empty first row or column
+    ratio[:, -1] += 0.5
+    beta = jpda._exact(ratio)
+    np.testing.assert_array_equal(beta, _exact_by_boolean_masks(ratio))
+    if shape[0] <= 8:
+        np.testing.assert_allclose(beta, brute_force(ratio)[:, :-1], rtol=1e-10, atol=1e-15)
+
+
+def test_clusters_are_the_connected_components_numbered_by_lowest_member() -> None:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        n, m = rng.integers(1, 30), rng.integers(1, 12)
+        allowed = rng.random((n, m)) < 0.08
+        rows, cols = np.nonzero(allowed)
+        count, labels = connected_components(coo_matrix((np.ones(len(rows)), (rows, n + cols)), shape=(n + m, n + m)),
+                                             directed=False)
+        got = jpda.clusters(allowed)
+        assert got[0] == count
+        np.testing.assert_array_equal(got[1], labels[:n])
+        np.testing.assert_array_equal(got[2], labels[n:])
+
+
+def test_marginals_of_ungated_rows_and_columns_are_a_certain_miss_and_zero() -> None:
+    rng = np.random.default_rng(11)
+    core = rng.exponential(4.0, (4, 3)) * (rng.random((4, 3)) < 0.7)
+    core[0] = [3.0, 2.0, 0.0]
+    ratio = np.zeros((7, 5))
+    ratio[np.ix_([1, 3, 4, 6], [0, 2, 3])] = core
+    beta = jpda.marginals(ratio)
+    np.testing.assert_array_equal(beta[np.ix_([1, 3, 4, 6], [0, 2, 3, 5])], jpda.marginals(core))
+    np.testing.assert_array_equal(beta[[0, 2, 5]], [[0.0, 0.0, 0.0, 0.0, 0.0, 1.0]] * 3)
+    np.testing.assert_array_equal(beta[:, [1, 4]], 0.0)

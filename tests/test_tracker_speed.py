@@ -9,7 +9,7 @@ import pytest
 
 from fusion.tracking import MeasurementBlock, Scan, Tracker
 from fusion.tracking.filters import combine, imm_predict, project_covariance
-from fusion.tracking.gating import gate
+from fusion.tracking.gating import gate, masked_covariance
 from fusion.tracking.measurements import (
     BEARING,
     POSITION,
@@ -91,3 +91,56 @@ def test_the_plausibility_pre_gate_keeps_every_track_within_its_gate_of_a_detect
         assert set(needed.tolist()) <= set(kept.tolist())
         checked += len(needed)
     assert checked > 20  # the detections did gate with tracks: the test exercised the bound
+
+
+def test_masked_covariance_replaces_absent_components_by_the_identity_and_copies_a_full_mask() -> None:
+    cov = np.arange(2 * 9, dtype=float).reshape(2, 3, 3) + 1.0
+    mask = np.array([[True, False, True], [True, True, True]])
+    out = masked_covariance(cov, mask)
+    np.testing.assert_array_equal(out[0], [[1.0, 0.0, 3.0], [0.0, 1.0, 0.0], [7.0, 0.0, 9.0]])
+    np.testing.assert_array_equal(out[1], cov[1])
+    full = masked_covariance(cov, np.ones((2, 3), dtype=bool))
+    np.testing.assert_array_equal(full, cov)
+    full[0, 0, 0] = -1.0
+    assert cov[0, 0, 0] == 1.0  # a copy: callers may write into it
+    # Broadcast masks take the general path and give the broadcast shape.
+    assert masked_covariance(cov[0], np.ones((4, 3), dtype=bool)).shape == (4, 3, 3)
+
+
+def test_threat_memory_shortcut_for_unchanged_tracks_gives_the_same_alerts_and_levels(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_Memory.of`` returns the memory itself when the tracks are the remembered ones; a monitor that
+    always takes the general lookup must decide exactly the same, through tracks appearing and leaving."""
+    from test_threat import SITE, T0, ZONES, geo_of
+
+    from fusion.threat import ThreatMonitor, ThreatParams, parse_zones
+    from fusion.threat.assess import _Memory
+
+    def general(self: _Memory, numbers: np.ndarray) -> _Memory:
+        idx, found = self.rows(numbers)
+        return _Memory(numbers, *(self.column(name, idx, found, default) for name, default in (
+            ("level", 0), ("score", 0.0), ("zone", -1), ("alerted", False), ("peak", 0), ("inside", False))))
+
+    def run() -> list[tuple[object, ...]]:
+        rng = np.random.default_rng(5)
+        monitor = ThreatMonitor(ThreatParams(), parse_zones(ZONES))
+        numbers = np.arange(1, 7, dtype=np.int64)
+        x = np.concatenate([rng.uniform(-1500, 1500, (6, 2)), np.full((6, 1), 100.0), rng.uniform(-20, 20, (6, 2)),
+                            np.zeros((6, 1))], axis=1)
+        seen: list[tuple[object, ...]] = []
+        for k in range(120):
+            if k % 15 == 7:  # a track leaves and a new one starts: the general path for one step
+                numbers = np.append(numbers[1:], numbers[-1] + 1)
+                x = np.concatenate([x[1:], x[:1] * 0.5])
+            x = x + np.concatenate([x[:, 3:6], np.zeros((6, 3))], axis=1)
+            status = np.where(numbers % 3 == 0, TENTATIVE, CONFIRMED).astype(np.int8)
+            events = monitor.assess(T0 + k, SITE, numbers, status, np.full(6, 0.9), x, lambda r: geo_of(x[r]))
+            now = monitor.current(numbers)
+            seen.append((tuple((e.kind, e.track_id, e.zone) for e in events), now.level.tolist(),
+                         now.score.tolist(), now.zone.tolist()))
+        return seen
+
+    shortcut = run()
+    assert any(events for events, *_ in shortcut)  # the drones did raise alerts
+    monkeypatch.setattr(_Memory, "of", general)
+    assert run() == shortcut

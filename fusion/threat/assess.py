@@ -154,6 +154,22 @@ class _Memory:
         shape = (-1,) + (1,) * (values.ndim - 1)
         return np.where(found.reshape(shape), values[idx], default)
 
+    def of(self, numbers: NDArray[np.int64]) -> _Memory:
+        """The memory of these tracks in their order, with the defaults for unknown ones; itself (not a
+        copy: read only) when they are exactly the remembered tracks, as between most steps."""
+        if np.array_equal(self.numbers, numbers):
+            return self
+        idx, found = self.rows(numbers)
+        return _Memory(numbers, self.column("level", idx, found, NONE), self.column("score", idx, found, 0.0),
+                       self.column("zone", idx, found, -1), self.column("alerted", idx, found, False),
+                       self.column("peak", idx, found, NONE), self.column("inside", idx, found, False))
+
+    def sorted(self) -> _Memory:
+        """The same memory in track-number order."""
+        order = np.argsort(self.numbers, kind="stable")
+        return _Memory(self.numbers[order], self.level[order], self.score[order], self.zone[order],
+                       self.alerted[order], self.peak[order], self.inside[order])
+
 
 def _place(lat: float, lon: float) -> str:
     return f"{abs(lat):.3f}{'N' if lat >= 0 else 'S'} {abs(lon):.3f}{'E' if lon >= 0 else 'W'}"
@@ -233,11 +249,8 @@ class ThreatMonitor:
         """
         prm = self.params
         zones = self.zones_in(frame)
-        idx, found = self._memory.rows(numbers)
-        previous = self._memory.column("level", idx, found, NONE)
-        alerted_before = self._memory.column("alerted", idx, found, False)
-        peak_before = self._memory.column("peak", idx, found, NONE)
-        inside_before = self._memory.column("inside", idx, found, False)
+        before = self._memory.of(numbers)
+        previous, alerted_before, peak_before, inside_before = before.level, before.alerted, before.peak, before.inside
         n = len(numbers)
         score, zone, tte = np.zeros(n), np.full(n, -1, np.intp), np.full(n, math.inf)
         inside = np.zeros((n, len(zones)), bool)
@@ -255,9 +268,9 @@ class ThreatMonitor:
         escalated = rising & ~entered.any(axis=1)
         alerted = alerted_before | new
         peak = np.where(new | rising, level, peak_before)
-        order = np.argsort(numbers, kind="stable")
-        self._memory = _Memory(numbers[order], level[order], score[order], zone[order], alerted[order],
-                               peak[order], inside[order])
+        memory = _Memory(numbers.copy(), level, score, zone, alerted, peak, inside)
+        # The same tracks as remembered are already in number order.
+        self._memory = memory if before is self._memory else memory.sorted()
         rows = np.flatnonzero(new | escalated | entered.any(axis=1))
         if not len(rows):
             return []
@@ -270,9 +283,8 @@ class ThreatMonitor:
 
     def current(self, numbers: NDArray[np.int64]) -> Assessment:
         """The latest assessment of these tracks (level none, score 0 for unassessed ones)."""
-        idx, found = self._memory.rows(numbers)
-        return Assessment(self._memory.column("level", idx, found, NONE), self._memory.column("score", idx, found, 0.0),
-                          self._memory.column("zone", idx, found, -1), self.zone_names)
+        known = self._memory.of(numbers)
+        return Assessment(known.level, known.score, known.zone, self.zone_names)
 
     def _track_events(self, t: float, row: int, number: int, geo: TrackGeo, new: bool, escalated: bool,
                       level: int, zone: int, tte: float, entered: NDArray[np.bool_], zones: ZoneSet

@@ -62,8 +62,7 @@ def mode_transition(dt: Array, sojourn_s: Array) -> Array:
         return np.ones((len(dt), 1, 1))
     stay = np.exp(-np.abs(dt)[:, None] / np.asarray(sojourn_s)[None, :])
     off = (1.0 - stay) / (n_modes - 1)
-    eye = np.eye(n_modes)
-    return stay[:, :, None] * eye + off[:, :, None] * (1.0 - eye)
+    return np.where(np.eye(n_modes, dtype=bool), stay[:, :, None], off[:, :, None])
 
 
 def imm_mix(xm: Array, pm: Array, mu: Array, pi: Array) -> tuple[Array, Array, Array]:

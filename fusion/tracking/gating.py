@@ -38,8 +38,9 @@ class Gating:
 def masked_covariance(cov: Array, mask: NDArray[np.bool_]) -> Array:
     """``cov`` (..., m, m) with rows/columns of absent components replaced by the identity."""
     both = mask[..., :, None] & mask[..., None, :]
-    eye = np.broadcast_to(np.eye(cov.shape[-1], dtype=bool), both.shape)
-    return np.where(both, cov, eye.astype(float))
+    if both.shape == cov.shape and mask.all():
+        return cov.copy()
+    return np.where(both, cov, np.eye(cov.shape[-1]))
 
 
 def innovations(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
@@ -73,7 +74,8 @@ def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
         y_all[..., idx] = wrap_angle(y_all[..., idx])
     var = np.diagonal(hph, axis1=1, axis2=2)[:, None, :] + np.diagonal(r, axis1=1, axis2=2)[None, :, :]
     bound = np.where(mask[None], y_all * y_all / var, 0.0).max(axis=2, initial=0.0)
-    rows, cols = np.nonzero(bound <= wide * thresholds[dof][None, :])
+    limit = thresholds[dof]
+    rows, cols = np.nonzero(bound <= wide * limit[None, :])
     kept = mask[cols]
     y = np.where(kept, y_all[rows, cols], 0.0)  # = innovations(...)[0], already wrapped
     s = masked_covariance(hph[rows] + r[cols], kept)
@@ -81,7 +83,7 @@ def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
     d2[rows, cols] = np.einsum("ki,ki->k", y, np.linalg.solve(s, y[..., None])[..., 0])
     log_det_ratio = np.zeros((n, m))
     log_det_ratio[rows, cols] = np.linalg.slogdet(s)[1] - np.linalg.slogdet(masked_covariance(r, mask))[1][cols]
-    inside = (d2 <= thresholds[dof][None, :]) & (dof > 0)[None, :]
+    inside = (d2 <= limit[None, :]) & (dof > 0)[None, :]
     return Gating(d2=d2, log_det_ratio=log_det_ratio, inside=inside)
 
 

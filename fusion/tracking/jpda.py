@@ -27,8 +27,6 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 Array = NDArray[np.float64]
 
@@ -56,13 +54,21 @@ def clusters(allowed: NDArray[np.bool_]) -> tuple[int, NDArray[np.intp], NDArray
     """Independent clusters: connected components of the bipartite gate graph.
 
     Returns the number of components and the component of each track (N,) and detection (M,);
-    components are numbered in order of their lowest track (then detection) index.
+    components are numbered in order of their lowest track (then detection) index. Every node
+    takes the lowest node index (tracks 0..N-1, then detections N..N+M-1) among its neighbours
+    until nothing changes: a few array passes over the small gate matrix of one message.
     """
     n, m = allowed.shape
-    rows, cols = np.nonzero(allowed)
-    graph = coo_matrix((np.ones(len(rows)), (rows, n + cols)), shape=(n + m, n + m))
-    count, labels = connected_components(graph, directed=False)
-    return int(count), labels[:n].astype(np.intp), labels[n:].astype(np.intp)
+    none = n + m
+    track_low, det_low = np.arange(n), np.arange(n, n + m)
+    while True:
+        det_new = np.minimum(det_low, np.where(allowed, track_low[:, None], none).min(axis=0, initial=none))
+        track_new = np.minimum(track_low, np.where(allowed, det_new[None, :], none).min(axis=1, initial=none))
+        if np.array_equal(det_new, det_low) and np.array_equal(track_new, track_low):
+            break
+        track_low, det_low = track_new, det_new
+    lowest, labels = np.unique(np.concatenate([track_low, det_low]), return_inverse=True)
+    return len(lowest), labels[:n].astype(np.intp), labels[n:].astype(np.intp)
 
 
 def _exact(ratio: Array) -> Array:
@@ -70,31 +76,35 @@ def _exact(ratio: Array) -> Array:
 
     ``F[k][mask]``: total weight of the joint events of tracks 0..k-1 that use exactly the
     detections in ``mask``; ``B[k][mask]``: of tracks k..n-1 that avoid ``mask``. Then
-    ``β_kj ∝ Σ_{mask ∌ j} F[k][mask] · L_kj · B[k+1][mask ∪ j]``.
+    ``β_kj ∝ Σ_{mask ∌ j} F[k][mask] · L_kj · B[k+1][mask ∪ j]``. A subset is a bit mask, so
+    seen as an array of shape (2^(m-1-j), 2, 2^j) the subsets with and without detection j are
+    the two halves of the middle axis: every step is a strided view, never a fancy index.
     """
     n, m = ratio.shape
-    masks = np.arange(1 << m)
-    bits = 1 << np.arange(m)
-    has = (masks[:, None] & bits[None, :]) != 0
     forward = np.zeros((n + 1, 1 << m))
     forward[0, 0] = 1.0
-    for k in range(n):
-        f = forward[k].copy()
-        for j in np.flatnonzero(ratio[k]):
-            f[has[:, j]] += ratio[k, j] * forward[k][masks[has[:, j]] ^ bits[j]]
-        forward[k + 1] = f
     backward = np.zeros((n + 1, 1 << m))
     backward[n] = 1.0
+    by_bit = [(forward.reshape(n + 1, 1 << (m - 1 - j), 2, 1 << j),
+               backward.reshape(n + 1, 1 << (m - 1 - j), 2, 1 << j)) for j in range(m)]
+    gated = [[(j, value) for j, value in enumerate(row) if value != 0.0] for row in ratio.tolist()]
+    for k in range(n):
+        forward[k + 1] = forward[k]
+        for j, value in gated[k]:
+            f = by_bit[j][0]
+            f[k + 1, :, 1] += value * f[k, :, 0]
     for k in range(n - 1, -1, -1):
-        b = backward[k + 1].copy()
-        for j in np.flatnonzero(ratio[k]):
-            b[~has[:, j]] += ratio[k, j] * backward[k + 1][masks[~has[:, j]] | bits[j]]
-        backward[k] = b
+        backward[k] = backward[k + 1]
+        for j, value in gated[k]:
+            b = by_bit[j][1]
+            b[k, :, 0] += value * b[k + 1, :, 1]
     total = backward[0, 0]
     beta = np.zeros((n, m))
-    for col in range(m):
-        free = ~has[:, col]
-        beta[:, col] = ratio[:, col] * (forward[:n, free] * backward[1:, masks[free] | bits[col]]).sum(axis=1) / total
+    for j, (f, b) in enumerate(by_bit):
+        rows = np.flatnonzero(ratio[:, j])
+        # Added one subset after another, as numpy summed the column-major array of the boolean-mask version.
+        weight = np.cumsum((f[rows, :, 0] * b[rows + 1, :, 1]).reshape(len(rows), 1 << (m - 1)), axis=1)[:, -1]
+        beta[rows, j] = ratio[rows, j] * weight / total
     return beta
 
 
@@ -150,15 +160,20 @@ def marginals(ratio: Array, max_exact: int = 10, star: bool = False) -> Array:
     gated = ratio > 0.0
     if not gated.any():
         return beta
-    count, track_label, det_label = clusters(gated)
+    # Only tracks and detections with some gated pair can share a cluster; the rest keep β = 0.
+    tracks, dets = np.flatnonzero(gated.any(axis=1)), np.flatnonzero(gated.any(axis=0))
+    if len(tracks) == 1 or len(dets) == 1:  # one cluster: most messages, with one track or one detection near
+        count, track_label, det_label = 1, np.zeros(len(tracks), dtype=np.intp), np.zeros(len(dets), dtype=np.intp)
+    else:
+        count, track_label, det_label = clusters(gated[np.ix_(tracks, dets)])
     n_tracks, n_dets = np.bincount(track_label, minlength=count), np.bincount(det_label, minlength=count)
     # A cluster of one track or one detection has a closed form: β = L / (1 + Σ L) over its pairs.
-    lone_track = n_tracks[track_label] == 1
+    lone_track = tracks[n_tracks[track_label] == 1]
     beta[lone_track, :m] = ratio[lone_track] / (1.0 + ratio[lone_track].sum(axis=1, keepdims=True))
-    lone_det = n_dets[det_label] == 1
-    beta[:, :m][:, lone_det] = ratio[:, lone_det] / (1.0 + ratio[:, lone_det].sum(axis=0, keepdims=True))
+    lone_det = dets[n_dets[det_label] == 1]
+    beta[:, lone_det] = ratio[:, lone_det] / (1.0 + ratio[:, lone_det].sum(axis=0, keepdims=True))
     for label in np.flatnonzero((n_tracks > 1) & (n_dets > 1)).tolist():
-        rows, cols = np.flatnonzero(track_label == label), np.flatnonzero(det_label == label)
+        rows, cols = tracks[track_label == label], dets[det_label == label]
         block = ratio[np.ix_(rows, cols)]
         if star and sum(block.shape) <= STAR_MAX_MEMBERS:
             pairs = _star(block) if block.shape[0] <= block.shape[1] else _star(block.T).T

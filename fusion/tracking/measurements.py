@@ -56,14 +56,16 @@ def radar_h(x: Array, m: Array, b: Array) -> tuple[Array, Array]:
     r = np.sqrt(r2)
     los = p / r[:, None]
     rv = np.einsum("ij,ij->i", los, v)
-    z = np.stack([r, np.arctan2(e, n), np.arctan2(u, g), rv], axis=1)
+    z = np.empty((len(x), 4))
+    z[:, 0], z[:, 1], z[:, 2], z[:, 3] = r, np.arctan2(e, n), np.arctan2(u, g), rv
 
     h = np.zeros((len(x), 4, 6))
     h[:, 0, :3] = los
+    west, r2g = -e, r2 * g
     h[:, 1, 0] = n / g2
-    h[:, 1, 1] = -e / g2
-    h[:, 2, 0] = -e * u / (r2 * g)
-    h[:, 2, 1] = -n * u / (r2 * g)
+    h[:, 1, 1] = west / g2
+    h[:, 2, 0] = west * u / r2g
+    h[:, 2, 1] = -n * u / r2g
     h[:, 2, 2] = g / r2
     h[:, 3, :3] = (v - rv[:, None] * los) / r[:, None]
     h[:, 3, 3:] = los

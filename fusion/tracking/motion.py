@@ -71,29 +71,23 @@ def mode_matrices(dt: ArrayLike, omega: Array, q_horizontal: Array, q_vertical: 
     step: Array = np.asarray(dt, dtype=np.float64)
     n, r = len(step), len(omega)
     # Flat (…, 36) views: entry (i, j) is 6i + j, so a diagonal is a stride-7 slice (cheap basic indexing).
-    f = np.zeros((n, r, STATE_DIM, STATE_DIM))
-    flat = f.reshape(n, r, STATE_DIM * STATE_DIM)
-    flat[..., ::7] = 1.0
-    flat[..., 3:18:7] = step[:, None, None]
-    turning = omega != 0.0
-    if turning.any():
-        # CV modes take exactly CV's entries (and +0.0, not -0.0, where CV has zeros).
-        w = np.where(turning, omega, 1.0)
+    f = np.zeros((n, r, STATE_DIM * STATE_DIM))
+    f[..., ::7] = 1.0
+    f[..., 3:18:7] = step[:, None, None]
+    turning = np.flatnonzero(omega)
+    if len(turning):
+        # CV modes keep exactly CV's entries; only the turning modes' horizontal block changes.
+        w = omega[turning]
         wt = w * step[:, None]
         sin, cos = np.sin(wt), np.cos(wt)
-        along = np.where(turning, sin / w, step[:, None])
-        across = np.where(turning, (1.0 - cos) / w, 0.0)
-        flat[..., 3] = flat[..., 10] = along
-        flat[..., 4] = np.where(turning, -across, 0.0)
-        flat[..., 9] = across
-        flat[..., 21] = flat[..., 28] = np.where(turning, cos, 1.0)
-        flat[..., 22] = np.where(turning, -sin, 0.0)
-        flat[..., 27] = np.where(turning, sin, 0.0)
+        along, across = sin / w, (1.0 - cos) / w
+        f[:, turning[:, None], [3, 10, 4, 9, 21, 28, 22, 27]] = np.stack(
+            [along, along, -across, across, cos, cos, -sin, sin], axis=-1)
     a = np.abs(step)[:, None, None]
-    density = np.stack([q_horizontal, q_horizontal, q_vertical], axis=1)[None]
-    q = np.zeros((n, r, STATE_DIM, STATE_DIM))
-    flat = q.reshape(n, r, STATE_DIM * STATE_DIM)
-    flat[..., 0:15:7] = density * a**3 / 3.0
-    flat[..., 3:18:7] = flat[..., 18:33:7] = density * a**2 / 2.0
-    flat[..., 21::7] = density * a
-    return f, q
+    density = np.array([q_horizontal, q_horizontal, q_vertical]).T[None]
+    q = np.zeros((n, r, STATE_DIM * STATE_DIM))
+    q[..., 0:15:7] = density * a**3 / 3.0
+    q[..., 3:18:7] = q[..., 18:33:7] = density * a**2 / 2.0
+    q[..., 21::7] = density * a
+    shape = (n, r, STATE_DIM, STATE_DIM)
+    return f.reshape(shape), q.reshape(shape)

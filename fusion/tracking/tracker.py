@@ -434,8 +434,9 @@ class Tracker:
         order = np.argsort(block_of[col], kind="stable")
         track, col = track[order], col[order]
         if len(track):
-            posteriors = [self._posteriors(block, track[block_of[col] == b], col[block_of[col] == b] - offsets[b],
-                                           modes, scan) for b, block in enumerate(scan.blocks) if (block_of[col] == b).any()]
+            in_block = [block_of[col] == b for b in range(len(scan.blocks))]
+            posteriors = [self._posteriors(block, track[pick], col[pick] - offsets[b], modes, scan)
+                          for b, (block, pick) in enumerate(zip(scan.blocks, in_block)) if pick.any()]
             touched = np.unique(track)
             xm, pm, mu = jpda.mix(modes.x[touched], modes.p[touched], modes.c[touched], miss[touched],
                                   np.searchsorted(touched, track), pair_beta[track, col],
