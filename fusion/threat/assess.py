@@ -166,9 +166,7 @@ class _Memory:
 
     def sorted(self) -> _Memory:
         """The same memory in track-number order."""
-        order = np.argsort(self.numbers, kind="stable")
-        return _Memory(self.numbers[order], self.level[order], self.score[order], self.zone[order],
-                       self.alerted[order], self.peak[order], self.inside[order])
+        return self.take(np.argsort(self.numbers, kind="stable"))
 
 
 def _place(lat: float, lon: float) -> str:
@@ -338,8 +336,7 @@ class ThreatMonitor:
         fresh, first = np.unique(into[~known], return_index=True)  # survivors not assessed yet start as a copy
         rows = src[~known][first]
         grown = np.concatenate([np.arange(len(m.numbers)), rows])
-        m = replace(m.take(grown), numbers=np.concatenate([m.numbers, fresh]))
-        m = m.take(np.argsort(m.numbers, kind="stable"))
+        m = replace(m.take(grown), numbers=np.concatenate([m.numbers, fresh])).sorted()
         src, _ = m.rows(numbers[found])
         dst, _ = m.rows(into)
         for name, combine in (("level", np.maximum), ("peak", np.maximum), ("alerted", np.logical_or),
