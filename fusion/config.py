@@ -154,6 +154,16 @@ class FusionConfig(_Frozen):
     confirm_hits: Annotated[int, Field(ge=1)] = 4
     #: A tentative track not updated for this long is deleted, s.
     tentative_timeout_s: PositiveFloat = 3.0
+    #: A tentative track whose score (the summed ln(Pd·N(ν; 0, S)/λ) of its detections, target against
+    #: clutter) reaches this is confirmed before ``confirm_hits``: Wald's upper threshold ln(1/α)
+    #: above the birth odds of a plot (~ln 1e-6 for one target among the clutter plots of a scan).
+    confirm_score: PositiveFloat = 30.0
+    #: Track score: expected false bearings per bearing resolution cell (√|2πR| of angle space);
+    #: a bearing sensor reports a handful of lines over a few hundred cells.
+    bearing_clutter_density: PositiveFloat = 1e-2
+    #: Track score: a plot or report pays ln(1 - detection_probability) for every this long without a fix
+    #: beyond the first (a surveillance radar's scan period), s.
+    revisit_s: PositiveFloat = 1.0
     #: A confirmed track not updated for this long is coasting, s.
     coast_after_s: PositiveFloat = 2.5
     #: A coasting track not updated for this long is deleted, s.
@@ -213,6 +223,8 @@ class FusionConfig(_Frozen):
             jpda_explained=self.jpda_explained,
             initiation_exclusion=self.initiation_exclusion,
             confirm_hits=self.confirm_hits, tentative_timeout_s=self.tentative_timeout_s,
+            confirm_score=self.confirm_score, bearing_clutter_density=self.bearing_clutter_density,
+            revisit_s=self.revisit_s,
             coast_after_s=self.coast_after_s, delete_after_s=self.delete_after_s,
             max_position_sigma_m=self.max_position_sigma_m, sensor_recent_s=self.sensor_recent_s,
             class_prior=self.class_prior, class_evidence_weight=self.class_evidence_weight,

@@ -33,6 +33,9 @@ class TrackerParams:
     initiation_exclusion: float = 4.0
     confirm_hits: int = 4
     tentative_timeout_s: float = 3.0
+    confirm_score: float = 30.0
+    bearing_clutter_density: float = 1e-2
+    revisit_s: float = 1.0
     coast_after_s: float = 2.5
     delete_after_s: float = 10.0
     max_position_sigma_m: float = 2000.0

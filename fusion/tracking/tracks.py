@@ -31,7 +31,7 @@ class TrackTable:
 
     #: The per-row arrays, all compacted together.
     ROW_FIELDS: tuple[str, ...] = (
-        "number", "x", "p", "xm", "pm", "mu", "t", "t_fix", "first_seen", "hits", "status", "label_logp", "sensor_last", "from_bearings",
+        "number", "x", "p", "xm", "pm", "mu", "t", "t_fix", "first_seen", "hits", "score", "status", "label_logp", "sensor_last", "from_bearings",
     )
 
     def __init__(self, n_modes: int = 1) -> None:
@@ -50,6 +50,8 @@ class TrackTable:
         self.t_fix: Array = np.zeros(0)
         self.first_seen: Array = np.zeros(0)
         self.hits: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        #: Track score: the summed log-likelihood ratios (target against clutter) of the detections since birth.
+        self.score: Array = np.zeros(0)
         self.status: NDArray[np.int8] = np.zeros(0, dtype=np.int8)
         #: Normalised log-probabilities of (drone, bird, aircraft, unknown).
         self.label_logp: Array = np.zeros((0, N_CLASSES))
@@ -79,8 +81,8 @@ class TrackTable:
         return column
 
     def add(self, x: Array, p: Array, mu: ArrayLike, t: float, label_logp: Array, sensor_id: str, hits: int = 1,
-            from_bearings: bool = False) -> NDArray[np.int64]:
-        """Append k tentative tracks updated by ``sensor_id`` at ``t`` with ``hits``, every mode at (x, p)
+            from_bearings: bool = False, score: float = 0.0) -> NDArray[np.int64]:
+        """Append k tentative tracks updated by ``sensor_id`` at ``t`` with ``hits`` and ``score``, every mode at (x, p)
         with probabilities ``mu`` (r,); return their numbers."""
         mu = np.asarray(mu, dtype=float)
         k, r = len(x), len(mu)
@@ -92,7 +94,7 @@ class TrackTable:
         new = {
             "number": numbers, "x": x, "p": p, "xm": np.repeat(x[:, None], r, axis=1),
             "pm": np.repeat(p[:, None], r, axis=1), "mu": np.repeat(mu[None], k, axis=0), "t": np.full(k, t), "t_fix": np.full(k, t), "first_seen": np.full(k, t),
-            "hits": np.full(k, hits, dtype=np.int64), "status": np.full(k, TENTATIVE, dtype=np.int8),
+            "hits": np.full(k, hits, dtype=np.int64), "score": np.full(k, score), "status": np.full(k, TENTATIVE, dtype=np.int8),
             "label_logp": label_logp, "sensor_last": sensor_last, "from_bearings": np.full(k, from_bearings),
         }
         for name in self.ROW_FIELDS:

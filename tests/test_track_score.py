@@ -1,0 +1,84 @@
+"""The sequential log-likelihood-ratio track score: exact gains, clutter that never reaches the threshold,
+and a target that two sensors confirm before ``confirm_hits``."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_tracking import T0, radar_plot, scan  # noqa: E402
+
+from fusion.tracking import Tracker, TrackerParams  # noqa: E402
+from fusion.tracking.tracks import CONFIRMED, TENTATIVE  # noqa: E402
+
+
+def _tracker_with_one_track(**params: float) -> Tracker:
+    tracker = Tracker(TrackerParams(**params))  # type: ignore[arg-type]
+    tracker.table.add(np.zeros((1, 6)), np.eye(6)[None], (0.8, 0.1, 0.1), T0, np.zeros((1, 4)), "s-1")
+    return tracker
+
+
+def test_a_plot_adds_its_likelihood_ratio_less_a_miss_for_every_revisit_it_skipped() -> None:
+    tracker = _tracker_with_one_track()
+    radar = scan("radar", T0 + 3.0, [radar_plot(1000.0, 45.0), radar_plot(2000.0, 90.0)])
+    offsets = np.array([0, 2], dtype=np.intp)
+    cost = np.array([[9.0, 4.0]])
+    tracker._score(radar, offsets, np.array([0]), np.array([1]), cost)
+    # ln(Pd / λ) - cost / 2 + 2 ln(1 - Pd): 3 s after the last fix, 2 scans of 1 s were missed.
+    assert tracker.table.score[0] == pytest.approx(math.log(0.9 / 1e-6) - 2.0 + 2.0 * math.log(0.1), rel=1e-12)
+
+
+def test_a_bearing_adds_a_weak_ratio_and_pays_no_miss() -> None:
+    tracker = _tracker_with_one_track(bearing_clutter_density=0.02)
+    bearing = scan("acoustic", T0 + 5.0, [{"azimuth_deg": 45.0}], sensor_id="mic-1")
+    tracker._score(bearing, np.array([0, 1], dtype=np.intp), np.array([0]), np.array([0]), np.array([[1.0]]))
+    assert tracker.table.score[0] == pytest.approx(math.log(0.9 / 0.02) - 0.5, rel=1e-12)
+
+
+def test_clutter_never_reaches_the_confirmation_score_and_dies() -> None:
+    """10 false plots a scan over 5 km and 10° of elevation (the mass scenario's rate) for 100 scans."""
+    rng = np.random.default_rng(3)
+    tracker = Tracker(TrackerParams(confirm_hits=1000))
+    best = 0.0
+    for k in range(100):
+        plots = [radar_plot(float(rng.uniform(300, 5000)), float(rng.uniform(0, 360)), float(rng.uniform(0, 10)))
+                 for _ in range(10)]
+        assert tracker.step(scan("radar", T0 + k, plots)).confirmed == ()
+        best = max(best, float(tracker.table.score.max()))
+    assert 10.0 < best < tracker.params.confirm_score / 2  # chance hits score, but far below the threshold
+    assert not (tracker.table.status != TENTATIVE).any()
+    assert (tracker.table.t_fix >= T0 + 99 - 3.0).all()  # every tentative track is deleted 3 s after its last fix
+
+
+def test_a_target_missed_every_other_scan_keeps_a_score_that_grows() -> None:
+    """Pd ≈ 0.5 at long range: each plot pays one miss (ln 0.1) and still adds about 10; the score alone
+    confirms the track at its fifth plot, 8 s after the first."""
+    tracker = Tracker(TrackerParams(confirm_hits=1000))
+    scores, confirmed = [], []
+    for k in range(0, 10, 2):
+        confirmed.append(tracker.step(scan("radar", T0 + k, [radar_plot(4000.0 + 10 * k, 45.0)])).confirmed)
+        scores.append(float(tracker.table.score[0]))
+    assert [round(score) for score in scores] == [0, 9, 18, 29, 39]
+    assert confirmed == [(), (), (), (), ("T-1",)]
+    assert tracker.table.ids == ["T-1"] and tracker.table.status.tolist() == [CONFIRMED]
+
+
+def test_a_target_that_a_radar_and_a_bearing_sensor_agree_on_confirms_before_confirm_hits() -> None:
+    radar_only, both = Tracker(), Tracker()
+    confirmed: dict[str, float] = {}
+    for k in range(4):
+        t = T0 + k
+        plot = scan("radar", t, [radar_plot(1000.0 + 5 * k, 45.0)])
+        for name, tracker in (("radar", radar_only), ("both", both)):
+            if tracker.step(plot).confirmed:
+                confirmed.setdefault(name, t - T0)
+        if both.step(scan("acoustic", t + 0.5, [{"azimuth_deg": 45.0, "elevation_deg": 3.0}],
+                          sensor_id="mic-1")).confirmed:
+            confirmed.setdefault("both", t + 0.5 - T0)
+    assert confirmed == {"radar": 3.0, "both": 2.0}
+    assert both.table.status.tolist() == [CONFIRMED] and both.table.hits.tolist() == [4]
