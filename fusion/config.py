@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fusion.threat import ThreatParams, ZoneSpec, parse_zones
 from fusion.tracking import TrackerParams
@@ -95,6 +95,18 @@ class FusionConfig(_Frozen):
     cv_sojourn_s: PositiveFloat = 60.0
     turn_sojourn_s: PositiveFloat = 5.0
     initial_cv_p: Probability = 0.8
+    #: Hover mode, for multirotors that stop, hover and start again: each velocity component decays to
+    #: zero with this time constant (the velocity loop of position hold: about 1 s) and keeps this spread
+    #: in the hover (gusts against position hold, m/s); see ``fusion.tracking.motion``.
+    hover_velocity_tau_s: PositiveFloat = 1.0
+    hover_velocity_sigma_mps: PositiveFloat = 0.5
+    #: Mean time a multirotor hovers before moving on, and mean flight time before it stops to hover, s
+    #: (a stop every few minutes: the long-run hover share is 1/11; the other modes' switching among
+    #: themselves is unchanged), and the initial hover probability (taken with ``initial_cv_p``; the
+    #: turns share what is left: a target is mostly first seen flying into coverage, not hovering).
+    hover_sojourn_s: PositiveFloat = 30.0
+    hover_entry_s: PositiveFloat = 300.0
+    initial_hover_p: Probability = 0.02
     #: Velocity sigma of a newly started track whose velocity is unknown, m/s.
     initial_velocity_sigma_mps: PositiveFloat = 30.0
     #: The same for the vertical velocity: small drones and birds climb or sink at a few m/s.
@@ -206,13 +218,30 @@ class FusionConfig(_Frozen):
     #: Size limit of one incoming or outgoing message, bytes.
     max_message_bytes: Annotated[int, Field(gt=1024)] = 256 * 1024
 
+    @property
+    def hover_q(self) -> float:
+        """The hover mode's acceleration spectral density, m²/s³: an OU velocity with time constant τ and
+        stationary spread σ has q = 2σ²/τ."""
+        return 2.0 * self.hover_velocity_sigma_mps**2 / self.hover_velocity_tau_s
+
+    @model_validator(mode="after")
+    def _mode_p_leave_room_for_turns(self) -> FusionConfig:
+        """The initial CV and hover probabilities leave the turns a share (all modes stay possible)."""
+        if self.initial_cv_p + self.initial_hover_p >= 1.0:
+            raise ValueError(f"initial_cv_p + initial_hover_p must be below 1, not "
+                             f"{self.initial_cv_p + self.initial_hover_p:g}")
+        return self
+
     def tracker_params(self) -> TrackerParams:
         """The subset of this configuration that the pure tracker needs."""
+        turn_p = (1.0 - self.initial_cv_p - self.initial_hover_p) / 2
         return TrackerParams(
             modes=(Mode(0.0, self.q_horizontal, self.q_vertical, self.cv_sojourn_s),
                    *(Mode(sign * math.radians(self.turn_rate_deg_s), self.q_manoeuvre_horizontal,
-                          self.q_manoeuvre_vertical, self.turn_sojourn_s) for sign in (1.0, -1.0))),
-            initial_mode_p=(self.initial_cv_p, (1.0 - self.initial_cv_p) / 2, (1.0 - self.initial_cv_p) / 2),
+                          self.q_manoeuvre_vertical, self.turn_sojourn_s) for sign in (1.0, -1.0)),
+                   Mode(0.0, self.hover_q, self.hover_q, self.hover_sojourn_s, self.hover_velocity_tau_s,
+                        self.hover_entry_s)),
+            initial_mode_p=(self.initial_cv_p, turn_p, turn_p, self.initial_hover_p),
             initial_velocity_sigma_mps=self.initial_velocity_sigma_mps,
             initial_vertical_velocity_sigma_mps=self.initial_vertical_velocity_sigma_mps,
             missing_elevation_sigma_rad=math.radians(self.missing_elevation_sigma_deg),

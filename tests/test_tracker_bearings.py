@@ -172,7 +172,8 @@ def _hover(at: np.ndarray, seconds: float) -> tuple[Tracker, list[int]]:
     config = FusionConfig()
     tracker = Tracker(config.tracker_params())
     p = np.diag([20.0**2] * 3 + [1.0] * 3)[None]
-    tracker.table.add(np.concatenate([at, np.zeros(3)])[None], p, (0.8, 0.1, 0.1), T0, np.zeros((1, 4)), "radar", 4)
+    tracker.table.add(np.concatenate([at, np.zeros(3)])[None], p, tracker.params.initial_mode_p, T0, np.zeros((1, 4)),
+                      "radar", 4)
     tracker.table.status[0] = CONFIRMED
     status = []
     for k in range(1, int(seconds / 0.25) + 1):

@@ -43,10 +43,11 @@ def _tracker(rng: np.random.Generator, n: int) -> Tracker:
     x = np.concatenate([rng.uniform(-4000, 4000, (n, 2)), rng.uniform(0, 300, (n, 1)),
                         rng.uniform(-30, 30, (n, 2)), rng.uniform(-3, 3, (n, 1))], axis=1)
     scale = 10.0 ** rng.uniform(0, 4, n)
-    tab.add(x, _spd(rng, n, scale), (0.8, 0.1, 0.1), 0.0, np.log(np.full((n, 4), 0.25)), "s")
+    r = len(tracker.params.modes)
+    tab.add(x, _spd(rng, n, scale), tracker.params.initial_mode_p, 0.0, np.log(np.full((n, 4), 0.25)), "s")
     tab.xm = tab.xm + rng.normal(size=tab.xm.shape) * np.sqrt(scale)[:, None, None] * 0.3
-    tab.pm = np.stack([_spd(rng, n, scale) for _ in range(3)], axis=1)
-    tab.mu = rng.dirichlet(np.ones(3), n)
+    tab.pm = np.stack([_spd(rng, n, scale) for _ in range(r)], axis=1)
+    tab.mu = rng.dirichlet(np.ones(r), n)
     tab.x, tab.p = combine(tab.xm, tab.pm, tab.mu)
     tab.t = rng.uniform(-6.0, 1.0, n)
     tab.status = np.where(rng.random(n) < 0.5, CONFIRMED, TENTATIVE).astype(np.int8)

@@ -7,13 +7,14 @@ positive definite even with the rounding of large initial covariances.
 IMM (Blom & Bar-Shalom; Bar-Shalom, Li & Kirubarajan 11.6): each track keeps one state per
 mode and the mode probabilities μ. Before a prediction the modes are mixed through the
 Markov transition matrix Π(dt); after an update μ is reweighted by each mode's measurement
-likelihood. Every mode here shares the 6-state (CV and coordinated turns of fixed rate), so
+likelihood. Every mode here shares the 6-state (CV, coordinated turns of fixed rate, hover), so
 mixing is a plain weighted sum. The combined (moment-matched) estimate is what is gated,
 published and managed.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -44,25 +45,50 @@ def update(x: Array, p: Array, y: Array, h: Array, s: Array, r: Array) -> tuple[
 @dataclass(frozen=True)
 class Mode:
     """One IMM motion mode: a coordinated turn of rate ``omega`` (rad/s; 0 is CV), its process noise,
-    and its mean sojourn time (s) before switching to another mode."""
+    its mean sojourn time (s) before switching to another mode, and for a hover mode the time
+    constant (s) with which its velocity decays to zero (``motion.hover_matrices``; ∞: none) and the
+    mean time (s) the other modes take to enter it (``mode_transition``; ∞: their even split)."""
 
     omega: float
     q_horizontal: float
     q_vertical: float
     sojourn_s: float
+    velocity_tau_s: float = math.inf
+    entry_s: float = math.inf
 
 
-def mode_transition(dt: Array, sojourn_s: Array) -> Array:
+def mode_transition(dt: Array, sojourn_s: Array, entry_s: Array | None = None) -> Array:
     """Markov mode transition matrices Π (N, r, r) over ``|dt|``: mode i stays with e^(-|dt|/τ_i), else
     switches evenly to the others. The long-run share of mode i is proportional to τ_i, so a long
     CV sojourn keeps weakly observed (bearing-only) tracks mostly CV instead of drifting to a uniform
-    mix whose opposite turns would shrink the speed."""
+    mix whose opposite turns would shrink the speed. Modes with a finite ``entry_s`` (hovers) are
+    entered at their own rate (``_entered_at_rate``)."""
+    if entry_s is not None and np.isfinite(entry_s).any():
+        return _entered_at_rate(dt, np.asarray(sojourn_s), entry_s)
     n_modes = len(sojourn_s)
     if n_modes == 1:
         return np.ones((len(dt), 1, 1))
     stay = np.exp(-np.abs(dt)[:, None] / np.asarray(sojourn_s)[None, :])
     off = (1.0 - stay) / (n_modes - 1)
     return np.where(np.eye(n_modes, dtype=bool), stay[:, :, None], off[:, :, None])
+
+
+def _entered_at_rate(dt: Array, sojourn_s: Array, entry_s: Array) -> Array:
+    """Π (N, r, r) when some modes (finite ``entry_s``: a hover, as drones stop now and then whatever they
+    were doing) are entered from every other mode with 1 - e^(-|dt|/entry_s) and take no share of the
+    others' even splits, so adding a hover leaves the other modes' switching among themselves as it was
+    (scaled by the chance of not stopping); such a mode leaves evenly to the other modes."""
+    n_modes = len(sojourn_s)
+    entered = np.isfinite(entry_s)
+    targets = ~entered[None, :] & ~np.eye(n_modes, dtype=bool)
+    n_targets = targets.sum(axis=1)
+    stay = np.where(n_targets > 0, np.exp(-np.abs(dt)[:, None] / sojourn_s[None, :]), 1.0)
+    pi = stay[:, :, None] * np.eye(n_modes) + ((1.0 - stay) / np.maximum(n_targets, 1))[:, :, None] * targets
+    enter = -np.expm1(-np.abs(dt)[:, None] / entry_s[entered])
+    pi[:, ~entered] *= 1.0 - enter.sum(axis=1)[:, None, None]
+    rows = np.flatnonzero(~entered)
+    pi[:, rows[:, None], np.flatnonzero(entered)[None, :]] = enter[:, None, :]
+    return pi
 
 
 def imm_mix(xm: Array, pm: Array, mu: Array, pi: Array) -> tuple[Array, Array, Array]:
@@ -84,11 +110,11 @@ def imm_mix(xm: Array, pm: Array, mu: Array, pi: Array) -> tuple[Array, Array, A
 
 
 @lru_cache(maxsize=16)
-def _mode_arrays(modes: tuple[Mode, ...]) -> tuple[Array, Array, Array, Array]:
-    """Turn rates, horizontal and vertical noise densities and sojourn times of the modes, as read-only
-    arrays (cached: shared by every prediction)."""
+def _mode_arrays(modes: tuple[Mode, ...]) -> tuple[Array, Array, Array, Array, Array, Array]:
+    """Turn rates, horizontal and vertical noise densities, sojourn times, velocity time constants and
+    entry times of the modes, as read-only arrays (cached: shared by every prediction)."""
     arrays = tuple(np.array([getattr(mode, name) for mode in modes], dtype=float)
-                   for name in ("omega", "q_horizontal", "q_vertical", "sojourn_s"))
+                   for name in ("omega", "q_horizontal", "q_vertical", "sojourn_s", "velocity_tau_s", "entry_s"))
     for array in arrays:
         array.flags.writeable = False
     return arrays  # type: ignore[return-value]
@@ -96,9 +122,9 @@ def _mode_arrays(modes: tuple[Mode, ...]) -> tuple[Array, Array, Array, Array]:
 
 def imm_predict(xm: Array, pm: Array, mu: Array, dt: Array, modes: tuple[Mode, ...]) -> tuple[Array, Array, Array]:
     """Mix, then move every mode's state by ``dt`` (N,): predicted states, covariances and mode probabilities."""
-    omega, q_horizontal, q_vertical, sojourn = _mode_arrays(modes)
-    x0, p0, c = imm_mix(xm, pm, mu, mode_transition(dt, sojourn))
-    f, q = mode_matrices(dt, omega, q_horizontal, q_vertical)
+    omega, q_horizontal, q_vertical, sojourn, tau, entry = _mode_arrays(modes)
+    x0, p0, c = imm_mix(xm, pm, mu, mode_transition(dt, sojourn, entry))
+    f, q = mode_matrices(dt, omega, q_horizontal, q_vertical, tau)
     x_pred = np.einsum("nrij,nrj->nri", f, x0)
     return x_pred, f @ p0 @ np.swapaxes(f, -1, -2) + q, c
 

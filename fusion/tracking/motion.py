@@ -10,6 +10,12 @@ The coordinated turn turns the horizontal velocity at a fixed rate ω (rad/s, po
 counter-clockwise seen from above, i.e. a left turn); the vertical axis stays CV. With a fixed
 ω the model is linear in the 6-state, so CV and left/right turns can share one state vector in
 an IMM (``fusion.tracking.filters.imm_predict``); ω = 0 is exactly CV.
+
+The hover mode (``hover_matrices``) is for multirotors that stop, hover and start again: each
+velocity component is an Ornstein–Uhlenbeck process that decays to zero with time constant τ
+(position hold brakes the drone and keeps it there) driven by white acceleration of density q
+(wind gusts), so its velocity spread settles at ``√(q τ / 2)`` and it predicts a stop, not a
+drift. It is linear in the same 6-state and tends to CV as τ → ∞.
 """
 
 from __future__ import annotations
@@ -60,9 +66,47 @@ def cv_process_noise(dt: ArrayLike, q_horizontal: float, q_vertical: float) -> A
     return q
 
 
-def mode_matrices(dt: ArrayLike, omega: Array, q_horizontal: Array, q_vertical: Array) -> tuple[Array, Array]:
+def _ou_position_variance(x: Array) -> Array:
+    """``x - 2(1 - e^-x) + (1 - e^-2x)/2`` (the OU position variance over τ³ q), by its series
+    ``x³/3 - x⁴/4 + 7x⁵/60`` where the exact form would cancel (x < 1e-3)."""
+    small = x < 1e-3
+    exact = x + 2.0 * np.expm1(-x) - 0.5 * np.expm1(-2.0 * x)
+    return np.where(small, x**3 * (1.0 / 3.0 - x / 4.0 + 7.0 * x * x / 60.0), exact)
+
+
+def hover_matrices(dt: ArrayLike, tau: Array, q_horizontal: Array, q_vertical: Array) -> tuple[Array, Array]:
+    """F(dt) and Q(dt) of shape (n, h, 6, 6) of h hover modes (velocity time constants ``tau`` (h,), s;
+    acceleration spectral densities (h,), m²/s³): per axis, with a = |dt|, x = a/τ and s = sign(dt),
+
+    ``F = [[1, s τ (1 - e^-x)], [0, e^-x]]``,
+    ``Q = q [[τ³ (x - 2(1 - e^-x) + (1 - e^-2x)/2), τ² (1 - e^-x)²/2], [·, τ (1 - e^-2x)/2]]``.
+
+    A stationary OU process is time-reversible, so a retrodiction (dt < 0) also decays the
+    velocity (the position moves back along it); Q uses |dt| as the CV model does.
+    """
+    step: Array = np.asarray(dt, dtype=np.float64)
+    n, h = len(step), len(tau)
+    a = np.abs(step)[:, None]
+    x = a / tau[None, :]
+    decay = np.exp(-x)
+    gone = -np.expm1(-x)
+    f = np.broadcast_to(np.eye(STATE_DIM), (n, h, STATE_DIM, STATE_DIM)).copy()
+    density = np.stack([q_horizontal, q_horizontal, q_vertical], axis=1)[None]
+    q = np.zeros((n, h, STATE_DIM, STATE_DIM))
+    for axis in range(3):
+        f[..., axis, axis + 3] = np.sign(step)[:, None] * tau * gone
+        f[..., axis + 3, axis + 3] = decay
+        q[..., axis, axis] = density[..., axis] * tau**3 * _ou_position_variance(x)
+        q[..., axis, axis + 3] = q[..., axis + 3, axis] = density[..., axis] * tau**2 * gone**2 / 2.0
+        q[..., axis + 3, axis + 3] = -density[..., axis] * tau * np.expm1(-2.0 * x) / 2.0
+    return f, q
+
+
+def mode_matrices(dt: ArrayLike, omega: Array, q_horizontal: Array, q_vertical: Array,
+                  tau: Array | None = None) -> tuple[Array, Array]:
     """F(dt) and Q(dt) of shape (n, r, 6, 6) for r modes at once (turn rates ``omega`` (r,), 0 for CV;
-    spectral densities (r,)).
+    spectral densities (r,); velocity time constants ``tau`` (r,), finite for hover modes, which
+    ``hover_matrices`` builds).
 
     The same values as ``ct_transition`` and ``cv_process_noise`` per mode, built in a few array
     assignments: the tracker predicts every message, and building the matrices mode by mode
@@ -90,4 +134,8 @@ def mode_matrices(dt: ArrayLike, omega: Array, q_horizontal: Array, q_vertical: 
     q[..., 3:18:7] = q[..., 18:33:7] = density * a**2 / 2.0
     q[..., 21::7] = density * a
     shape = (n, r, STATE_DIM, STATE_DIM)
-    return f.reshape(shape), q.reshape(shape)
+    f, q = f.reshape(shape), q.reshape(shape)
+    if tau is not None and np.isfinite(tau).any():
+        hover = np.isfinite(tau)
+        f[:, hover], q[:, hover] = hover_matrices(step, tau[hover], q_horizontal[hover], q_vertical[hover])
+    return f, q
