@@ -4,22 +4,19 @@ and a target that two sensors confirm before ``confirm_hits``."""
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_tracking import T0, radar_plot, scan  # noqa: E402
+from fusion.tracking import Tracker, TrackerParams
+from fusion.tracking.tracks import CONFIRMED, TENTATIVE
 
-from fusion.tracking import Tracker, TrackerParams  # noqa: E402
-from fusion.tracking.tracks import CONFIRMED, TENTATIVE  # noqa: E402
+from test_tracking import T0, radar_plot, scan
 
 
 def _tracker_with_one_track(**params: float) -> Tracker:
     tracker = Tracker(TrackerParams(**params))  # type: ignore[arg-type]
-    tracker.table.add(np.zeros((1, 6)), np.eye(6)[None], (0.8, 0.1, 0.1), T0, np.zeros((1, 4)), "s-1")
+    tracker.table.add(np.zeros((1, 6)), np.eye(6)[None], tracker.params.initial_mode_p, T0, np.zeros((1, 4)), "s-1")
     return tracker
 
 
