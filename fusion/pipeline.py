@@ -229,7 +229,8 @@ class FusionEngine:
         if self._next_k is None:
             self._next_k = math.ceil(msg.time / self.config.publish_period_s)
         status = self._statuses.get(msg.sensor_id)
-        max_range = math.inf if status is None or status.coverage is None else status.coverage.max_range_m
+        coverage = None if status is None else status.coverage
+        max_range = math.inf if coverage is None or coverage.max_range_m is None else coverage.max_range_m
         result = self.tracker.step(ingest(msg, self.site, self.config, max_range))
         self._fusion_time = msg.time if self._fusion_time is None else max(self._fusion_time, msg.time)
         self.stats["scans"] += 1

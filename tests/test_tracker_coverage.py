@@ -48,17 +48,19 @@ def test_a_bearing_from_beyond_its_sensors_range_does_not_update_a_track() -> No
     assert tracker.table.t.tolist() == [T0 + 1.25]
 
 
-def _status(sensor: str, max_range_m: float) -> bytes:
+def _status(sensor: str, max_range_m: float | None) -> bytes:
+    coverage = {"azimuth_min_deg": 0.0, "azimuth_max_deg": 360.0}
+    if max_range_m is not None:
+        coverage["max_range_m"] = max_range_m
     return encode(SensorStatus.model_validate({
         "schema": "sargas.sensor_status/1", "sensor_id": sensor, "kind": "acoustic", "time": T0, "state": "online",
-        "origin": _origin(ARRAYS[sensor]), "coverage": {"max_range_m": max_range_m, "azimuth_min_deg": 0.0,
-                                                        "azimuth_max_deg": 360.0}}))
+        "origin": _origin(ARRAYS[sensor]), "coverage": coverage}))
 
 
 def test_the_pipeline_takes_each_sensors_range_from_its_status() -> None:
-    def tracks(max_range_m: float | None) -> int:
+    def tracks(max_range_m: float | None, status: bool = True) -> int:
         engine = FusionEngine(FusionConfig(site_origin=SiteOrigin(lat=SITE.lat, lon=SITE.lon, alt_m=SITE.alt_m)))
-        if max_range_m is not None:
+        if status:
             for sensor in ARRAYS:
                 engine.handle(f"sargas/v1/sensors/{sensor}/status", _status(sensor, max_range_m), T0)
         for k in range(4):
@@ -68,6 +70,7 @@ def test_the_pipeline_takes_each_sensors_range_from_its_status() -> None:
         engine.flush()
         return len(engine.tracker.table)
 
-    assert tracks(None) == 1  # no status: the range is unknown, and unbounded
+    assert tracks(None, status=False) == 1  # no status: the range is unknown, and unbounded
+    assert tracks(None) == 1  # a coverage without a range: unbounded too
     assert tracks(2000.0) == 1
     assert tracks(1000.0) == 0

@@ -32,7 +32,7 @@ def test_codetected_needs_one_sensor_at_one_known_time() -> None:
 
 def _two_tracks(offset_m: float, sigma_m: float) -> tuple[TrackTable, IdentityMap]:
     """An older confirmed track (T-1, fixed at T0 by 'radar') and a newer tentative one (T-2, by 'mic')
-    ``offset_m`` east of it, both still; each with an RF identity."""
+    ``offset_m`` east of it, both still; each with an RF identity of its own kind."""
     tab, identities = TrackTable(len(PARAMS.modes)), IdentityMap()
     p = np.diag([sigma_m**2] * 3 + [4.0] * 3)[None]
     logp = np.log(np.array([[0.7, 0.1, 0.1, 0.1]]))
@@ -41,7 +41,7 @@ def _two_tracks(offset_m: float, sigma_m: float) -> tuple[TrackTable, IdentityMa
             np.log(np.array([[0.4, 0.4, 0.1, 0.1]])), "mic", hits=2)
     tab.status[0] = CONFIRMED
     identities.bind(1, ("emitter:a",))
-    identities.bind(2, ("emitter:b",))
+    identities.bind(2, ("uas:b",))
     return tab, identities
 
 
@@ -58,7 +58,7 @@ def test_a_lasting_duplicate_is_merged_into_the_established_track_with_the_fresh
     assert tab.x[0, 0] == 10.0 and tab.t.tolist() == [T0 + 0.5]  # T-2 was fixed last: its state
     assert tab.hits.tolist() == [5] and tab.first_seen.tolist() == [T0]
     assert tab.sensor_last.tolist() == [[T0, T0 + 0.5]]
-    assert identities.track_of(("emitter:b",)) == 1 and identities.keys_of(1) == ("emitter:a", "emitter:b")
+    assert identities.track_of(("uas:b",)) == 1 and identities.keys_of(1) == ("emitter:a", "uas:b")
     # Label evidence multiplies: (0.7·0.4, 0.1·0.4, ...)/prior, normalised.
     prior = np.asarray(PARAMS.class_prior)
     expected = np.array([0.7 * 0.4, 0.1 * 0.4, 0.1 * 0.1, 0.1 * 0.1]) / prior
@@ -79,6 +79,15 @@ def test_tracks_that_one_scan_detected_both_are_never_merged() -> None:
     for now in (T0 + 2.5, T0 + 3.5, T0 + 4.5, T0 + 5.5):
         assert len(merging.merge(tab, identities, now, np.array([1])).numbers) == 0
     assert tab.ids == ["T-1", "T-2"] and merging.since == {}
+
+
+def test_tracks_with_different_identities_of_one_kind_are_two_drones() -> None:
+    tab, identities = _two_tracks(10.0, 20.0)
+    identities.bind(2, ("emitter:b",))
+    merging = Coalescence(PARAMS, GATE)
+    for now in (T0 + 0.5, T0 + 1.5, T0 + 2.5, T0 + 3.5):
+        assert len(merging.merge(tab, identities, now, np.array([1])).numbers) == 0
+    assert tab.ids == ["T-1", "T-2"] and merging.apart == {(1, 2)}
 
 
 def test_a_pair_that_fails_the_test_once_starts_over() -> None:

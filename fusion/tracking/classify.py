@@ -79,8 +79,8 @@ def fuse(logp: Array, loglik: Array, min_p: float) -> Array:
 
 
 #: A track is given a class only once that class is more likely than all others together; below, it is
-#: 'unknown' (Chow's reject option: a weak classifier's first few looks often favour a wrong class a little,
-#: and a 'drone' label the threat logic would not act on, since it needs P(drone) ≥ ½, only misleads).
+#: 'unknown' with the probability of the 'unknown' class (Chow's reject option: a weak classifier's first few
+#: looks often favour a wrong class a little; the threat monitor applies its own ``min_p`` to P(drone)).
 MIN_LABEL_P = 0.5
 
 

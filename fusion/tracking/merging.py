@@ -64,6 +64,22 @@ def codetected(sensor_last: Array, a: NDArray[np.intp], b: NDArray[np.intp]) -> 
     return (sensor_last[a] == sensor_last[b]).any(axis=1)
 
 
+def contradicting(identities: IdentityMap, a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Whether each pair of tracks carries different RF identities of one kind (two Remote IDs, two
+    emitters): two drones, whatever their states say."""
+    def kinds(number: int) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for key in identities.keys_of(number):
+            out.setdefault(key.split(":", 1)[0], set()).add(key)
+        return out
+
+    flags = []
+    for na, nb in zip(a.tolist(), b.tolist()):  # candidate pairs: a handful per step
+        ka, kb = kinds(na), kinds(nb)
+        flags.append(any(ka[kind].isdisjoint(kb[kind]) for kind in ka.keys() & kb.keys()))
+    return np.array(flags, dtype=bool)
+
+
 @dataclass
 class Coalescence:
     """Pairs of tracks that have passed every track-to-track test since some time; merges the lasting ones."""
@@ -82,14 +98,14 @@ class Coalescence:
         A pending pair is dropped when a track of it ends or when one of its tracks is detected and
         the pair fails the test; a close pair that one scan detected both of is never merged."""
         a, b = self._candidates(tab, now, detected)
-        resolved = codetected(tab.sensor_last, a, b)
+        resolved = codetected(tab.sensor_last, a, b) | contradicting(identities, tab.number[a], tab.number[b])
         self.apart.update(_keys(tab, a[resolved], b[resolved]))
         unresolved = np.array([key not in self.apart for key in _keys(tab, a, b)], dtype=bool)
         a, b = a[unresolved], b[unresolved]
         if len(a):
             rows = np.unique(np.concatenate([a, b]))
             x, p = tab.x[rows], tab.p[rows]  # copies; the detected rows are at ``now`` already
-            stale = tab.t[rows] < now
+            stale = tab.t[rows] != now
             if stale.any():
                 old = rows[stale]
                 x[stale], p[stale] = combine(*imm_predict(tab.xm[old], tab.pm[old], tab.mu[old], now - tab.t[old],
@@ -140,10 +156,10 @@ class Coalescence:
         keep_rows: list[int] = []
         drop_rows: list[int] = []
         for key in due:
-            del self.since[key]
             ra, rb = (int(r) for r in np.searchsorted(tab.number, key))
             if {ra, rb} & set(keep_rows + drop_rows):
                 continue
+            del self.since[key]
             keep, drop = (ra, rb) if _preferred(tab, ra, rb) else (rb, ra)
             keep_rows.append(keep)
             drop_rows.append(drop)
@@ -175,6 +191,7 @@ class Coalescence:
         tab.t_fix[keep] = np.maximum(tab.t_fix[keep], tab.t_fix[drop])
         tab.first_seen[keep] = np.minimum(tab.first_seen[keep], tab.first_seen[drop])
         tab.hits[keep] = np.maximum(tab.hits[keep], tab.hits[drop])
+        tab.score[keep] = np.maximum(tab.score[keep], tab.score[drop])
         tab.sensor_last[keep] = np.fmax(tab.sensor_last[keep], tab.sensor_last[drop])
         tab.from_bearings[keep] &= tab.from_bearings[drop]
         tab.status[keep] = CONFIRMED  # one of them was established; ``Tracker.maintain`` coasts it if no fix is recent

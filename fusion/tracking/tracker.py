@@ -231,13 +231,14 @@ class Tracker:
             b = scan.blocks.index(bearings)
             crossed = self._cross(scan, bearings, ~consumed[offsets[b]:offsets[b + 1]], loglik)
             started = np.concatenate([started, crossed])
-        updated = tuple(track_id(n) for n in tab.number[updated_rows])
-        ended = ended.and_merged(self.coalescence.merge(tab, self.identities, scan.time, updated_rows))
+        updated = tab.number[updated_rows]
+        merged = self.coalescence.merge(tab, self.identities, scan.time, updated_rows)
+        ended = ended.and_merged(merged)
         return StepResult(
             time=scan.time,
-            started=tuple(track_id(n) for n in started),
-            confirmed=tuple(track_id(n) for n in confirmed),
-            updated=updated,
+            started=tuple(track_id(n) for n in started if n not in merged.numbers),
+            confirmed=tuple(track_id(n) for n in confirmed if n not in merged.numbers),
+            updated=tuple(track_id(n) for n in updated if n not in merged.numbers),
             ended=ended,
             out_of_order=out_of_order,
         )
