@@ -24,6 +24,7 @@ from fusion.threat import (
     parse_zones,
     step_levels,
 )
+from fusion.tracking.tracker import Ended
 from fusion.tracking.tracks import COASTING, CONFIRMED, TENTATIVE
 
 SITE = LocalFrame(54.30, 23.15, 200.0)
@@ -259,6 +260,26 @@ def test_the_engine_reads_zones_alerts_and_stays_deterministic(tmp_path: Path) -
                       ("threat_escalated", "border-strip", None), ("zone_entry", "border-strip", None)]
     zones = {tr["threat"]["zone"] for m in first if m["schema"] == "sargas.tracks/1" for tr in m["tracks"]}
     assert "border-strip" in zones
+
+
+def test_the_engine_raises_track_lost_for_a_deleted_threat_but_not_for_a_merged_one(tmp_path: Path) -> None:
+    path = tmp_path / "zones.geojson"
+    path.write_text(json.dumps(ZONES))
+
+    def end_t1(merged_into: int) -> tuple[list[tuple[str, str]], FusionEngine]:
+        """Fly the drone until T-1 has raised new_threat, then end T-1 (0: deleted, else merged into that track)."""
+        engine = FusionEngine(FusionConfig(zones_file=path))
+        out = [o for topic, payload, t in radar_stream(60) for o in engine.handle(topic, payload, t)]
+        assert [load_json(o.payload)["track_id"] for o in out if o.topic.endswith("alerts")][:1] == ["T-1"]
+        tab = engine.tracker.table
+        ended = Ended(T0 + 60, tab.number[:1], tab.x[:1], tab.t[:1], np.array([True]), np.array([merged_into]))
+        alerts = [load_json(o.payload) for o in engine._on_ended(ended)]
+        return [(m["kind"], m["track_id"]) for m in alerts], engine
+
+    assert end_t1(0)[0] == [("track_lost", "T-1")]
+    alerts, engine = end_t1(7)
+    assert alerts == []  # merged into T-7: the target lives on there, alerted at T-1's level
+    assert [LEVELS[i] for i in engine.threat.current(np.array([1, 7])).level] == ["none", "critical"]
 
 
 def test_a_bad_zones_file_is_a_clear_error(tmp_path: Path) -> None:
