@@ -155,8 +155,9 @@ class _Memory:
         return np.where(found.reshape(shape), values[idx], default)
 
     def of(self, numbers: NDArray[np.int64]) -> _Memory:
-        """The memory of these tracks in their order, with the defaults for unknown ones; itself (not a
-        copy: read only) when they are exactly the remembered tracks, as between most steps."""
+        """The memory of these tracks in their order, with the defaults for unknown ones; itself, not a
+        copy, when they are exactly the remembered tracks, as between most steps (so callers must not
+        write into it: ``assess`` builds new arrays and ``current`` only reads)."""
         if np.array_equal(self.numbers, numbers):
             return self
         idx, found = self.rows(numbers)
