@@ -47,6 +47,7 @@ def _two_tracks(offset_m: float, sigma_m: float) -> tuple[TrackTable, IdentityMa
 
 def test_a_lasting_duplicate_is_merged_into_the_established_track_with_the_fresher_state() -> None:
     tab, identities = _two_tracks(10.0, 20.0)
+    tab.score[:] = [12.0, 31.0]
     merging = Coalescence(PARAMS, GATE)
     for now in (T0 + 0.5, T0 + 1.5):
         assert len(merging.merge(tab, identities, now, np.array([1])).numbers) == 0
@@ -56,7 +57,7 @@ def test_a_lasting_duplicate_is_merged_into_the_established_track_with_the_fresh
     assert merged.was_confirmed.tolist() == [False] and merged.last_update.tolist() == [T0 + 0.5]
     assert tab.ids == ["T-1"] and tab.status.tolist() == [CONFIRMED]
     assert tab.x[0, 0] == 10.0 and tab.t.tolist() == [T0 + 0.5]  # T-2 was fixed last: its state
-    assert tab.hits.tolist() == [5] and tab.first_seen.tolist() == [T0]
+    assert tab.hits.tolist() == [5] and tab.score.tolist() == [31.0] and tab.first_seen.tolist() == [T0]
     assert tab.sensor_last.tolist() == [[T0, T0 + 0.5]]
     assert identities.track_of(("uas:b",)) == 1 and identities.keys_of(1) == ("emitter:a", "uas:b")
     # Label evidence multiplies: (0.7·0.4, 0.1·0.4, ...)/prior, normalised.
@@ -132,6 +133,7 @@ def test_the_tracker_reports_a_merged_track_as_ended_into_its_survivor() -> None
     for k in range(5, 9):
         result = tracker.step(scan("radar", T0 + k, [plot]))
         ended.append((result.ended.ids, result.ended.merged_into.tolist()))
+        assert not set(result.ended.ids) & set(result.updated + result.confirmed)  # ended, not also updated
     assert tab.ids == ["T-1"] and tab.status.tolist() == [CONFIRMED]
     assert [e for e in ended if e[0]] == [(("T-2",), [1])]
     assert TENTATIVE not in tab.status.tolist()
