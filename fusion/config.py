@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -233,8 +234,10 @@ class FusionConfig(_Frozen):
         return self
 
     def tracker_params(self) -> TrackerParams:
-        """The subset of this configuration that the pure tracker needs."""
+        """The subset of this configuration that the pure tracker needs: every ``TrackerParams`` field of the
+        same name, plus the IMM modes and the elevation sigma in radians built from their settings."""
         turn_p = (1.0 - self.initial_cv_p - self.initial_hover_p) / 2
+        shared = {f.name: getattr(self, f.name) for f in fields(TrackerParams) if f.name in type(self).model_fields}
         return TrackerParams(
             modes=(Mode(0.0, self.q_horizontal, self.q_vertical, self.cv_sojourn_s),
                    *(Mode(sign * math.radians(self.turn_rate_deg_s), self.q_manoeuvre_horizontal,
@@ -242,30 +245,8 @@ class FusionConfig(_Frozen):
                    Mode(0.0, self.hover_q, self.hover_q, self.hover_sojourn_s, self.hover_velocity_tau_s,
                         self.hover_entry_s)),
             initial_mode_p=(self.initial_cv_p, turn_p, turn_p, self.initial_hover_p),
-            initial_velocity_sigma_mps=self.initial_velocity_sigma_mps,
-            initial_vertical_velocity_sigma_mps=self.initial_vertical_velocity_sigma_mps,
             missing_elevation_sigma_rad=math.radians(self.missing_elevation_sigma_deg),
-            missing_altitude_sigma_m=self.missing_altitude_sigma_m,
-            gate_probability=self.gate_probability, non_assignment_cost=self.non_assignment_cost,
-            association=self.association, detection_probability=self.detection_probability,
-            clutter_density=self.clutter_density, jpda_max_exact=self.jpda_max_exact,
-            jpda_explained=self.jpda_explained,
-            initiation_exclusion=self.initiation_exclusion,
-            confirm_hits=self.confirm_hits, tentative_timeout_s=self.tentative_timeout_s,
-            confirm_score=self.confirm_score, bearing_clutter_density=self.bearing_clutter_density,
-            revisit_s=self.revisit_s,
-            coast_after_s=self.coast_after_s, delete_after_s=self.delete_after_s,
-            max_position_sigma_m=self.max_position_sigma_m, sensor_recent_s=self.sensor_recent_s,
-            class_prior=self.class_prior, class_evidence_weight=self.class_evidence_weight,
-            class_floor=self.class_floor, emitter_likelihood=self.emitter_likelihood,
-            bearing_emitter_likelihood=self.bearing_emitter_likelihood,
-            class_min_p=self.class_min_p, speed_evidence_weight=self.speed_evidence_weight,
-            crossing_window_s=self.crossing_window_s,
-            crossing_speed_mps=self.crossing_speed_mps, min_crossing_deg=self.min_crossing_deg,
-            crossing_altitude_m=self.crossing_altitude_m, crossing_altitude_sigma_m=self.crossing_altitude_sigma_m,
-            altitude_prior_period_s=self.altitude_prior_period_s,
-            strobe_max_age_s=self.strobe_max_age_s, coverage_margin=self.coverage_margin,
-            merge_gate_probability=self.merge_gate_probability, merge_after_s=self.merge_after_s,
+            **shared,
         )
 
     def threat_params(self) -> ThreatParams:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import fields
+
 import numpy as np
 import pytest
 from scipy.stats import chi2
@@ -257,3 +260,16 @@ def test_remote_id_reports_bind_to_one_track_and_mark_it_a_drone() -> None:
     jump = {"position": {"lat": 54.31, "lon": 23.40, "alt_m": 250.0}, "uas_id": "SERIAL-1"}
     result = tracker.step(scan("rf", T0 + 4, [jump], origin=None))
     assert result.started == () and result.updated == ("T-1",)  # the serial wins over the gate
+
+
+def test_the_configuration_sets_every_tracker_parameter_it_names() -> None:
+    """A setting in the fusion configuration reaches the tracker under the same name (none is left at the
+    tracker's own default), and the derived ones are converted."""
+    config = FusionConfig(coverage_margin=1.5, merge_after_s=3.0, confirm_score=21.0, gate_probability=0.99,
+                          bearing_emitter_likelihood=(0.5, 0.2, 0.2, 0.1), missing_elevation_sigma_deg=5.0)
+    params = config.tracker_params()
+    shared = [f.name for f in fields(TrackerParams) if f.name in FusionConfig.model_fields]
+    assert len(shared) == len(fields(TrackerParams)) - 3  # all but modes, initial_mode_p, missing_elevation_sigma_rad
+    assert all(getattr(params, name) == getattr(config, name) for name in shared)
+    assert (params.coverage_margin, params.merge_after_s, params.confirm_score) == (1.5, 3.0, 21.0)
+    assert params.missing_elevation_sigma_rad == math.radians(5.0)
