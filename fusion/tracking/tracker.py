@@ -233,12 +233,14 @@ class Tracker:
             started = np.concatenate([started, crossed])
         updated = tab.number[updated_rows]
         merged = self.coalescence.merge(tab, self.identities, scan.time, updated_rows)
+        if len(merged.numbers):  # a merged-away track is reported as ended only
+            started, confirmed, updated = (n[~np.isin(n, merged.numbers)] for n in (started, confirmed, updated))
         ended = ended.and_merged(merged)
         return StepResult(
             time=scan.time,
-            started=tuple(track_id(n) for n in started if n not in merged.numbers),
-            confirmed=tuple(track_id(n) for n in confirmed if n not in merged.numbers),
-            updated=tuple(track_id(n) for n in updated if n not in merged.numbers),
+            started=tuple(track_id(n) for n in started),
+            confirmed=tuple(track_id(n) for n in confirmed),
+            updated=tuple(track_id(n) for n in updated),
             ended=ended,
             out_of_order=out_of_order,
         )
