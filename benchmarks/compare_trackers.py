@@ -3,7 +3,7 @@
 For each scenario this generates the recording and, in the same run, tracks it with
 (a) Sargas's offline fusion (``fuse_recording``: parse, track, serialise, timed end to end),
 (b) Stone Soup (EKF, GNN 2-D assignment, multi-measurement initiator, time and covariance
-deleters; radar and Remote ID detections) with the process noise chosen by a sweep on one
+deleters; radar, Remote ID and, for updates only, bearings) with the process noise chosen by a sweep on one
 scenario (``default``) and then kept for all, and (c) the floor: a CV Kalman filter per object fed only its
 own detections (``truth_id``). All three are scored by ``fusion.eval`` on the same 0.5 s grid
 against the same truth. It prints a markdown table and the issue's targets, measured.

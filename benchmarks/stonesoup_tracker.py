@@ -1,10 +1,13 @@
 """Stone Soup as the reference tracker: its own EKF, GNN (2-D assignment), multi-measurement
 initiator and deleters, configured as its documentation recommends.
 
-It is fed the radar detections (``CartesianToElevationBearingRange`` about the radar's position
-in the site ENU frame, with the measurement converted to site axes) and Remote ID positions
-(a linear Cartesian model). Bearing-only detections (acoustic, RF direction finding) are not
-used: Stone Soup has no standard way to start a track from bearings of several sensors.
+It is fed every detection it can take, each with its own measurement model about the sensor's
+position in the site ENU frame (the measurement converted to site axes): radar plots
+(``CartesianToElevationBearingRange``), Remote ID positions (a linear Cartesian model) and the
+bearings of acoustic arrays and RF direction finders (``CartesianToElevationBearing`` when the
+bearing has an elevation, else ``Cartesian2DToBearing``). Bearings update the tracks they are
+associated with but start none (``PointInitiator``): Stone Soup has no standard way to start a
+track from bearings of several sensors, and its initiators need an invertible measurement.
 State order is Stone Soup's: (x, vx, y, vy, z, vz) with x east, y north, z up.
 """
 
@@ -22,10 +25,16 @@ from stonesoup.deleter.error import CovarianceBasedDeleter
 from stonesoup.deleter.multi import CompositeDeleter
 from stonesoup.deleter.time import UpdateTimeDeleter
 from stonesoup.hypothesiser.distance import DistanceHypothesiser
+from stonesoup.base import Property
+from stonesoup.initiator import Initiator
 from stonesoup.initiator.simple import MultiMeasurementInitiator
 from stonesoup.measures import Mahalanobis
 from stonesoup.models.measurement.linear import LinearGaussian
-from stonesoup.models.measurement.nonlinear import CartesianToElevationBearingRange
+from stonesoup.models.measurement.nonlinear import (
+    Cartesian2DToBearing,
+    CartesianToElevationBearing,
+    CartesianToElevationBearingRange,
+)
 from stonesoup.models.transition.linear import (
     CombinedLinearGaussianTransitionModel,
     ConstantVelocity,
@@ -38,11 +47,13 @@ from stonesoup.types.detection import Detection
 from stonesoup.types.state import GaussianState
 from stonesoup.updater.kalman import ExtendedKalmanUpdater
 
-from benchmarks.site_scans import SiteScan, Snapshot
+from benchmarks.site_scans import NO_INFORMATION_SIGMA, SiteScan, Snapshot
 
 EPOCH = datetime(1970, 1, 1)
 #: Stone Soup state indices of position and velocity, in site order (east, north, up).
 POSITION, VELOCITY = [0, 2, 4], [1, 3, 5]
+#: Measurement models of bearings, which update tracks but cannot start one.
+BEARING_MODELS = (Cartesian2DToBearing, CartesianToElevationBearing)
 
 
 @dataclass(frozen=True)
@@ -62,23 +73,60 @@ def _stamp(t: float) -> datetime:
     return EPOCH + timedelta(seconds=t)
 
 
-def _detections(scan: SiteScan, models: dict[tuple[str, str], Any]) -> set[Detection]:
-    """Stone Soup detections of a radar or position scan, one measurement model per sensor and kind."""
-    key = (scan.sensor_id, scan.kind)
-    if key not in models:
-        noise = CovarianceMatrix(np.diag(scan.sigma[0] ** 2))
-        if scan.kind == "radar":
-            # Stone Soup's measurement order is (elevation, bearing, range).
-            noise = CovarianceMatrix(np.diag(scan.sigma[0][[2, 1, 0]] ** 2))
-            models[key] = CartesianToElevationBearingRange(
-                ndim_state=6, mapping=POSITION, noise_covar=noise, translation_offset=StateVector(scan.origin))
-        else:
-            models[key] = LinearGaussian(ndim_state=6, mapping=POSITION, noise_covar=noise)
-    model, stamp = models[key], _stamp(scan.time)
+def _model(scan: SiteScan, sigma: Any, models: dict[tuple[str, str, tuple[float, ...]], Any]) -> Any:
+    """The measurement model of one detection's noise (``sigma``, one row of ``scan.sigma``), cached."""
+    key = (scan.sensor_id, scan.kind, tuple(sigma.tolist()))
+    if key in models:
+        return models[key]
+    offset = StateVector(scan.origin)
+    if scan.kind == "radar":  # Stone Soup's measurement order is (elevation, bearing, range)
+        model: Any = CartesianToElevationBearingRange(
+            ndim_state=6, mapping=POSITION, noise_covar=CovarianceMatrix(np.diag(sigma[[2, 1, 0]] ** 2)),
+            translation_offset=offset)
+    elif scan.kind == "bearing" and sigma[1] < np.radians(NO_INFORMATION_SIGMA):  # (elevation, bearing)
+        model = CartesianToElevationBearing(ndim_state=6, mapping=POSITION,
+                                            noise_covar=CovarianceMatrix(np.diag(sigma[[1, 0]] ** 2)),
+                                            translation_offset=offset)
+    elif scan.kind == "bearing":
+        model = Cartesian2DToBearing(ndim_state=6, mapping=POSITION[:2],
+                                     noise_covar=CovarianceMatrix([[sigma[0] ** 2]]),
+                                     translation_offset=StateVector(scan.origin[:2]))
+    else:
+        model = LinearGaussian(ndim_state=6, mapping=POSITION, noise_covar=CovarianceMatrix(np.diag(sigma**2)))
+    models[key] = model
+    return model
+
+
+def _measurement(scan: SiteScan, z: Any, model: Any) -> StateVector:
+    """One detection's measurement vector in the order and angle conventions of its model."""
     if scan.kind == "radar":
-        return {Detection(StateVector([Elevation(z[2]), Bearing(z[1]), z[0]]), timestamp=stamp, measurement_model=model)
-                for z in scan.z}
-    return {Detection(StateVector(z), timestamp=stamp, measurement_model=model) for z in scan.z}
+        return StateVector([Elevation(z[2]), Bearing(z[1]), z[0]])
+    if scan.kind == "bearing":  # site azimuth (clockwise from north) → bearing (counter-clockwise from east)
+        bearing = Bearing(np.pi / 2.0 - z[0])
+        return StateVector([Elevation(z[1]), bearing]) if isinstance(model, CartesianToElevationBearing) \
+            else StateVector([bearing])
+    return StateVector(z)
+
+
+def _detections(scan: SiteScan, models: dict[tuple[str, str, tuple[float, ...]], Any]) -> set[Detection]:
+    """Stone Soup detections of one scan, each with the measurement model of its sensor, kind and noise."""
+    stamp = _stamp(scan.time)
+    found = set()
+    for z, sigma in zip(scan.z, scan.sigma, strict=True):
+        model = _model(scan, sigma, models)
+        found.add(Detection(_measurement(scan, z, model), timestamp=stamp, measurement_model=model))
+    return found
+
+
+class PointInitiator(Initiator):
+    """Passes only detections that fix a point (radar plots, positions) to its initiator: a bearing
+    alone cannot give a track's position."""
+
+    initiator: Initiator = Property(doc="The initiator that starts tracks from the point detections.")
+
+    def initiate(self, detections: set[Detection], timestamp: datetime, **kwargs: Any) -> set[Any]:
+        points = {d for d in detections if not isinstance(d.measurement_model, BEARING_MODELS)}
+        return self.initiator.initiate(points, timestamp, **kwargs)
 
 
 def build_tracker(settings: StoneSoupSettings, feed: list[tuple[datetime, set[Detection]]]) -> MultiTargetTracker:
@@ -93,9 +141,9 @@ def build_tracker(settings: StoneSoupSettings, feed: list[tuple[datetime, set[De
                                                        mapping=POSITION)], intersect=False)
     prior = GaussianState(StateVector(np.zeros(6)),
                           CovarianceMatrix(np.diag([0.0, settings.velocity_sigma_mps**2] * 3)))
-    initiator = MultiMeasurementInitiator(
+    initiator = PointInitiator(MultiMeasurementInitiator(
         prior_state=prior, deleter=UpdateTimeDeleter(timedelta(seconds=settings.tentative_timeout_s)),
-        data_associator=GNNWith2DAssignment(hypothesiser), updater=updater, min_points=settings.min_points)
+        data_associator=GNNWith2DAssignment(hypothesiser), updater=updater, min_points=settings.min_points))
     return MultiTargetTracker(initiator=initiator, deleter=deleter, detector=feed,  # type: ignore[arg-type]
                               data_associator=GNNWith2DAssignment(hypothesiser), updater=updater)
 
@@ -110,10 +158,10 @@ class StoneSoupRun:
 
 
 def run_stonesoup(scans: list[SiteScan], settings: StoneSoupSettings) -> StoneSoupRun:
-    """Track the radar and position scans; track ids are numbered in order of appearance."""
+    """Track every scan; track ids are numbered in order of appearance."""
     started = time.perf_counter()
-    models: dict[tuple[str, str], Any] = {}
-    usable = [s for s in scans if s.kind in ("radar", "position")]
+    models: dict[tuple[str, str, tuple[float, ...]], Any] = {}
+    usable = [s for s in scans if len(s.z)]
     feed = [(_stamp(s.time), _detections(s, models)) for s in usable]
     tracker = build_tracker(settings, feed)
     names: dict[str, str] = {}

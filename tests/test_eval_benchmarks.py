@@ -23,16 +23,18 @@ from fusion.protocol import DetectionsMessage
 SITE = LocalFrame(54.3, 23.15, 200.0)
 
 
-def radar_message(sensor_enu: list[float], target_enu: list[float]) -> DetectionsMessage:
-    """One exact radar detection of a site-frame target by a radar placed at a site-frame position."""
+def radar_message(sensor_enu: list[float], target_enu: list[float], kind: str = "radar",
+                  fields: tuple[str, ...] = ("range_m", "azimuth_deg", "elevation_deg")) -> DetectionsMessage:
+    """One exact detection of a site-frame target by a sensor placed at a site-frame position (a radar
+    plot by default; ``kind`` and ``fields`` make it, e.g., an acoustic bearing with or without elevation)."""
     lat, lon, alt = SITE.to_geodetic(sensor_enu)
     sensor = LocalFrame(float(lat), float(lon), float(alt))
     m, b = SITE.transform_to(sensor)
-    r, az, el = enu_to_polar(m @ np.array(target_enu) + b)
+    measured = dict(zip(("range_m", "azimuth_deg", "elevation_deg"), map(float, enu_to_polar(m @ np.array(target_enu) + b))))
     return DetectionsMessage.model_validate({
-        "schema": "sargas.detections/1", "sensor_id": "radar-east", "kind": "radar", "time": 1795766400.0, "seq": 0,
+        "schema": "sargas.detections/1", "sensor_id": f"{kind}-east", "kind": kind, "time": 1795766400.0, "seq": 0,
         "origin": {"lat": float(lat), "lon": float(lon), "alt_m": float(alt)},
-        "detections": [{"range_m": float(r), "azimuth_deg": float(az), "elevation_deg": float(el), "truth_id": "uav-1"}]})
+        "detections": [{**{name: measured[name] for name in fields}, "truth_id": "uav-1"}]})
 
 
 def test_a_radar_detection_lands_on_its_target_in_site_axes() -> None:
@@ -76,3 +78,23 @@ def test_the_floor_follows_exact_positions_and_confirms_on_the_second() -> None:
         snap = floor.snapshot(float(k) + 0.5)
         assert snap.ids == (() if k == 0 else ("uav-1",))
     assert snap.x[0] == pytest.approx([25.0, 0.0, 100.0, 10.0, 0.0, 0.0], abs=1e-2)
+
+
+@pytest.mark.parametrize("fields", [("azimuth_deg",), ("azimuth_deg", "elevation_deg"), ("range_m", "azimuth_deg",
+                                                                                          "elevation_deg")])
+def test_stone_soup_gets_each_detection_as_its_measurement_model_predicts_it(fields: tuple[str, ...]) -> None:
+    """Stone Soup's measurement model of a bearing (with or without elevation) or radar plot, at the true
+    state, reproduces the measurement it is fed: the frame, order and angle conventions agree."""
+    pytest.importorskip("stonesoup")  # the benchmark extra
+    from stonesoup.types.state import GaussianState
+
+    from benchmarks.stonesoup_tracker import _detections
+
+    target = [1500.0, -700.0, 150.0]
+    (scan,) = site_scans(radar_message([-9000.0, 4000.0, 30.0], target, "radar" if "range_m" in fields else "acoustic",
+                                       fields), SITE)
+    (detection,) = _detections(scan, {})
+    state = GaussianState(np.array([[target[0]], [5.0], [target[1]], [-3.0], [target[2]], [0.0]]), np.eye(6))
+    predicted = np.asarray(detection.measurement_model.function(state), dtype=float).ravel()
+    assert len(predicted) == len(fields)
+    assert predicted == pytest.approx(np.asarray(detection.state_vector, dtype=float).ravel(), abs=1e-7)
