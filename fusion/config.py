@@ -122,7 +122,8 @@ class FusionConfig(_Frozen):
     #: association probabilities) or "jpda_star" (JPDA*: JPDA without the permutations of close
     #: targets that make their estimates coalesce); see ``fusion.tracking.jpda`` and docs/performance.md.
     association: Literal["gnn", "jpda", "jpda_star"] = "jpda"
-    #: JPDA: probability that a target in coverage is detected in one scan.
+    #: JPDA: probability that a target in coverage is detected in one scan. The track score and the life of a
+    #: tentative track use each track's own estimate from its radar plots' SNR instead, at most this.
     detection_probability: Probability = 0.9
     #: JPDA: expected false detections (clutter and new targets) per sensor resolution cell, i.e.
     #: per √|2πR| of measurement space.
@@ -218,6 +219,16 @@ class FusionConfig(_Frozen):
     publish_period_s: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
     #: Size limit of one incoming or outgoing message, bytes.
     max_message_bytes: Annotated[int, Field(gt=1024)] = 256 * 1024
+
+    #: Floor of a track's detection probability estimated from its radar plots' SNR (``detection_probability``
+    #: is its ceiling; ``fusion.tracking.amplitude``), a probability per scan: a target that a radar sees in
+    #: fewer scans than this is not one it can track, so a tentative track whose plots say less (clutter,
+    #: which barely crosses the threshold) is not kept longer than ``tentative_timeout_s``.
+    min_detection_probability: Probability = 0.2
+    #: A tentative track with radar plots is deleted once a target of its estimated detection probability
+    #: Pd would have been missed that long with at most this probability: after ln(this) / ln(1 - Pd)
+    #: revisits (``revisit_s``), at least ``tentative_timeout_s`` and at most ``delete_after_s``.
+    tentative_miss_probability: Probability = 0.05
 
     @property
     def hover_q(self) -> float:

@@ -78,14 +78,15 @@ _RADAR_FIELDS = ("range_m", "azimuth_deg", "elevation_deg", "radial_velocity_mps
 _BEARING_FIELDS = ("azimuth_deg", "elevation_deg")
 
 
-def _radar(dets: list[Detection], index: NDArray[np.intp], sig: SensorSigma) -> MeasurementBlock:
-    values, present = _fields(dets, _RADAR_FIELDS)
+def _radar(dets: list[Detection], index: NDArray[np.intp], sig: SensorSigma) -> tuple[MeasurementBlock, Array]:
+    """The radar block and each plot's ``snr_db`` (NaN where absent), read in one pass."""
+    values, present = _fields(dets, (*_RADAR_FIELDS, "snr_db"))
     z = np.stack([values[:, 0], np.radians(values[:, 1]), np.radians(values[:, 2]), values[:, 3]], axis=1)
     mask = np.stack([np.ones(len(dets), dtype=bool), np.ones(len(dets), dtype=bool), present[:, 2], present[:, 3]],
                     axis=1)
     std = _sigmas(dets, _RADAR_FIELDS, (sig.range_m, sig.azimuth_deg, sig.elevation_deg, sig.radial_velocity_mps))
     std[:, 1:3] = np.radians(std[:, 1:3])
-    return _block(RADAR, z, mask, std**2, index)
+    return _block(RADAR, z, mask, std**2, index), np.where(present[:, 4], values[:, 4], np.nan)
 
 
 def _bearings(dets: list[Detection], index: NDArray[np.intp], sig: SensorSigma) -> MeasurementBlock:
@@ -142,12 +143,14 @@ def ingest(msg: DetectionsMessage, site: LocalFrame, config: FusionConfig, max_r
         has_position = np.array([d.position is not None for d in dets], dtype=bool)
         groups = [(POSITION, np.flatnonzero(has_position)), (BEARING, np.flatnonzero(~has_position))]
     blocks = []
+    snr_db = np.zeros(0)
     for model, index in groups:
         if len(index) == 0:
             continue
         chosen = [dets[i] for i in index]
         if model is RADAR:
-            blocks.append(_radar(chosen, index, sig))
+            block, snr_db = _radar(chosen, index, sig)
+            blocks.append(block)
         elif model is BEARING:
             blocks.append(_bearings(chosen, index, sig))
         else:
@@ -161,5 +164,5 @@ def ingest(msg: DetectionsMessage, site: LocalFrame, config: FusionConfig, max_r
         m=m, b=b, blocks=tuple(blocks), class_probs=probs.reshape(len(dets), len(LABELS)),
         has_class=np.array([d.class_probs is not None for d in dets], dtype=bool),
         emitter=np.full(len(dets), msg.kind == "rf"),
-        keys=keys if any(keys) else (), max_range_m=max_range_m,
+        keys=keys if any(keys) else (), max_range_m=max_range_m, snr_db=snr_db,
     )

@@ -45,6 +45,8 @@ class Scan:
     (rows without ``has_class`` are zero). ``keys`` holds each detection's identities
     (``"uas:<id>"``, ``"emitter:<id>"``), which bind RF reports to the same track.
     ``max_range_m`` is the sensor's stated coverage range (from its status; infinite if unknown).
+    ``snr_db`` (n,) is each radar plot's reported signal-to-noise ratio (NaN where absent; empty: none has
+    one): the tracker estimates a track's detection probability from it (``Tracker._detection_probability``).
     """
 
     time: float
@@ -59,6 +61,7 @@ class Scan:
     emitter: NDArray[np.bool_]
     keys: tuple[tuple[str, ...], ...] = field(default=())
     max_range_m: float = math.inf
+    snr_db: Array = field(default_factory=lambda: np.zeros(0))
 
     @property
     def n_detections(self) -> int:

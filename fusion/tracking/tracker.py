@@ -34,6 +34,13 @@ Confirmation: ``confirm_hits`` hits, or sooner a track score of ``confirm_score`
 the summed log-likelihood ratios, target against clutter, of the track's detections, less ln(1 − Pd)
 per missed revisit); bearings of any sensor add their (weak) ratios to it, so a plot that another
 sensor's bearings agree with confirms a scan or two earlier, while chance clutter stays far below.
+A radar plot weighs in with the track's own detection probability (``fusion.tracking.amplitude``: from
+the SNR of its plots, Swerling 1, between ``min_detection_probability`` and ``detection_probability``),
+not one Pd for every target: a small drone that the radar sees in a third of its scans at 4–5 km
+loses ln(1 − 0.35) per missed scan, not ln(1 − 0.9). A tentative track is deleted once a target of
+that Pd would have been missed that long with probability ``tentative_miss_probability``
+(``Tracker._tentative_life``), so its next plot finds it alive; clutter, whose plots barely cross the
+threshold (Pd ≈ 0: not a trackable target), and tracks without SNR keep ``tentative_timeout_s``.
 A scan older than a track's state never updates that track: its detections are counted as
 out of order and consumed, so they neither corrupt the track nor start a duplicate.
 The tracker never reads the clock: time is the scan's ``time`` or an argument.
@@ -48,6 +55,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fusion.tracking import classify, initiation, jpda
+from fusion.tracking.amplitude import detection_probability, excess_power
 from fusion.tracking.association import gnn_assign
 from fusion.tracking.filters import (
     combine,
@@ -160,6 +168,8 @@ class Tracker:
         #: Velocity sigma (east, north, up) of a track started without a velocity measurement, m/s.
         self._velocity_sigma = np.array([self.params.initial_velocity_sigma_mps] * 2
                                         + [self.params.initial_vertical_velocity_sigma_mps])
+        #: Per radar (sensor column), the detection threshold on power over noise: the weakest plot it reported.
+        self._threshold: dict[int, float] = {}
 
     def step(self, scan: Scan) -> StepResult:
         """Process one sensor message at its own time; return what changed."""
@@ -168,6 +178,7 @@ class Tracker:
         ended = self.maintain(scan.time)
         if scan.n_detections == 0:  # the sensor looked and saw nothing: no track to predict or update
             return StepResult(scan.time, (), (), (), ended, 0)
+        self._learn_threshold(scan)
         near = self._plausible(scan)
         modes = self._predict(near, scan.time)
         x_pred, p_pred = combine(modes.x[near], modes.p[near], modes.c[near])
@@ -255,7 +266,7 @@ class Tracker:
         age = now - tab.t_fix
         tab.status[(tab.status == CONFIRMED) & (age > prm.coast_after_s)] = COASTING
         position_var = np.trace(tab.p[:, :3, :3], axis1=1, axis2=2)
-        dead = (((tab.status == TENTATIVE) & (age > prm.tentative_timeout_s))
+        dead = (((tab.status == TENTATIVE) & (age > self._tentative_life()))
                 | ((tab.status == COASTING) & (age > prm.delete_after_s))
                 | (position_var > prm.max_position_sigma_m**2))
         if not dead.any():
@@ -265,6 +276,52 @@ class Tracker:
         self.identities.forget(ended.numbers)
         tab.keep(~dead)
         return ended
+
+    def _tentative_life(self) -> Array:
+        """How long each track may stay tentative without a fix, s: until a target of its detection probability
+        Pd would have been missed that long with probability ``tentative_miss_probability`` α, i.e.
+        ``revisit_s · ln α / ln(1 - Pd)``, within [``tentative_timeout_s``, ``delete_after_s``].
+
+        A fixed timeout killed the tracks of small drones that a radar sees in a third of its scans at
+        4–5 km before their next plot. Only a track whose plots show a trackable target (Pd of at least
+        ``min_detection_probability``) lives longer: clutter crosses the threshold barely, so its plots
+        say Pd ≈ 0 and it keeps ``tentative_timeout_s``, as does a track whose plots carry no SNR.
+        """
+        prm, tab = self.params, self.table
+        pd = np.minimum(detection_probability(tab.excess, tab.plots, tab.radar_range), prm.detection_probability)
+        trackable = (tab.plots > 0) & (pd >= prm.min_detection_probability)
+        life = prm.revisit_s * np.log(prm.tentative_miss_probability) / np.log1p(
+            -np.maximum(pd, prm.min_detection_probability))
+        return np.where(trackable, np.clip(life, prm.tentative_timeout_s, prm.delete_after_s), prm.tentative_timeout_s)
+
+    def _detection_probability(self, rows: NDArray[np.intp], range_m: Array) -> Array:
+        """Per track of ``rows``, the probability that a radar scan detects it at ``range_m``, from its plots' SNR
+        (``detection_probability`` for a track without any), within [``min_detection_probability``,
+        ``detection_probability``]; see ``detection_probability``."""
+        prm, tab = self.params, self.table
+        pd = detection_probability(tab.excess[rows], tab.plots[rows], range_m)
+        return np.where(tab.plots[rows] > 0, np.clip(pd, prm.min_detection_probability, prm.detection_probability),
+                        prm.detection_probability)
+
+    def _learn_threshold(self, scan: Scan) -> None:
+        """Lower the scan's radar's detection threshold to its weakest plot: a radar reports every crossing of its
+        threshold, clutter included, so over many plots the smallest reported power is the threshold."""
+        if scan.radar is None or not len(scan.snr_db) or np.isnan(scan.snr_db).all():
+            return
+        column = self.table.sensor_column(scan.sensor_id)
+        weakest = 1.0 + 10.0 ** (float(np.nanmin(scan.snr_db)) / 10.0)
+        self._threshold[column] = min(self._threshold.get(column, weakest), weakest)
+
+    def _amplitudes(self, scan: Scan, dets: NDArray[np.intp]) -> tuple[Array, Array]:
+        """The normalised excess powers (``excess_power``; NaN without an SNR) and ranges (m) of radar plots ``dets``
+        (indices into the message) of this scan, whose radar block holds them."""
+        radar = scan.radar
+        snr = scan.snr_db[dets] if len(scan.snr_db) else np.full(len(dets), np.nan)
+        if radar is None:
+            return np.full(len(dets), np.nan), np.full(len(dets), np.nan)
+        range_m = radar.z[np.searchsorted(radar.index, dets), 0]
+        threshold = self._threshold.get(self.table.sensor_column(scan.sensor_id), np.nan)
+        return excess_power(snr, threshold, range_m), range_m
 
     def strobes(self, now: float) -> StrobeView:
         """The bearings of each sensor's latest scan that no track explains and nothing crossed, with labels."""
@@ -521,7 +578,8 @@ class Tracker:
                cost: Array) -> None:
         """Add to the scores of tracks ``rows`` the log-likelihood ratios of their detections ``cols`` (columns of
         ``cost``): ``ln(Pd N(ν; 0, S) / λ)``, target against clutter, in the association's units (``cost`` is
-        ``d² + ln|S R⁻¹|``, λ per sensor resolution cell √|2πR|).
+        ``d² + ln|S R⁻¹|``, λ per sensor resolution cell √|2πR|). For a radar plot Pd is the track's own
+        (``_detection_probability``, before the plot), and the plot's SNR then joins the track's estimate.
 
         The ratio weighs what a detection says: a plot where the track predicted it, in a sparse
         measurement space, is strong evidence; a bearing is weak (its one or two angles leave few
@@ -536,8 +594,18 @@ class Tracker:
         places = np.array([block.model.starts_tracks for block in scan.blocks], dtype=bool)
         block_of = np.searchsorted(offsets, cols, side="right") - 1
         missed = np.maximum(np.floor((scan.time - tab.t_fix[rows]) / prm.revisit_s - 0.5), 0.0) * places[block_of]
-        tab.score[rows] += (np.log(prm.detection_probability / density[block_of]) - 0.5 * cost[rows, cols]
-                            + missed * np.log1p(-prm.detection_probability))
+        pd = np.full(len(rows), prm.detection_probability)
+        plot = np.array([block.model is RADAR for block in scan.blocks], dtype=bool)[block_of]
+        if plot.any():
+            det_index = np.concatenate([block.index for block in scan.blocks])
+            excess, range_m = self._amplitudes(scan, det_index[cols[plot]])
+            pd[plot] = self._detection_probability(rows[plot], range_m)
+            known = ~np.isnan(excess)
+            seen = rows[plot][known]
+            tab.excess[seen] += excess[known]
+            tab.plots[seen] += 1
+            tab.radar_range[seen] = range_m[known]
+        tab.score[rows] += (np.log(pd / density[block_of]) - 0.5 * cost[rows, cols] + missed * np.log1p(-pd))
 
     def _crosses(self, column: int, origin: Array, points: Array) -> NDArray[np.bool_]:
         """Per point (k,) and sensor column, whether a recent update by that sensor and a bearing of sensor
@@ -600,7 +668,9 @@ class Tracker:
                 continue
             dets = block.index[free]
             logp = classify.fuse(classify.prior_logp(prm.class_prior, len(dets)), loglik[dets], prm.class_min_p)
-            numbers = self.table.add(x, p, prm.initial_mode_p, scan.time, logp, scan.sensor_id)
+            excess, range_m = self._amplitudes(scan, dets) if block.model is RADAR else (None, None)
+            numbers = self.table.add(x, p, prm.initial_mode_p, scan.time, logp, scan.sensor_id, excess=excess,
+                                     radar_range=range_m)
             if scan.keys:
                 for number, det in zip(numbers.tolist(), dets.tolist()):
                     self.identities.bind(number, scan.keys[det])

@@ -32,6 +32,7 @@ class TrackTable:
     #: The per-row arrays, all compacted together.
     ROW_FIELDS: tuple[str, ...] = (
         "number", "x", "p", "xm", "pm", "mu", "t", "t_fix", "first_seen", "hits", "score", "status", "label_logp", "sensor_last", "from_bearings",
+        "excess", "plots", "radar_range",
     )
 
     def __init__(self, n_modes: int = 1) -> None:
@@ -59,6 +60,11 @@ class TrackTable:
         self.sensor_last: Array = np.zeros((0, 0))
         #: Started by crossing bearings: bearing updates count towards confirmation (no other sensor may see it).
         self.from_bearings: NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        #: Radar amplitude: the summed excess power over the threshold, ``(P - T) / T · (r / 1 km)⁴``, of the
+        #: ``plots`` radar plots that reported an SNR, and the range of the last of them (m; NaN: none).
+        self.excess: Array = np.zeros(0)
+        self.plots: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self.radar_range: Array = np.zeros(0)
         self.sensor_ids: list[str] = []
         self._sensor_column: dict[str, int] = {}
 
@@ -81,9 +87,11 @@ class TrackTable:
         return column
 
     def add(self, x: Array, p: Array, mu: ArrayLike, t: float, label_logp: Array, sensor_id: str, hits: int = 1,
-            from_bearings: bool = False, score: float = 0.0) -> NDArray[np.int64]:
+            from_bearings: bool = False, score: float = 0.0, excess: Array | None = None,
+            radar_range: Array | None = None) -> NDArray[np.int64]:
         """Append k tentative tracks updated by ``sensor_id`` at ``t`` with ``hits`` and ``score``, every mode at (x, p)
-        with probabilities ``mu`` (r,); return their numbers."""
+        with probabilities ``mu`` (r,), and the radar amplitude ``excess`` of plots at ``radar_range`` (k,)
+        (NaN or None: no SNR); return their numbers."""
         mu = np.asarray(mu, dtype=float)
         k, r = len(x), len(mu)
         column = self.sensor_column(sensor_id)
@@ -97,6 +105,11 @@ class TrackTable:
             "hits": np.full(k, hits, dtype=np.int64), "score": np.full(k, score), "status": np.full(k, TENTATIVE, dtype=np.int8),
             "label_logp": label_logp, "sensor_last": sensor_last, "from_bearings": np.full(k, from_bearings),
         }
+        amplitude = np.full(k, np.nan) if excess is None else np.asarray(excess, dtype=float)
+        known = ~np.isnan(amplitude)
+        new["excess"] = np.where(known, amplitude, 0.0)
+        new["plots"] = known.astype(np.int64)
+        new["radar_range"] = np.where(known, np.full(k, np.nan) if radar_range is None else radar_range, np.nan)
         for name in self.ROW_FIELDS:
             setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
         return numbers

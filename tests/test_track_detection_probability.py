@@ -1,0 +1,120 @@
+"""A track's own detection probability from its radar plots' SNR (Swerling 1, square-law detector): the
+estimator, the threshold learnt from the weakest plot, the track score's Pd and the tentative track's life."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fusion.tracking import Tracker
+from fusion.tracking.amplitude import detection_probability, excess_power
+
+from test_tracking import T0, radar_plot, scan
+
+
+def _plot(r: float, az: float, snr_db: float) -> dict:
+    return {**radar_plot(r, az), "snr_db": snr_db}
+
+
+def _power(snr_db: float) -> float:
+    return 1.0 + 10.0 ** (snr_db / 10.0)
+
+
+def test_excess_power_is_relative_to_the_threshold_and_carried_to_1_km_by_r4() -> None:
+    # snr 10 dB: P = 11; threshold 6: (11 - 6) / 6 at 2 km is 16 times that at 1 km.
+    np.testing.assert_allclose(excess_power(np.array([10.0, 10.0]), 6.0, np.array([1000.0, 2000.0])),
+                               [5.0 / 6.0, 16.0 * 5.0 / 6.0], rtol=1e-12)
+    assert np.isnan(excess_power(np.array([math.nan]), 6.0, np.array([1000.0]))[0])
+
+
+def test_detection_probability_is_exp_of_minus_threshold_over_mean_power_at_the_range_asked() -> None:
+    excess = excess_power(np.array([10.0]), 6.0, np.array([2000.0]))
+    # μ/T = 5/6 where the plot was: Pd = exp(-6/5); at 1 km the SNR is 16 times larger.
+    np.testing.assert_allclose(detection_probability(excess, np.array([1]), np.array([2000.0])), [math.exp(-1.2)],
+                               rtol=1e-12)
+    np.testing.assert_allclose(detection_probability(excess, np.array([1]), np.array([1000.0])),
+                               [math.exp(-1.2 / 16.0)], rtol=1e-12)
+    # The mean over plots; no plots (or nothing above the threshold) says 0.
+    np.testing.assert_allclose(detection_probability(np.array([3.0, 0.0]), np.array([2, 0]), np.array([1000.0, 1000.0])),
+                               [math.exp(-2.0 / 3.0), 0.0], rtol=1e-12)
+
+
+def test_the_mean_excess_of_detected_swerling_1_powers_is_the_mean_power_however_weak_the_target() -> None:
+    """Why the estimator is unbiased: detected powers are truncated at T, but P - T given P > T is again
+    exponential with the mean μ (memorylessness), so few and weak detections do not bias it."""
+    rng = np.random.default_rng(11)
+    threshold = -math.log(1e-6)
+    for mu in (6.0, 12.0, 40.0):  # Pd 0.10, 0.32, 0.71
+        power = rng.exponential(mu, 400_000)
+        seen = power[power > threshold]
+        assert len(seen) / len(power) == pytest.approx(math.exp(-threshold / mu), rel=0.03)
+        assert np.mean(seen - threshold) == pytest.approx(mu, rel=0.03)
+        assert np.mean(seen) > 1.3 * mu  # the naive mean of the detected powers is far off
+
+
+def test_ingest_carries_each_plots_snr_and_nan_without_one() -> None:
+    radar = scan("radar", T0, [_plot(1000.0, 45.0, 14.5), radar_plot(2000.0, 90.0)])
+    np.testing.assert_array_equal(radar.snr_db, [14.5, math.nan])
+
+
+def test_the_threshold_is_the_weakest_plot_a_radar_reported() -> None:
+    tracker = Tracker()
+    tracker.step(scan("radar", T0, [_plot(1000.0, 45.0, 15.0), _plot(3000.0, 200.0, 12.0)]))
+    tracker.step(scan("radar", T0 + 1.0, [_plot(4000.0, 300.0, 13.0)]))
+    assert tracker._threshold == {0: pytest.approx(_power(12.0), rel=1e-12)}
+    tracker.step(scan("radar", T0 + 2.0, [_plot(4500.0, 100.0, 11.0)]))
+    assert tracker._threshold == {0: pytest.approx(_power(11.0), rel=1e-12)}
+
+
+def _two_tracks() -> Tracker:
+    """Threshold at 11 dB (the clutter plot); a target plot of 15 dB at 4 km: μ/T = (P - T) / T."""
+    tracker = Tracker()
+    tracker.step(scan("radar", T0, [_plot(4000.0, 45.0, 15.0), _plot(3000.0, 200.0, 11.0)]))
+    assert tracker.table.ids == ["T-1", "T-2"]
+    return tracker
+
+
+def _target_pd() -> float:
+    return math.exp(-_power(11.0) / (_power(15.0) - _power(11.0)))
+
+
+def test_a_tentative_track_of_a_weak_target_lives_until_missing_it_that_long_is_unlikely() -> None:
+    tracker = _two_tracks()
+    pd = _target_pd()
+    assert 0.2 < pd < 0.9  # trackable, well below the nominal 0.9
+    life = math.log(0.05) / math.log1p(-pd)
+    np.testing.assert_allclose(tracker._tentative_life(), [life, 3.0], rtol=1e-9)
+    assert 4.0 < life < 5.0
+    # The clutter plot (at the threshold: Pd ≈ 0) dies after the usual 3 s, the target's track after ``life``.
+    assert tracker.maintain(T0 + 3.01).ids == ("T-2",)
+    assert tracker.maintain(T0 + life - 0.01).ids == ()
+    assert tracker.maintain(T0 + life + 0.01).ids == ("T-1",)
+
+
+def test_a_track_whose_plots_carry_no_snr_keeps_the_fixed_timeout() -> None:
+    tracker = Tracker()
+    tracker.step(scan("radar", T0, [radar_plot(4000.0, 45.0)]))
+    np.testing.assert_array_equal(tracker.table.plots, [0])
+    np.testing.assert_array_equal(tracker._tentative_life(), [3.0])
+
+
+def test_the_score_uses_the_tracks_own_detection_probability_and_its_plot_joins_the_estimate() -> None:
+    tracker = _two_tracks()
+    pd = _target_pd()
+    radar = scan("radar", T0 + 3.0, [_plot(4000.0, 45.0, 13.0)])
+    tracker._score(radar, np.array([0, 1], dtype=np.intp), np.array([0]), np.array([0]), np.array([[6.0]]))
+    # ln(Pd / λ) - cost / 2 + 2 ln(1 - Pd): 2 scans missed, each far less telling than at Pd = 0.9.
+    assert tracker.table.score[0] == pytest.approx(math.log(pd / 1e-6) - 3.0 + 2.0 * math.log1p(-pd), rel=1e-12)
+    assert tracker.table.plots[0] == 2
+    expected = ((_power(15.0) - _power(11.0)) + (_power(13.0) - _power(11.0))) / _power(11.0) * 4.0**4
+    assert tracker.table.excess[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_detection_probability_stays_between_the_floor_and_the_nominal_value() -> None:
+    tracker = _two_tracks()
+    rows = np.array([0, 1])
+    np.testing.assert_allclose(tracker._detection_probability(rows, np.array([4000.0, 3000.0])), [_target_pd(), 0.2],
+                               rtol=1e-12)
+    np.testing.assert_allclose(tracker._detection_probability(rows, np.array([400.0, 3000.0])), [0.9, 0.2])
