@@ -59,3 +59,4 @@ class TrackerParams:
     coverage_margin: float = 1.25
     merge_gate_probability: float = 0.99
     merge_after_s: float = 2.0
+    identity_memory_s: float = 10.0
