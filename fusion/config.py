@@ -219,6 +219,10 @@ class FusionConfig(_Frozen):
     publish_period_s: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
     #: Size limit of one incoming or outgoing message, bytes.
     max_message_bytes: Annotated[int, Field(gt=1024)] = 256 * 1024
+    #: Time constant over which the evidence that an RF identity seen on bearings belongs to a track fades,
+    #: s: identities are bound by their bearings' summed log-likelihood ratios over about this long, not
+    #: scan by scan (``fusion.tracking.association.IdentityEvidence``).
+    identity_memory_s: PositiveFloat = 10.0
 
     #: Floor of a track's detection probability estimated from its radar plots' SNR (``detection_probability``
     #: is its ceiling; ``fusion.tracking.amplitude``), a probability per scan: a target that a radar sees in

@@ -13,6 +13,7 @@ from test_tracking import T0, radar_plot, scan
 
 from fusion.config import FusionConfig
 from fusion.tracking import Tracker, TrackerParams, jpda
+from fusion.tracking.association import IdentityEvidence
 from fusion.tracking.filters import update
 from fusion.tracking.tracks import CONFIRMED
 
@@ -285,3 +286,46 @@ def test_marginals_of_ungated_rows_and_columns_are_a_certain_miss_and_zero() -> 
     np.testing.assert_array_equal(beta[np.ix_([1, 3, 4, 6], [0, 2, 3, 5])], jpda.marginals(core))
     np.testing.assert_array_equal(beta[[0, 2, 5]], [[0.0, 0.0, 0.0, 0.0, 0.0, 1.0]] * 3)
     np.testing.assert_array_equal(beta[:, [1, 4]], 0.0)
+
+
+def test_identity_evidence_sums_bearings_fades_and_assigns_identities_one_to_one() -> None:
+    evidence = IdentityEvidence(memory_s=10.0, gate_probability=0.999)
+    numbers = np.array([3, 5], dtype=np.int64)
+    keys = ["emitter:a", "emitter:b"]
+    np.testing.assert_array_equal(evidence.history(T0, keys, numbers), np.zeros((2, 2)))
+    assert evidence.outside == pytest.approx(math.log(0.001), rel=1e-12)  # outside a track's gate: ln(1 - Pg)
+    evidence.add(T0, keys, numbers, np.array([[5.0, 4.0], [3.0, evidence.outside]]))
+    faded = np.array([[5.0, 4.0], [3.0, math.log(0.001)]]) * math.exp(-1.0)
+    np.testing.assert_allclose(evidence.history(T0 + 10.0, keys, numbers), faded, rtol=1e-12)
+    # a on T-3 and nothing for b scores 5; a on T-5 and b on T-3 scores 3 + 4 = 7: the assignment is one-to-one.
+    assert evidence.assign(T0 + 10.0, numbers) == [("emitter:a", 5), ("emitter:b", 3)]
+    # T-3 ends, T-7 starts: b's evidence for T-5 is negative, so b goes to no track.
+    later = np.array([5, 7], dtype=np.int64)
+    np.testing.assert_allclose(evidence.history(T0 + 10.0, keys, later), [faded[1], [0.0, 0.0]], rtol=1e-12)
+    assert evidence.assign(T0 + 10.0, later) == [("emitter:a", 5), ("emitter:b", None)]
+
+
+def test_an_identitys_earlier_bearings_steer_its_next_bearing_to_its_own_track() -> None:
+    """Two drones 8° apart at 1 km, each with its own emitter, seen by a direction finder at the radar (bearing
+    sigma 6°): a bearing half-way fits both tracks alike, but its emitter's earlier bearings fit one track."""
+    tracker = Tracker(FusionConfig().tracker_params())
+    for k in range(4):
+        tracker.step(scan("radar", T0 + k, [radar_plot(1000.0, 45.0), radar_plot(1000.0, 53.0)]))
+    assert tracker.table.ids == ["T-1", "T-2"] and tracker.table.status.tolist() == [CONFIRMED] * 2
+
+    def bearing(emitter: str, az_deg: float) -> dict:
+        return {"azimuth_deg": az_deg, "emitter_id": emitter, "sigma": {"azimuth_deg": 6.0}}
+
+    for k in range(6):
+        tracker.step(scan("rf", T0 + 3.5 + 0.1 * k, [bearing("em-a", 45.0), bearing("em-b", 53.0)],
+                          sensor_id="df-1"))
+    assert tracker.identities.track_of(("emitter:em-a",)) == 1 and tracker.identities.track_of(("emitter:em-b",)) == 2
+    before = tracker.table.x[:, :2].copy()
+    tracker.step(scan("rf", T0 + 4.2, [bearing("em-a", 49.0)], sensor_id="df-1"))
+    across = np.array([np.cos(np.radians(49.0)), -np.sin(np.radians(49.0))]) @ (tracker.table.x[:, :2] - before).T
+    # em-a's six earlier bearings fit T-1 about e⁵ times better: T-1 takes the bearing, T-2 (which alone
+    # would take it with β ≈ ½ too, and move as far the other way) hardly moves.
+    assert across[0] > 1.0 and abs(across[1]) < 0.05 * across[0]
+    # Far from both tracks: em-a's target has a track, so its bearing is no strobe to start another; em-c's is.
+    tracker.step(scan("rf", T0 + 4.4, [bearing("em-a", 120.0), bearing("em-c", 121.0)], sensor_id="df-1"))
+    np.testing.assert_allclose(np.degrees(tracker.strobes(T0 + 4.4).az), [121.0], rtol=1e-9)

@@ -38,3 +38,55 @@ def gnn_assign(cost: Array, allowed: NDArray[np.bool_],
     rows, cols = rows[real], cols[real]
     keep = allowed[rows, cols]
     return rows[keep], cols[keep]
+
+
+class IdentityEvidence:
+    """Which track each RF identity seen on bearings belongs to, weighed on all its bearings, not scan by scan.
+
+    An emitter id is one target's: all its bearings come from one track or from none. So the
+    hypothesis "identity k is track i" is tested on the whole sequence of k's bearings, as in a
+    track-oriented multi-scan test: its log-likelihood ratio against "k is a target without a track"
+    adds, per bearing, ``ln L_ki`` (the association's ratio) if the bearing fell inside track i's gate
+    and ``ln(1 - Pg)`` (``outside``) if not (a target's own detection leaves its gate with probability
+    1 - Pg; another's almost surely does). Older bearings fade with time constant ``memory_s``, so an
+    identity can move to another track when the tracks' geometry changes.
+    """
+
+    def __init__(self, memory_s: float, gate_probability: float) -> None:
+        self.memory_s = memory_s
+        self.outside = float(np.log1p(-gate_probability))
+        #: Per identity: time of its last bearing, the track numbers and their evidence then.
+        self._evidence: dict[str, tuple[float, NDArray[np.int64], Array]] = {}
+
+    def history(self, now: float, keys: list[str], numbers: NDArray[np.int64]) -> Array:
+        """Evidence (tracks ``numbers`` (sorted), keys) of each identity for each track, faded to ``now``
+        (0 where it has none)."""
+        out = np.zeros((len(numbers), len(keys)))
+        for k, key in enumerate(keys):
+            if key not in self._evidence:
+                continue
+            t, old_numbers, old = self._evidence[key]
+            at = np.minimum(np.searchsorted(numbers, old_numbers), max(len(numbers) - 1, 0))
+            alive = numbers[at] == old_numbers if len(numbers) else np.zeros(len(old_numbers), dtype=bool)
+            out[at[alive], k] = old[alive] * np.exp(-(now - t) / self.memory_s)
+        return out
+
+    def add(self, now: float, keys: list[str], numbers: NDArray[np.int64], evidence: Array) -> None:
+        """Set the identities' evidence (tracks ``numbers``, keys) at ``now``; forget identities unseen for
+        ten memories (their evidence is below e⁻¹⁰ of what it was)."""
+        for k, key in enumerate(keys):
+            self._evidence[key] = (now, numbers.copy(), evidence[:, k].copy())
+        for key in [key for key, (t, _, _) in self._evidence.items() if t < now - 10.0 * self.memory_s]:
+            del self._evidence[key]
+
+    def assign(self, now: float, numbers: NDArray[np.int64]) -> list[tuple[str, int | None]]:
+        """Every identity with its track number in the one-to-one assignment of largest total positive
+        evidence (None: no track)."""
+        keys = list(self._evidence)
+        track: list[int | None] = [None] * len(keys)
+        if keys and len(numbers):
+            score = self.history(now, keys, numbers)
+            rows, cols = gnn_assign(-score, score > 0.0, 0.0)
+            for r, c in zip(rows.tolist(), cols.tolist()):
+                track[c] = int(numbers[r])
+        return list(zip(keys, track))

@@ -126,6 +126,12 @@ class IdentityMap:
             self._track_of[key] = number
             self._keys_of.setdefault(number, []).append(key)
 
+    def release(self, key: str) -> None:
+        """Unbind ``key`` from its track, if it has one."""
+        number = self._track_of.pop(key, None)
+        if number is not None:
+            self._keys_of[number].remove(key)
+
     def forget(self, numbers: NDArray[np.int64]) -> None:
         """Release every key of the given (deleted) tracks."""
         for number in numbers.tolist():

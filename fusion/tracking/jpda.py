@@ -38,6 +38,13 @@ STAR_MAX_MEMBERS = 16
 MAX_LOG_RATIO = 40.0
 
 
+def log_likelihood_ratios(cost: Array, detection_probability: float, clutter_density: float,
+                          gate_probability: float) -> Array:
+    """``ln L_ij`` (N, M) from the GNN cost ``d² + ln|S| - ln|R|`` (meaningful inside the gate only)."""
+    log_odds = math.log(detection_probability / (clutter_density * (1.0 - detection_probability * gate_probability)))
+    return log_odds - 0.5 * cost
+
+
 def likelihood_ratios(cost: Array, allowed: NDArray[np.bool_], detection_probability: float,
                       clutter_density: float, gate_probability: float) -> Array:
     """``L_ij`` (N, M) of every gated pair from the GNN cost ``d² + ln|S| - ln|R|``; 0 outside the gate.
@@ -45,9 +52,9 @@ def likelihood_ratios(cost: Array, allowed: NDArray[np.bool_], detection_probabi
     ``ln L`` is capped at ``MAX_LOG_RATIO`` so that a product over 16 pairs stays finite (a pair
     that likely already has a miss probability below e⁻⁶⁰).
     """
-    log_odds = math.log(detection_probability / (clutter_density * (1.0 - detection_probability * gate_probability)))
-    log_ratio = np.minimum(log_odds - 0.5 * np.where(allowed, cost, 0.0), MAX_LOG_RATIO)
-    return np.where(allowed, np.exp(log_ratio), 0.0)
+    log_ratio = log_likelihood_ratios(np.where(allowed, cost, 0.0), detection_probability, clutter_density,
+                                      gate_probability)
+    return np.where(allowed, np.exp(np.minimum(log_ratio, MAX_LOG_RATIO)), 0.0)
 
 
 def clusters(allowed: NDArray[np.bool_]) -> tuple[int, NDArray[np.intp], NDArray[np.intp]]:

@@ -61,3 +61,4 @@ class TrackerParams:
     merge_after_s: float = 2.0
     min_detection_probability: float = 0.2
     tentative_miss_probability: float = 0.05
+    identity_memory_s: float = 10.0

@@ -6,8 +6,9 @@ A step, all in array operations over tracks × detections:
 2. batched prediction of every track to the scan time (tracks already newer than the scan
    are retrodicted, only to recognise their detections);
 3. per measurement model, batched innovations, covariances and chi² gates;
-4. one association over all detections of the message, with RF identities forcing their bound
-   track: JPDA by default (``fusion.tracking.jpda``: association probabilities per gated pair),
+4. one association over all detections of the message, with Remote ID serials forcing their bound
+   track and each RF identity's earlier bearings weighing its bearing's pairs (``_weigh_identities``):
+   JPDA by default (``fusion.tracking.jpda``: association probabilities per gated pair),
    or GNN (one ``linear_sum_assignment``), set by ``TrackerParams.association``;
 5. batched EKF updates (JPDA: of every gated pair, mixed by those probabilities), label fusion,
    confirmation;
@@ -56,7 +57,7 @@ from numpy.typing import NDArray
 
 from fusion.tracking import classify, initiation, jpda
 from fusion.tracking.amplitude import detection_probability, excess_power
-from fusion.tracking.association import gnn_assign
+from fusion.tracking.association import IdentityEvidence, gnn_assign
 from fusion.tracking.filters import (
     combine,
     imm_predict,
@@ -160,6 +161,7 @@ class Tracker:
         self.params = params or TrackerParams()
         self.table = TrackTable(len(self.params.modes))
         self.identities = initiation.IdentityMap()
+        self.evidence = IdentityEvidence(self.params.identity_memory_s, self.params.gate_probability)
         self.strobe_store = StrobeStore(N_CLASSES)
         self._gates = chi2_gates(self.params.gate_probability)
         #: Origin of every bearing sensor seen, by sensor column (``_crosses``).
@@ -195,16 +197,17 @@ class Tracker:
             else np.zeros(0, dtype=np.intp)
         forced = np.concatenate([np.full(len(block), block.model is POSITION) for block in scan.blocks]) \
             if scan.blocks else np.zeros(0, dtype=bool)
+        prior, tracked = self._weigh_identities(scan, det_index, forced, cost, allowed)
         bound = self._apply_identities(scan, det_index, forced, cost, allowed)
 
         if prm.association != "gnn":
-            rows, cols, updated_rows, explained, out_of_order = self._jpda(scan, cost, allowed, offsets, modes)
-            consumed = bound | explained | self._near_missed(scan, gated, offsets, updated_rows)
+            rows, cols, updated_rows, explained, out_of_order = self._jpda(scan, cost, allowed, offsets, modes, prior)
+            consumed = bound | tracked | explained | self._near_missed(scan, gated, offsets, updated_rows)
         else:
             live = np.flatnonzero(allowed.any(axis=1))  # a track that gates with nothing stays unassigned anyway
-            rows, cols = gnn_assign(cost[live], allowed[live], prm.non_assignment_cost)
+            rows, cols = gnn_assign(cost[live] - 2.0 * prior[live], allowed[live], prm.non_assignment_cost)
             rows = live[rows]
-            consumed = bound | self._near_missed(scan, gated, offsets, rows)
+            consumed = bound | tracked | self._near_missed(scan, gated, offsets, rows)
             consumed[cols] = True
             usable = tab.t[rows] <= scan.time
             out_of_order = int(np.count_nonzero(~usable))
@@ -232,9 +235,10 @@ class Tracker:
                 classify.speed_evidence(np.linalg.norm(tab.x[labelled, 3:5], axis=1), prm.speed_evidence_weight,
                                         prm.class_floor), 0.0)
             tab.label_logp[labelled] = classify.fuse(tab.label_logp[labelled], moving, prm.class_min_p)
-        if scan.keys:
+        if scan.keys:  # a position report binds its identities at once; bearings through ``_weigh_identities``
             for row, col in zip(rows.tolist(), cols.tolist()):
-                self.identities.bind(int(tab.number[row]), scan.keys[det_index[col]])
+                if forced[col]:
+                    self.identities.bind(int(tab.number[row]), scan.keys[det_index[col]])
         confirmed = self._confirm(updated_rows, scan.time)
         started = self._initiate(scan, offsets, consumed, loglik)
         bearings = scan.bearings
@@ -434,17 +438,53 @@ class Tracker:
             near[offsets[b]:offsets[b + 1]] = (wide & missed[:, None]).any(axis=0) & ~among
         return near
 
+    def _weigh_identities(self, scan: Scan, det_index: NDArray[np.intp], forced: NDArray[np.bool_], cost: Array,
+                          allowed: NDArray[np.bool_]) -> tuple[Array, NDArray[np.bool_]]:
+        """Prior log-odds (N, columns) that each bearing carrying an RF identity comes from each track, from
+        the identity's earlier bearings (``association.IdentityEvidence``; 0 for other columns), and which
+        columns' identities more likely belong to some track than to none (evidence above 0 for a track:
+        their bearings start nothing);
+        then add the bearings to that evidence and bind every identity to the track its evidence assigns it.
+
+        The prior is the identity's evidence for the track less that of its best hypothesis (a track, or no
+        track): ``ln P(k is i) - ln P(k's best)``, at most 0. It multiplies the pair's likelihood ratio, so
+        the association weighs each bearing by its whole history instead of its one scan.
+        ``cost`` and ``allowed`` are the message's, before ``_apply_identities`` narrows them.
+        """
+        prior, tracked = np.zeros(cost.shape), np.zeros(cost.shape[1], dtype=bool)
+        if not scan.keys:
+            return prior, tracked
+        cols = np.flatnonzero(~forced & np.array([bool(scan.keys[d]) for d in det_index.tolist()], dtype=bool))
+        if not len(cols):
+            return prior, tracked
+        prm, numbers = self.params, self.table.number
+        keys = [scan.keys[det_index[c]][0] for c in cols.tolist()]  # the most specific identity
+        history = self.evidence.history(scan.time, keys, numbers)
+        prior[:, cols] = history - np.maximum(history.max(axis=0, initial=0.0), 0.0)
+        tracked[cols] = history.max(axis=0, initial=0.0) > 0.0
+        log_ratio = jpda.log_likelihood_ratios(np.where(allowed[:, cols], cost[:, cols], 0.0),
+                                               prm.detection_probability, prm.bearing_clutter_density,
+                                               prm.gate_probability)
+        self.evidence.add(scan.time, keys, numbers, history + np.where(allowed[:, cols], log_ratio,
+                                                                      self.evidence.outside))
+        for key, number in self.evidence.assign(scan.time, numbers):
+            if number is None:
+                self.identities.release(key)
+            else:
+                self.identities.bind(number, (key,))
+        return prior, tracked
+
     def _apply_identities(self, scan: Scan, det_index: NDArray[np.intp], forced: NDArray[np.bool_], cost: Array,
                           allowed: NDArray[np.bool_]) -> NDArray[np.bool_]:
-        """Constrain columns of detections with RF identities, in place; return which are bound to a track.
+        """Constrain columns of position reports with RF identities, in place; return which are bound to a track.
 
         A position report (Remote ID) whose identity is bound may only go to that track, at zero
-        cost and even outside the gate: it decodes the drone's own serial. A bearing whose identity
-        is bound goes to that track only if it gates with it; otherwise the identity is ignored
-        for it (and rebinds), because a bearing-made binding among close targets can be wrong and
-        forcing it would drag the track along another target's line. A detection with an unbound
-        identity may not go to a track that already has another identity of the same kind.
-        Only RF detections carry identities, so this loop is over a handful of columns.
+        cost and even outside the gate: it decodes the drone's own serial. One with an unbound
+        identity may not go to a track that already has another identity of the same kind. A
+        bearing's identity is not a constraint but evidence, weighed by ``_weigh_identities``: a
+        binding made on bearings among close targets can be wrong, and forcing it would drag the
+        track along another target's line. Only RF detections carry identities, so this loop is
+        over a handful of columns.
         """
         bound = np.zeros(len(det_index), dtype=bool)
         if not scan.keys:
@@ -453,7 +493,7 @@ class Tracker:
         kinds_of_rows: list[tuple[str, ...]] | None = None  # only for unbound identities, which are rare
         for col in range(len(det_index)):
             keys = scan.keys[det_index[col]]
-            if not keys:
+            if not keys or not forced[col]:  # a bearing's identity weighs through ``_weigh_identities``
                 continue
             number = self.identities.track_of(keys)
             row = -1 if number is None else int(np.searchsorted(numbers, number))
@@ -475,9 +515,10 @@ class Tracker:
         return bound
 
     def _jpda(self, scan: Scan, cost: Array, allowed: NDArray[np.bool_], offsets: NDArray[np.intp], modes: _Modes,
-              ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_], int]:
+              prior: Array) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_], int]:
         """JPDA (or JPDA*) association and update of one message (``fusion.tracking.jpda``).
 
+        ``prior`` (tracks, columns) adds to each pair's ``ln L`` (the identities' evidence, ``_weigh_identities``).
         Every track is updated with all its gated detections at once, weighted by their marginal
         association probabilities (pairs of negligible β are dropped). A track counts as detected
         (hits, fix time, sensors) when its miss probability is below ½, through the block of its
@@ -488,7 +529,7 @@ class Tracker:
         """
         prm, tab = self.params, self.table
         n_columns = cost.shape[1]
-        ratio = jpda.likelihood_ratios(cost, allowed, prm.detection_probability, prm.clutter_density,
+        ratio = jpda.likelihood_ratios(cost - 2.0 * prior, allowed, prm.detection_probability, prm.clutter_density,
                                        prm.gate_probability)
         beta = jpda.marginals(ratio, prm.jpda_max_exact, star=prm.association == "jpda_star")
         pair_beta, miss = beta[:, :n_columns], beta[:, n_columns]
