@@ -234,6 +234,13 @@ class FusionConfig(_Frozen):
     #: revisits (``revisit_s``), at least ``tentative_timeout_s`` and at most ``delete_after_s``.
     tentative_miss_probability: Probability = 0.05
 
+    #: Altitude hold: in the moving modes (CV and turns) the vertical velocity is an Ornstein–Uhlenbeck
+    #: process that decays to zero with this time constant, s (``fusion.tracking.motion.ou_axis``): small
+    #: drones hold their height, and a climb or descent lasts seconds, not minutes. Its stationary spread is
+    #: √(q τ / 2) with the modes' ``q_vertical`` (0.32 m/s cruising, 0.5 m/s turning); a height once
+    #: measured then lasts while only azimuths follow. ∞ (``math.inf``) gives the CV random walk.
+    vertical_velocity_tau_s: PositiveFloat = 10.0
+
     @property
     def hover_q(self) -> float:
         """The hover mode's acceleration spectral density, m²/s³: an OU velocity with time constant τ and
@@ -254,9 +261,11 @@ class FusionConfig(_Frozen):
         turn_p = (1.0 - self.initial_cv_p - self.initial_hover_p) / 2
         shared = {f.name: getattr(self, f.name) for f in fields(TrackerParams) if f.name in type(self).model_fields}
         return TrackerParams(
-            modes=(Mode(0.0, self.q_horizontal, self.q_vertical, self.cv_sojourn_s),
+            modes=(Mode(0.0, self.q_horizontal, self.q_vertical, self.cv_sojourn_s,
+                        vertical_tau_s=self.vertical_velocity_tau_s),
                    *(Mode(sign * math.radians(self.turn_rate_deg_s), self.q_manoeuvre_horizontal,
-                          self.q_manoeuvre_vertical, self.turn_sojourn_s) for sign in (1.0, -1.0)),
+                          self.q_manoeuvre_vertical, self.turn_sojourn_s, vertical_tau_s=self.vertical_velocity_tau_s)
+                     for sign in (1.0, -1.0)),
                    Mode(0.0, self.hover_q, self.hover_q, self.hover_sojourn_s, self.hover_velocity_tau_s,
                         self.hover_entry_s)),
             initial_mode_p=(self.initial_cv_p, turn_p, turn_p, self.initial_hover_p),

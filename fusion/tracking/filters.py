@@ -47,7 +47,9 @@ class Mode:
     """One IMM motion mode: a coordinated turn of rate ``omega`` (rad/s; 0 is CV), its process noise,
     its mean sojourn time (s) before switching to another mode, and for a hover mode the time
     constant (s) with which its velocity decays to zero (``motion.hover_matrices``; ∞: none) and the
-    mean time (s) the other modes take to enter it (``mode_transition``; ∞: their even split)."""
+    mean time (s) the other modes take to enter it (``mode_transition``; ∞: their even split); for any
+    other mode, the time constant (s) with which its vertical velocity decays (``motion.ou_axis``: altitude
+    hold; ∞: a random walk like the horizontal)."""
 
     omega: float
     q_horizontal: float
@@ -55,6 +57,7 @@ class Mode:
     sojourn_s: float
     velocity_tau_s: float = math.inf
     entry_s: float = math.inf
+    vertical_tau_s: float = math.inf
 
 
 def mode_transition(dt: Array, sojourn_s: Array, entry_s: Array | None = None) -> Array:
@@ -110,11 +113,13 @@ def imm_mix(xm: Array, pm: Array, mu: Array, pi: Array) -> tuple[Array, Array, A
 
 
 @lru_cache(maxsize=16)
-def _mode_arrays(modes: tuple[Mode, ...]) -> tuple[Array, Array, Array, Array, Array, Array]:
-    """Turn rates, horizontal and vertical noise densities, sojourn times, velocity time constants and
-    entry times of the modes, as read-only arrays (cached: shared by every prediction)."""
+def _mode_arrays(modes: tuple[Mode, ...]) -> tuple[Array, Array, Array, Array, Array, Array, Array]:
+    """Turn rates, horizontal and vertical noise densities, sojourn times, velocity time constants, entry
+    times and vertical velocity time constants of the modes, as read-only arrays (cached: shared by every
+    prediction)."""
     arrays = tuple(np.array([getattr(mode, name) for mode in modes], dtype=float)
-                   for name in ("omega", "q_horizontal", "q_vertical", "sojourn_s", "velocity_tau_s", "entry_s"))
+                   for name in ("omega", "q_horizontal", "q_vertical", "sojourn_s", "velocity_tau_s", "entry_s",
+                                "vertical_tau_s"))
     for array in arrays:
         array.flags.writeable = False
     return arrays  # type: ignore[return-value]
@@ -122,9 +127,9 @@ def _mode_arrays(modes: tuple[Mode, ...]) -> tuple[Array, Array, Array, Array, A
 
 def imm_predict(xm: Array, pm: Array, mu: Array, dt: Array, modes: tuple[Mode, ...]) -> tuple[Array, Array, Array]:
     """Mix, then move every mode's state by ``dt`` (N,): predicted states, covariances and mode probabilities."""
-    omega, q_horizontal, q_vertical, sojourn, tau, entry = _mode_arrays(modes)
+    omega, q_horizontal, q_vertical, sojourn, tau, entry, vertical_tau = _mode_arrays(modes)
     x0, p0, c = imm_mix(xm, pm, mu, mode_transition(dt, sojourn, entry))
-    f, q = mode_matrices(dt, omega, q_horizontal, q_vertical, tau)
+    f, q = mode_matrices(dt, omega, q_horizontal, q_vertical, tau, vertical_tau)
     x_pred = np.einsum("nrij,nrj->nri", f, x0)
     return x_pred, f @ p0 @ np.swapaxes(f, -1, -2) + q, c
 

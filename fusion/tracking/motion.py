@@ -16,6 +16,15 @@ velocity component is an Ornstein–Uhlenbeck process that decays to zero with t
 (position hold brakes the drone and keeps it there) driven by white acceleration of density q
 (wind gusts), so its velocity spread settles at ``√(q τ / 2)`` and it predicts a stop, not a
 drift. It is linear in the same 6-state and tends to CV as τ → ∞.
+
+Altitude hold (``Mode.vertical_tau_s``, finite in the default moving modes): small drones hold their
+height far better than their heading, so the vertical velocity of the CV and turn modes is the same
+kind of OU process (``ou_axis``), decaying to zero with a time constant of several seconds. A
+measured height then lasts: with a random-walk vertical velocity, a velocity error picked up from
+noisy elevations keeps moving the height, whose variance grows as q t³/3, and after a few tens of
+seconds of azimuths alone nothing of it is left; with the OU velocity the height variance grows as
+q τ² t only (a random walk of the position), and the velocity itself stays within its spread
+``√(q τ / 2)``.
 """
 
 from __future__ import annotations
@@ -74,9 +83,9 @@ def _ou_position_variance(x: Array) -> Array:
     return np.where(small, x**3 * (1.0 / 3.0 - x / 4.0 + 7.0 * x * x / 60.0), exact)
 
 
-def hover_matrices(dt: ArrayLike, tau: Array, q_horizontal: Array, q_vertical: Array) -> tuple[Array, Array]:
-    """F(dt) and Q(dt) of shape (n, h, 6, 6) of h hover modes (velocity time constants ``tau`` (h,), s;
-    acceleration spectral densities (h,), m²/s³): per axis, with a = |dt|, x = a/τ and s = sign(dt),
+def ou_axis(dt: Array, tau: Array, density: Array) -> tuple[Array, Array, Array, Array, Array]:
+    """One axis of an Ornstein–Uhlenbeck velocity (time constants ``tau`` (k,), s; densities (k,), m²/s³) over
+    ``dt`` (n,), as arrays (n, k): ``F_pv, F_vv, Q_pp, Q_pv, Q_vv``; with a = |dt|, x = a/τ and s = sign(dt),
 
     ``F = [[1, s τ (1 - e^-x)], [0, e^-x]]``,
     ``Q = q [[τ³ (x - 2(1 - e^-x) + (1 - e^-2x)/2), τ² (1 - e^-x)²/2], [·, τ (1 - e^-2x)/2]]``.
@@ -84,29 +93,38 @@ def hover_matrices(dt: ArrayLike, tau: Array, q_horizontal: Array, q_vertical: A
     A stationary OU process is time-reversible, so a retrodiction (dt < 0) also decays the
     velocity (the position moves back along it); Q uses |dt| as the CV model does.
     """
+    x = np.abs(dt)[:, None] / tau[None, :]
+    gone = -np.expm1(-x)
+    return (np.sign(dt)[:, None] * tau * gone, np.exp(-x), density * tau**3 * _ou_position_variance(x),
+            density * tau**2 * gone**2 / 2.0, -density * tau * np.expm1(-2.0 * x) / 2.0)
+
+
+def hover_matrices(dt: ArrayLike, tau: Array, q_horizontal: Array, q_vertical: Array) -> tuple[Array, Array]:
+    """F(dt) and Q(dt) of shape (n, h, 6, 6) of h hover modes (velocity time constants ``tau`` (h,), s;
+    acceleration spectral densities (h,), m²/s³): every axis is ``ou_axis``."""
     step: Array = np.asarray(dt, dtype=np.float64)
     n, h = len(step), len(tau)
-    a = np.abs(step)[:, None]
-    x = a / tau[None, :]
-    decay = np.exp(-x)
-    gone = -np.expm1(-x)
     f = np.broadcast_to(np.eye(STATE_DIM), (n, h, STATE_DIM, STATE_DIM)).copy()
-    density = np.stack([q_horizontal, q_horizontal, q_vertical], axis=1)[None]
     q = np.zeros((n, h, STATE_DIM, STATE_DIM))
-    for axis in range(3):
-        f[..., axis, axis + 3] = np.sign(step)[:, None] * tau * gone
-        f[..., axis + 3, axis + 3] = decay
-        q[..., axis, axis] = density[..., axis] * tau**3 * _ou_position_variance(x)
-        q[..., axis, axis + 3] = q[..., axis + 3, axis] = density[..., axis] * tau**2 * gone**2 / 2.0
-        q[..., axis + 3, axis + 3] = -density[..., axis] * tau * np.expm1(-2.0 * x) / 2.0
+    for axis, density in ((0, q_horizontal), (1, q_horizontal), (2, q_vertical)):
+        _set_ou_axis(f, q, axis, ou_axis(step, tau, density))
     return f, q
 
 
+def _set_ou_axis(f: Array, q: Array, axis: int, blocks: tuple[Array, Array, Array, Array, Array]) -> None:
+    """Write one axis's OU blocks (``ou_axis``) into F and Q (n, k, 6, 6), in place."""
+    f_pv, f_vv, q_pp, q_pv, q_vv = blocks
+    f[..., axis, axis + 3], f[..., axis + 3, axis + 3] = f_pv, f_vv
+    q[..., axis, axis], q[..., axis + 3, axis + 3] = q_pp, q_vv
+    q[..., axis, axis + 3] = q[..., axis + 3, axis] = q_pv
+
+
 def mode_matrices(dt: ArrayLike, omega: Array, q_horizontal: Array, q_vertical: Array,
-                  tau: Array | None = None) -> tuple[Array, Array]:
+                  tau: Array | None = None, vertical_tau: Array | None = None) -> tuple[Array, Array]:
     """F(dt) and Q(dt) of shape (n, r, 6, 6) for r modes at once (turn rates ``omega`` (r,), 0 for CV;
     spectral densities (r,); velocity time constants ``tau`` (r,), finite for hover modes, which
-    ``hover_matrices`` builds).
+    ``hover_matrices`` builds; vertical velocity time constants ``vertical_tau`` (r,), finite where the
+    other modes' vertical axis is an OU velocity, ``ou_axis``).
 
     The same values as ``ct_transition`` and ``cv_process_noise`` per mode, built in a few array
     assignments: the tracker predicts every message, and building the matrices mode by mode
@@ -133,9 +151,18 @@ def mode_matrices(dt: ArrayLike, omega: Array, q_horizontal: Array, q_vertical: 
     q[..., 0:15:7] = density * a**3 / 3.0
     q[..., 3:18:7] = q[..., 18:33:7] = density * a**2 / 2.0
     q[..., 21::7] = density * a
+    taus = np.full(r, np.inf) if tau is None else tau
+    vertical_taus = np.full(r, np.inf) if vertical_tau is None else vertical_tau
+    hover = np.isfinite(taus)
+    holding = np.isfinite(vertical_taus) & ~hover
+    if holding.any():
+        # The vertical entries (2, 5), (5, 5) of F and (2, 2), (2, 5), (5, 2), (5, 5) of Q, in place.
+        f_pv, f_vv, q_pp, q_pv, q_vv = ou_axis(step, np.where(holding, vertical_taus, 1.0), q_vertical)
+        for array, index, value in ((f, 17, f_pv), (f, 35, f_vv), (q, 14, q_pp), (q, 17, q_pv), (q, 32, q_pv),
+                                    (q, 35, q_vv)):
+            array[..., index] = np.where(holding, value, array[..., index])
     shape = (n, r, STATE_DIM, STATE_DIM)
     f, q = f.reshape(shape), q.reshape(shape)
-    if tau is not None and np.isfinite(tau).any():
-        hover = np.isfinite(tau)
-        f[:, hover], q[:, hover] = hover_matrices(step, tau[hover], q_horizontal[hover], q_vertical[hover])
+    if hover.any():
+        f[:, hover], q[:, hover] = hover_matrices(step, taus[hover], q_horizontal[hover], q_vertical[hover])
     return f, q

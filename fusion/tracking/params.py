@@ -17,9 +17,12 @@ class TrackerParams:
 
     #: IMM modes: a quiet CV, left/right coordinated turns and a hover whose velocity decays to zero
     #: (see ``FusionConfig``; the hover's q is 2σ²/τ for a velocity spread σ = 0.5 m/s, τ = 1 s), entered
-    #: from any other mode once per 300 s on average.
-    modes: tuple[Mode, ...] = (Mode(0.0, 0.02, 0.02, 60.0), Mode(math.radians(15.0), 1.0, 0.05, 5.0),
-                               Mode(-math.radians(15.0), 1.0, 0.05, 5.0), Mode(0.0, 0.5, 0.5, 30.0, 1.0, 300.0))
+    #: from any other mode once per 300 s on average. The CV and turns hold altitude: their vertical
+    #: velocity decays with τ = 10 s (``FusionConfig.vertical_velocity_tau_s``).
+    modes: tuple[Mode, ...] = (Mode(0.0, 0.02, 0.02, 60.0, vertical_tau_s=10.0),
+                               Mode(math.radians(15.0), 1.0, 0.05, 5.0, vertical_tau_s=10.0),
+                               Mode(-math.radians(15.0), 1.0, 0.05, 5.0, vertical_tau_s=10.0),
+                               Mode(0.0, 0.5, 0.5, 30.0, 1.0, 300.0))
     initial_mode_p: tuple[float, ...] = (0.8, 0.09, 0.09, 0.02)
     initial_velocity_sigma_mps: float = 30.0
     initial_vertical_velocity_sigma_mps: float = 5.0

@@ -348,8 +348,8 @@ class Tracker:
         (``gating.plausible``) on each track's position carried at constant velocity rules the
         others out. Its bounds, from the combined state at the track's time and ``a = |dt|``:
         the IMM mean is within ``min(ω a², 3a)·(|v| + √tr P_vv)`` of the constant-velocity
-        position (ω the fastest turn, or 1/τ of a hover whose velocity decays with time constant τ; twice
-        the mode's deviation), and the trace of the predicted
+        position (ω the fastest turn, or 1/τ of a hover or an altitude hold whose velocity decays with time
+        constant τ; twice the mode's deviation), and the trace of the predicted
         position covariance is below ``5 (tr P_pp + a² tr P_vv) + 2 offset² + tr Q_pp``.
         Below ``_PREGATE_MIN_TRACKS`` tracks the bound costs more than it saves: all rows are kept.
         """
@@ -360,7 +360,8 @@ class Tracker:
         a = np.abs(dt)
         variances = tab.p.reshape(len(tab), 36)[:, ::7]
         velocity_var = variances[:, 3:].sum(axis=1)
-        omega = max(max(abs(mode.omega), 1.0 / mode.velocity_tau_s) for mode in prm.modes)
+        omega = max(max(abs(mode.omega), 1.0 / mode.velocity_tau_s, 1.0 / mode.vertical_tau_s)
+                    for mode in prm.modes)
         q_pos = max(2.0 * mode.q_horizontal + mode.q_vertical for mode in prm.modes) / 3.0
         offset = np.minimum(omega * a * a, 3.0 * a) * (np.linalg.norm(tab.x[:, 3:], axis=1) + np.sqrt(velocity_var))
         var = (5.0 * (variances[:, :3].sum(axis=1) + a * a * velocity_var) + 2.0 * offset**2
