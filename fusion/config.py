@@ -240,6 +240,15 @@ class FusionConfig(_Frozen):
     #: √(q τ / 2) with the modes' ``q_vertical`` (0.32 m/s cruising, 0.5 m/s turning); a height once
     #: measured then lasts while only azimuths follow. ∞ (``math.inf``) gives the CV random walk.
     vertical_velocity_tau_s: PositiveFloat = 10.0
+    #: Mode switching of tracks that only bearings see (no plot or position report within ``sensor_recent_s``),
+    #: a factor on times (dimensionless): their mean CV sojourn (``cv_sojourn_s``) and hover entry time
+    #: (``hover_entry_s``) are this many times longer. Bearings give every IMM mode nearly the same
+    #: likelihood, so the Markov prior alone sets the mode probabilities, and the turn and hover shares it
+    #: keeps (CV 0.75 in the long run) act as extra process noise and pull the speed down at every mixing
+    #: (uav-low in ``low-drone``: 8.5 m/s against 10); with the prior at 0.97 CV such a track is believed on a
+    #: straight leg until its bearings show a turn or a stop (``fusion.tracking.filters.slower_switching``).
+    #: 1 gives every track the same chain.
+    bearing_only_switch_scale: Annotated[float, Field(ge=1.0)] = 10.0
 
     @property
     def hover_q(self) -> float:

@@ -9,13 +9,13 @@ mode and the mode probabilities μ. Before a prediction the modes are mixed thro
 Markov transition matrix Π(dt); after an update μ is reweighted by each mode's measurement
 likelihood. Every mode here shares the 6-state (CV, coordinated turns of fixed rate, hover), so
 mixing is a plain weighted sum. The combined (moment-matched) estimate is what is gated,
-published and managed.
+published and managed. Tracks that only bearings see use a slower chain (``slower_switching``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -58,6 +58,16 @@ class Mode:
     velocity_tau_s: float = math.inf
     entry_s: float = math.inf
     vertical_tau_s: float = math.inf
+
+
+def slower_switching(modes: tuple[Mode, ...], factor: float) -> tuple[Mode, ...]:
+    """The modes with the mean sojourn of every quiet mode (no turn, no velocity decay: the CV) and every finite
+    entry time (the hover) ``factor`` times longer, for tracks whose measurements cannot tell the modes apart:
+    bearings give every mode nearly the same likelihood, so the Markov prior alone sets μ, and the turn and
+    hover shares it keeps act as extra process noise and shrink the speed at every mixing."""
+    return tuple(replace(mode, sojourn_s=mode.sojourn_s * factor, entry_s=mode.entry_s * factor)
+                 if mode.omega == 0.0 and math.isinf(mode.velocity_tau_s)
+                 else replace(mode, entry_s=mode.entry_s * factor) for mode in modes)
 
 
 def mode_transition(dt: Array, sojourn_s: Array, entry_s: Array | None = None) -> Array:

@@ -65,3 +65,4 @@ class TrackerParams:
     min_detection_probability: float = 0.2
     tentative_miss_probability: float = 0.05
     identity_memory_s: float = 10.0
+    bearing_only_switch_scale: float = 10.0

@@ -4,7 +4,8 @@ A step, all in array operations over tracks × detections:
 
 1. track management at the scan time (coasting, deletions);
 2. batched prediction of every track to the scan time (tracks already newer than the scan
-   are retrodicted, only to recognise their detections);
+   are retrodicted, only to recognise their detections; tracks that only bearings see switch
+   modes more slowly, ``_imm_predict``);
 3. per measurement model, batched innovations, covariances and chi² gates;
 4. one association over all detections of the message, with Remote ID serials forcing their bound
    track and each RF identity's earlier bearings weighing its bearing's pairs (``_weigh_identities``):
@@ -63,6 +64,7 @@ from fusion.tracking.filters import (
     imm_predict,
     mode_posterior,
     project_covariance,
+    slower_switching,
     update,
 )
 from fusion.tracking.gating import (
@@ -170,6 +172,8 @@ class Tracker:
         #: Velocity sigma (east, north, up) of a track started without a velocity measurement, m/s.
         self._velocity_sigma = np.array([self.params.initial_velocity_sigma_mps] * 2
                                         + [self.params.initial_vertical_velocity_sigma_mps])
+        #: The IMM modes of tracks that only bearings see (``slower_switching``, ``_imm_predict``).
+        self._bearing_modes = slower_switching(self.params.modes, self.params.bearing_only_switch_scale)
         #: Per radar (sensor column), the detection threshold on power over noise: the weakest plot it reported.
         self._threshold: dict[int, float] = {}
 
@@ -336,8 +340,7 @@ class Tracker:
 
     def predicted(self, now: float) -> tuple[Array, Array]:
         """Every track's (combined IMM) state and covariance predicted to ``now``, without changing the table."""
-        tab, prm = self.table, self.params
-        return combine(*imm_predict(tab.xm, tab.pm, tab.mu, now - tab.t, prm.modes))
+        return combine(*self._imm_predict(np.arange(len(self.table)), now))
 
     def _plausible(self, scan: Scan) -> NDArray[np.intp]:
         """Rows of the tracks that may come within ``initiation_exclusion`` gates of a detection of the scan,
@@ -383,10 +386,29 @@ class Tracker:
         """IMM prediction of ``rows`` to ``now``, in arrays over all tracks (the other rows as they are)."""
         tab = self.table
         x, p, c = tab.xm.copy(), tab.pm.copy(), tab.mu.copy()
-        if len(rows):
-            x[rows], p[rows], c[rows] = imm_predict(tab.xm[rows], tab.pm[rows], tab.mu[rows], now - tab.t[rows],
-                                                    self.params.modes)
+        x[rows], p[rows], c[rows] = self._imm_predict(rows, now)
         return _Modes(x, p, c)
+
+    def _imm_predict(self, rows: NDArray[np.intp], now: float) -> tuple[Array, Array, Array]:
+        """Per-mode states, covariances and mode probabilities of ``rows`` predicted to ``now``. Tracks that only
+        bearings see (``_bearings_only``) switch modes ``bearing_only_switch_scale`` times slower
+        (``slower_switching``): their bearings cannot tell the modes apart."""
+        tab = self.table
+        x, p, c = tab.xm[rows].copy(), tab.pm[rows].copy(), tab.mu[rows].copy()
+        weak = self._bearings_only(rows)
+        for part, modes in ((~weak, self.params.modes), (weak, self._bearing_modes)):
+            if part.any():
+                sub = rows[part]
+                x[part], p[part], c[part] = imm_predict(tab.xm[sub], tab.pm[sub], tab.mu[sub], now - tab.t[sub], modes)
+        return x, p, c
+
+    def _bearings_only(self, rows: NDArray[np.intp]) -> NDArray[np.bool_]:
+        """Whether no plot or report (a sensor that is not a bearing sensor, ``_crosses``) updated each of ``rows``
+        within ``sensor_recent_s`` of its last update."""
+        tab = self.table
+        placing = np.setdiff1d(np.arange(len(tab.sensor_ids)), np.fromiter(self._bearing_origins, dtype=np.intp))
+        since = (tab.t[rows] - self.params.sensor_recent_s)[:, None]
+        return ~(tab.sensor_last[rows[:, None], placing[None, :]] >= since).any(axis=1)
 
     def _gate(self, block: MeasurementBlock, x_pred: Array, p_pred: Array, rows: NDArray[np.intp],
               scan: Scan) -> Gating:
