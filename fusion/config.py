@@ -112,6 +112,10 @@ class FusionConfig(_Frozen):
     initial_velocity_sigma_mps: PositiveFloat = 30.0
     #: The same for the vertical velocity: small drones and birds climb or sink at a few m/s.
     initial_vertical_velocity_sigma_mps: PositiveFloat = 5.0
+    #: Spread of the velocities within a formation or flock, m/s per axis: a radar plot inside the gate of an
+    #: established track that the same scan detected starts its track with that track's velocity, its
+    #: covariance widened by this (``Tracker._velocity_prior``), instead of the zero-mean prior above.
+    formation_velocity_sigma_mps: PositiveFloat = 5.0
 
     #: Probability that the true detection falls inside the gate (chi² gate per dimension count).
     gate_probability: Probability = 0.999

@@ -17,13 +17,13 @@ Array = NDArray[np.float64]
 
 
 def from_radar(z: Array, mask: NDArray[np.bool_], r: Array, m: Array, b: Array,
-               velocity_sigma: Array, missing_elevation_sigma: float) -> tuple[Array, Array]:
+               velocity_mean: Array, velocity_cov: Array, missing_elevation_sigma: float) -> tuple[Array, Array]:
     """States (k, 6) and covariances (k, 6, 6) of tracks started from radar plots (k, 4).
 
     Position is the plot converted to site ENU with its covariance mapped through the polar
     Jacobian; a missing elevation is taken as 0 with ``missing_elevation_sigma`` (rad). The
-    velocity has the prior zero with ``velocity_sigma`` (m/s) per ENU axis (3,), updated with the
-    plot's radial velocity where it has one (``radial_velocity_prior``).
+    velocity has the prior ``velocity_mean`` (k, 3), m/s, with covariance ``velocity_cov`` (k, 3, 3), updated
+    with the plot's radial velocity where it has one (``radial_velocity_prior``).
     """
     k = len(z)
     polar = z[:, :3].copy()
@@ -37,14 +37,15 @@ def from_radar(z: Array, mask: NDArray[np.bool_], r: Array, m: Array, b: Array,
     p[:, :3, :3] = j @ r_polar @ np.swapaxes(j, -1, -2)
     line_of_sight = j[:, :, 0]  # d(site position)/d(range): the unit vector from the radar to the plot
     x[:, 3:], p[:, 3:, 3:] = radial_velocity_prior(line_of_sight, np.where(mask[:, 3], z[:, 3], 0.0),
-                                                   np.where(mask[:, 3], r[:, 3, 3], np.inf), velocity_sigma)
+                                                   np.where(mask[:, 3], r[:, 3, 3], np.inf), velocity_mean,
+                                                   velocity_cov)
     return x, p
 
 
-def radial_velocity_prior(line_of_sight: Array, radial_velocity: Array, variance: Array,
-                          velocity_sigma: Array) -> tuple[Array, Array]:
-    """Velocities (k, 3) and covariances (k, 3, 3) from a zero-mean prior of ``velocity_sigma`` (3,) per
-    ENU axis and one measured radial velocity each: a Kalman update with ``rv = uᵀ v + noise``.
+def radial_velocity_prior(line_of_sight: Array, radial_velocity: Array, variance: Array, prior_mean: Array,
+                          prior_cov: Array) -> tuple[Array, Array]:
+    """Velocities (k, 3) and covariances (k, 3, 3) from a prior (means (k, 3), covariances (k, 3, 3), ENU)
+    and one measured radial velocity each: a Kalman update with ``rv = uᵀ v + noise``.
 
     A radar measures the velocity along the line of sight ``u`` (k, 3) to a fraction of a m/s; leaving
     it at the prior's tens of m/s made a new track's next gates wide in radial velocity and range:
@@ -52,12 +53,13 @@ def radial_velocity_prior(line_of_sight: Array, radial_velocity: Array, variance
     tracks on ``mass``, and duplicate tracks in ``swarm``, GOSPA 52 → 91 m). An infinite ``variance``
     (no radial velocity) leaves the prior unchanged.
     """
-    prior = np.diag(velocity_sigma**2)
-    pu = line_of_sight @ prior  # (k, 3): P0 u, P0 symmetric
+    pu = np.einsum("kij,kj->ki", prior_cov, line_of_sight)  # P0 u, P0 symmetric
     s = np.einsum("ki,ki->k", pu, line_of_sight) + variance
     gain = pu / s[:, None]
-    v = gain * radial_velocity[:, None]
-    p = prior[None] - gain[:, :, None] * pu[:, None, :]
+    innovation = np.where(np.isfinite(variance), radial_velocity - np.einsum("ki,ki->k", line_of_sight, prior_mean),
+                          0.0)
+    v = prior_mean + gain * innovation[:, None]
+    p = prior_cov - gain[:, :, None] * pu[:, None, :]
     return v, 0.5 * (p + np.swapaxes(p, -1, -2))
 
 

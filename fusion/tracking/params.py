@@ -26,6 +26,7 @@ class TrackerParams:
     initial_mode_p: tuple[float, ...] = (0.8, 0.09, 0.09, 0.02)
     initial_velocity_sigma_mps: float = 30.0
     initial_vertical_velocity_sigma_mps: float = 5.0
+    formation_velocity_sigma_mps: float = 5.0
     missing_elevation_sigma_rad: float = 0.17453292519943295
     missing_altitude_sigma_m: float = 300.0
     gate_probability: float = 0.999

@@ -14,7 +14,8 @@ A step, all in array operations over tracks × detections:
 5. batched EKF updates (JPDA: of every gated pair, mixed by those probabilities), label fusion,
    confirmation;
 6. new tentative tracks from unassigned (JPDA: unexplained) radar plots and Remote ID positions, except near
-   established tracks that got no detection (see ``_near_missed``);
+   established tracks that got no detection (see ``_near_missed``); a plot among detected established
+   tracks starts with its neighbour's velocity (a formation member, ``_velocity_prior``);
 7. unassigned bearings are crossed with the stored strobes of other sensors (weighted least
    squares, ``fusion.tracking.triangulation``); each accepted crossing starts a tentative
    track, and the bearings that cross nothing are stored as strobes;
@@ -244,7 +245,7 @@ class Tracker:
                 if forced[col]:
                     self.identities.bind(int(tab.number[row]), scan.keys[det_index[col]])
         confirmed = self._confirm(updated_rows, scan.time)
-        started = self._initiate(scan, offsets, consumed, loglik)
+        started = self._initiate(scan, offsets, consumed, loglik, gated, updated_rows)
         bearings = scan.bearings
         if bearings is not None:
             b = scan.blocks.index(bearings)
@@ -713,8 +714,9 @@ class Tracker:
         return tab.number[rows[newly]]
 
     def _initiate(self, scan: Scan, offsets: NDArray[np.intp], consumed: NDArray[np.bool_],
-                  loglik: Array) -> NDArray[np.int64]:
-        """Start tentative tracks from unconsumed radar plots and Remote ID positions."""
+                  loglik: Array, gated: list[Gating], detected: NDArray[np.intp]) -> NDArray[np.int64]:
+        """Start tentative tracks from unconsumed radar plots and Remote ID positions (``detected``: the rows
+        this scan detected, whose gates give a plot its velocity prior, ``_velocity_prior``)."""
         prm = self.params
         started = []
         for b, block in enumerate(scan.blocks):
@@ -723,7 +725,9 @@ class Tracker:
                 continue
             z, mask, r = block.z[free], block.mask[free], block.r[free]
             if block.model is RADAR:
-                x, p = initiation.from_radar(z, mask, r, scan.m, scan.b, self._velocity_sigma,
+                x, p = initiation.from_radar(z, mask, r, scan.m, scan.b,
+                                             *self._velocity_prior(gated[b].d2[:, free], gated[b].inside[:, free],
+                                                                   detected),
                                              prm.missing_elevation_sigma_rad)
             elif block.model is POSITION:
                 x, p = initiation.from_position(z, mask, r, self._velocity_sigma,
@@ -740,6 +744,34 @@ class Tracker:
                     self.identities.bind(number, scan.keys[det])
             started.append(numbers)
         return np.concatenate(started) if started else np.zeros(0, dtype=np.int64)
+
+    def _velocity_prior(self, d2: Array, inside: NDArray[np.bool_], detected: NDArray[np.intp]) -> tuple[Array, Array]:
+        """Velocity prior means (k, 3) and covariances (k, 3, 3) of tracks started from k plots, from their
+        gating (``d2``, ``inside``: tracks × plots) against the established tracks that this scan ``detected``.
+
+        A plot inside the gate of such a track lies among tracked targets that were detected: most likely a
+        member of the same formation or flock, flying with it. Its prior is that track's velocity, with the
+        track's velocity covariance plus ``formation_velocity_sigma_mps`` per axis for the spread of a group's
+        velocities (the closest such track by d²). Any other plot gets the zero-mean prior of
+        ``initial_velocity_sigma_mps``. With that prior for every plot, a new formation member's gates
+        spread over all its neighbours within seconds, their plots went to it or to the older tracks at
+        random, and it died unconfirmed (swarm, measured: GOSPA 43.7 → 41.5 m, ID switches 12 → 6, the last
+        drone confirmed 17 s instead of 72 s after its second sensor; the other scenarios equal or better).
+        """
+        prm, tab = self.params, self.table
+        n, k = d2.shape  # rows: the tracks before this scan's new ones
+        mean = np.zeros((k, 3))
+        cov = np.broadcast_to(np.diag(self._velocity_sigma**2), (k, 3, 3)).copy()
+        established = np.zeros(n, dtype=bool)
+        established[detected] = tab.status[detected] != TENTATIVE
+        near = np.where(inside & established[:, None], d2, np.inf)
+        if not len(near) or not np.isfinite(near).any():
+            return mean, cov
+        best = near.argmin(axis=0)
+        among = np.isfinite(near[best, np.arange(k)])
+        mean[among] = tab.x[best[among], 3:]
+        cov[among] = tab.p[best[among], 3:, 3:] + prm.formation_velocity_sigma_mps**2 * np.eye(3)
+        return mean, cov
 
     def _cross(self, scan: Scan, block: MeasurementBlock, free: NDArray[np.bool_], loglik: Array) -> NDArray[np.int64]:
         """Cross this scan's free bearings with stored strobes of other sensors; start tracks at the crossings.
