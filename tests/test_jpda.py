@@ -9,9 +9,10 @@ import math
 import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
-from test_tracking import T0, radar_plot, scan
+from test_tracking import RADAR_ORIGIN, T0, radar_plot, scan
 
 from fusion.config import FusionConfig
+from fusion.geo import LocalFrame
 from fusion.tracking import Tracker, TrackerParams, jpda
 from fusion.tracking.association import IdentityEvidence
 from fusion.tracking.filters import update
@@ -329,3 +330,50 @@ def test_an_identitys_earlier_bearings_steer_its_next_bearing_to_its_own_track()
     # Far from both tracks: em-a's target has a track, so its bearing is no strobe to start another; em-c's is.
     tracker.step(scan("rf", T0 + 4.4, [bearing("em-a", 120.0), bearing("em-c", 121.0)], sensor_id="df-1"))
     np.testing.assert_allclose(np.degrees(tracker.strobes(T0 + 4.4).az), [121.0], rtol=1e-9)
+
+
+def test_a_merged_away_tracks_identity_evidence_goes_to_the_survivor() -> None:
+    evidence = IdentityEvidence(memory_s=10.0, gate_probability=0.999)
+    keys = ["emitter:a", "emitter:b"]
+    evidence.add(T0, keys, np.array([1, 2], dtype=np.int64), np.array([[-20.0, 4.0], [30.0, 1.0]]))
+    evidence.merge(np.array([2], dtype=np.int64), np.array([1], dtype=np.int64))
+    # Each survivor keeps the larger of the two evidences: a's 30 (was T-2's), b's 4 (T-1's own).
+    np.testing.assert_allclose(evidence.history(T0, keys, np.array([1], dtype=np.int64)), [[30.0, 4.0]])
+    assert evidence.assign(T0, np.array([1], dtype=np.int64)) == [("emitter:a", 1), ("emitter:b", None)]
+
+
+def rid_report(position: list[float], uas: str = "X") -> dict:  # type: ignore[type-arg]
+    """A Remote ID position report, ``position`` east/north/up metres from the test radar's origin."""
+    radar = LocalFrame(RADAR_ORIGIN["lat"], RADAR_ORIGIN["lon"], RADAR_ORIGIN["alt_m"])
+    lat, lon, alt = radar.to_geodetic(np.array(position))
+    return {"position": {"lat": float(lat), "lon": float(lon), "alt_m": float(alt)}, "uas_id": uas}
+
+
+def test_bearings_never_move_a_serial_that_remote_id_bound() -> None:
+    """A direction finder's bearing that carries a Remote ID serial (the protocol allows it) points at another
+    track: the serial stays on the track its own position reports made, and the next report goes there."""
+    tracker = Tracker(FusionConfig().tracker_params())
+    for k in range(5):
+        tracker.step(scan("radar", T0 + k, [radar_plot(1000.0, 45.0)]))
+        tracker.step(scan("rf", T0 + k + 0.2, [rid_report([700.0, -700.0, 50.0])], sensor_id="rid-1", origin=None))
+    reported = tracker.identities.track_of(("uas:X",))
+    assert reported is not None and tracker.identities.reported("uas:X")
+    for k in range(3):
+        tracker.step(scan("rf", T0 + 4.5 + 0.1 * k, [{"azimuth_deg": 45.0, "uas_id": "X", "sigma": {"azimuth_deg": 3.0}}],
+                          sensor_id="df-1"))
+    assert tracker.identities.track_of(("uas:X",)) == reported
+    other = int(tracker.table.number[tracker.table.number != reported][0])
+    before = tracker.table.x[tracker.table.number == other, :3].copy()
+    tracker.step(scan("rf", T0 + 5.0, [rid_report([700.0, -700.0, 50.0])], sensor_id="rid-1", origin=None))
+    np.testing.assert_array_equal(tracker.table.x[tracker.table.number == other, :3], before)
+
+
+def test_an_rf_sensors_own_bearings_do_not_make_its_remote_id_track_bearings_only() -> None:
+    tracker = Tracker(FusionConfig().tracker_params())
+    for k in range(8):
+        dets = [rid_report([700.0 + 10.0 * k, -700.0, 50.0])]
+        if k >= 4:  # the same RF sensor also direction-finds the drone
+            dets.append({"azimuth_deg": 135.0, "emitter_id": "E"})
+        tracker.step(scan("rf", T0 + k, dets, sensor_id="rf-1"))
+    assert tracker._bearing_origins  # its bearings did update the track
+    assert tracker._bearings_only(np.arange(len(tracker.table))).tolist() == [False]

@@ -3,10 +3,15 @@
 The received power over noise ``P`` of a Swerling-1 target is exponential with mean ``μ = 1 + S`` (S the
 mean SNR, falling with range as r⁻⁴ by the radar equation); the radar declares a plot where ``P``
 crosses its threshold ``T = -ln Pfa``, so a scan detects the target with ``Pd = exp(-T / μ)``. The
-protocol gives each plot's ``snr_db`` (``P - 1``); the weakest plots a radar reports (clutter crosses
-the threshold barely) show ``T`` (``Tracker._learn_threshold``). Given a detection, ``P - T`` is again
+protocol gives each plot's optional ``snr_db`` without defining it further; this module assumes it is
+``10 log10(P - 1)`` against the radar's own noise, and that the radar reports its clutter plots too, so
+that the weakest plots it reports (clutter crosses the threshold barely) show ``T``
+(``Tracker._learn_threshold``, a running minimum per radar). Given a detection, ``P - T`` is again
 exponential with mean ``μ`` (memorylessness), so the mean excess of a track's plots estimates ``μ``
-without the bias of the truncation, however few of a weak target's scans crossed ``T``.
+without the bias of the truncation, however few of a weak target's scans crossed ``T``. Where the
+assumptions fail the estimate only matters for tentative tracks (their score and life), and it is
+clipped to [``min_detection_probability``, ``detection_probability``]; a radar without ``snr_db`` is
+tracked with the nominal ``detection_probability``.
 """
 
 from __future__ import annotations

@@ -79,6 +79,21 @@ class IdentityEvidence:
         for key in [key for key, (t, _, _) in self._evidence.items() if t < now - 10.0 * self.memory_s]:
             del self._evidence[key]
 
+    def merge(self, numbers: NDArray[np.int64], into: NDArray[np.int64]) -> None:
+        """Tracks ``numbers`` were merged into ``into`` (one target's two tracks): each survivor keeps, per
+        identity, the larger of the two evidences (the same bearings mostly gated both; summing would count
+        them twice)."""
+        for key, (t, old_numbers, old) in self._evidence.items():
+            drop = np.isin(old_numbers, numbers)
+            if not drop.any():
+                continue
+            evidence = old.copy()
+            for gone, survivor in zip(numbers.tolist(), into.tolist()):
+                src, dst = np.flatnonzero(old_numbers == gone), np.flatnonzero(old_numbers == survivor)
+                if len(src) and len(dst):
+                    evidence[dst] = np.maximum(evidence[dst], evidence[src])
+            self._evidence[key] = (t, old_numbers, evidence)
+
     def assign(self, now: float, numbers: NDArray[np.int64]) -> list[tuple[str, int | None]]:
         """Every identity with its track number in the one-to-one assignment of largest total positive
         evidence (None: no track)."""

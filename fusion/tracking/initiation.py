@@ -100,6 +100,8 @@ class IdentityMap:
     def __init__(self) -> None:
         self._track_of: dict[str, int] = {}
         self._keys_of: dict[int, list[str]] = {}
+        #: Keys bound by a position report (Remote ID decodes the drone's own serial): bearings never move them.
+        self._reported: set[str] = set()
 
     def track_of(self, keys: tuple[str, ...]) -> int | None:
         """The track number bound to the first of ``keys`` that is bound, or None."""
@@ -117,8 +119,15 @@ class IdentityMap:
         """The keys bound to track ``number``."""
         return tuple(self._keys_of.get(number, ()))
 
-    def bind(self, number: int, keys: tuple[str, ...]) -> None:
-        """Bind ``keys`` to track ``number``, releasing them from any other track."""
+    def reported(self, key: str) -> bool:
+        """Whether ``key`` was bound by a position report (and is still bound)."""
+        return key in self._reported
+
+    def bind(self, number: int, keys: tuple[str, ...], reported: bool = False) -> None:
+        """Bind ``keys`` to track ``number``, releasing them from any other track; ``reported``: by a position
+        report (a key keeps that mark when it moves, e.g. with a merge, until it is released)."""
+        if reported:
+            self._reported.update(keys)
         for key in keys:
             previous = self._track_of.get(key)
             if previous == number:
@@ -131,6 +140,7 @@ class IdentityMap:
     def release(self, key: str) -> None:
         """Unbind ``key`` from its track, if it has one."""
         number = self._track_of.pop(key, None)
+        self._reported.discard(key)
         if number is not None:
             self._keys_of[number].remove(key)
 
@@ -139,3 +149,4 @@ class IdentityMap:
         for number in numbers.tolist():
             for key in self._keys_of.pop(number, []):
                 del self._track_of[key]
+                self._reported.discard(key)

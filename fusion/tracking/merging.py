@@ -189,6 +189,7 @@ class Coalescence:
         prior = classify.prior_logp(prm.class_prior, len(keep))
         tab.label_logp[keep] = classify.fuse(tab.label_logp[keep], tab.label_logp[drop] - prior, prm.class_min_p)
         tab.t_fix[keep] = np.maximum(tab.t_fix[keep], tab.t_fix[drop])
+        tab.t_point[keep] = np.maximum(tab.t_point[keep], tab.t_point[drop])
         tab.first_seen[keep] = np.minimum(tab.first_seen[keep], tab.first_seen[drop])
         tab.hits[keep] = np.maximum(tab.hits[keep], tab.hits[drop])
         tab.score[keep] = np.maximum(tab.score[keep], tab.score[drop])

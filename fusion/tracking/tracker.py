@@ -243,7 +243,7 @@ class Tracker:
         if scan.keys:  # a position report binds its identities at once; bearings through ``_weigh_identities``
             for row, col in zip(rows.tolist(), cols.tolist()):
                 if forced[col]:
-                    self.identities.bind(int(tab.number[row]), scan.keys[det_index[col]])
+                    self.identities.bind(int(tab.number[row]), scan.keys[det_index[col]], reported=True)
         confirmed = self._confirm(updated_rows, scan.time)
         started = self._initiate(scan, offsets, consumed, loglik, gated, updated_rows)
         bearings = scan.bearings
@@ -254,6 +254,7 @@ class Tracker:
         updated = tab.number[updated_rows]
         merged = self.coalescence.merge(tab, self.identities, scan.time, updated_rows)
         if len(merged.numbers):  # a merged-away track is reported as ended only
+            self.evidence.merge(merged.numbers, merged.into)
             started, confirmed, updated = (n[~np.isin(n, merged.numbers)] for n in (started, confirmed, updated))
         ended = ended.and_merged(merged)
         return StepResult(
@@ -404,12 +405,10 @@ class Tracker:
         return x, p, c
 
     def _bearings_only(self, rows: NDArray[np.intp]) -> NDArray[np.bool_]:
-        """Whether no plot or report (a sensor that is not a bearing sensor, ``_crosses``) updated each of ``rows``
-        within ``sensor_recent_s`` of its last update."""
+        """Whether no plot or position report updated each of ``rows`` within ``sensor_recent_s`` of its last update
+        (by measurement, not by sensor: an RF sensor may send a drone's Remote ID position and bearings alike)."""
         tab = self.table
-        placing = np.setdiff1d(np.arange(len(tab.sensor_ids)), np.fromiter(self._bearing_origins, dtype=np.intp))
-        since = (tab.t[rows] - self.params.sensor_recent_s)[:, None]
-        return ~(tab.sensor_last[rows[:, None], placing[None, :]] >= since).any(axis=1)
+        return tab.t[rows] - tab.t_point[rows] > self.params.sensor_recent_s
 
     def _gate(self, block: MeasurementBlock, x_pred: Array, p_pred: Array, rows: NDArray[np.intp],
               scan: Scan) -> Gating:
@@ -478,7 +477,10 @@ class Tracker:
         prior, tracked = np.zeros(cost.shape), np.zeros(cost.shape[1], dtype=bool)
         if not scan.keys:
             return prior, tracked
-        cols = np.flatnonzero(~forced & np.array([bool(scan.keys[d]) for d in det_index.tolist()], dtype=bool))
+        # A key that a position report bound (a Remote ID serial) is that track's: bearings weigh only the others.
+        weighed = [bool(keys) and not self.identities.reported(keys[0])
+                   for keys in (scan.keys[d] for d in det_index.tolist())]
+        cols = np.flatnonzero(~forced & np.array(weighed, dtype=bool))
         if not len(cols):
             return prior, tracked
         prm, numbers = self.params, self.table.number
@@ -492,6 +494,8 @@ class Tracker:
         self.evidence.add(scan.time, keys, numbers, history + np.where(allowed[:, cols], log_ratio,
                                                                       self.evidence.outside))
         for key, number in self.evidence.assign(scan.time, numbers):
+            if self.identities.reported(key):
+                continue
             if number is None:
                 self.identities.release(key)
             else:
@@ -636,6 +640,8 @@ class Tracker:
         bearing_fix = crossed & (tab.from_bearings[rows] | (tab.status[rows] != TENTATIVE))
         fixed = rows if model.starts_tracks else rows[bearing_fix]
         tab.t_fix[fixed] = scan.time
+        if model.starts_tracks:
+            tab.t_point[rows] = scan.time
         tab.sensor_last[rows, column] = scan.time
         tab.hits[rows] += 1 if model.starts_tracks else tab.from_bearings[rows]
 
@@ -741,7 +747,7 @@ class Tracker:
                                      radar_range=range_m)
             if scan.keys:
                 for number, det in zip(numbers.tolist(), dets.tolist()):
-                    self.identities.bind(number, scan.keys[det])
+                    self.identities.bind(number, scan.keys[det], reported=block.model is POSITION)
             started.append(numbers)
         return np.concatenate(started) if started else np.zeros(0, dtype=np.int64)
 

@@ -32,7 +32,7 @@ class TrackTable:
     #: The per-row arrays, all compacted together.
     ROW_FIELDS: tuple[str, ...] = (
         "number", "x", "p", "xm", "pm", "mu", "t", "t_fix", "first_seen", "hits", "score", "status", "label_logp", "sensor_last", "from_bearings",
-        "excess", "plots", "radar_range",
+        "excess", "plots", "radar_range", "t_point",
     )
 
     def __init__(self, n_modes: int = 1) -> None:
@@ -65,6 +65,8 @@ class TrackTable:
         self.excess: Array = np.zeros(0)
         self.plots: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self.radar_range: Array = np.zeros(0)
+        #: Time of the last plot or position report (-inf: none yet, a track started by crossing bearings).
+        self.t_point: Array = np.zeros(0)
         self.sensor_ids: list[str] = []
         self._sensor_column: dict[str, int] = {}
 
@@ -104,6 +106,7 @@ class TrackTable:
             "pm": np.repeat(p[:, None], r, axis=1), "mu": np.repeat(mu[None], k, axis=0), "t": np.full(k, t), "t_fix": np.full(k, t), "first_seen": np.full(k, t),
             "hits": np.full(k, hits, dtype=np.int64), "score": np.full(k, score), "status": np.full(k, TENTATIVE, dtype=np.int8),
             "label_logp": label_logp, "sensor_last": sensor_last, "from_bearings": np.full(k, from_bearings),
+            "t_point": np.full(k, -np.inf if from_bearings else t),
         }
         amplitude = np.full(k, np.nan) if excess is None else np.asarray(excess, dtype=float)
         known = ~np.isnan(amplitude)
