@@ -377,3 +377,12 @@ def test_an_rf_sensors_own_bearings_do_not_make_its_remote_id_track_bearings_onl
         tracker.step(scan("rf", T0 + k, dets, sensor_id="rf-1"))
     assert tracker._bearing_origins  # its bearings did update the track
     assert tracker._bearings_only(np.arange(len(tracker.table))).tolist() == [False]
+
+
+def test_an_older_scan_neither_amplifies_nor_rewinds_identity_evidence() -> None:
+    evidence = IdentityEvidence(memory_s=10.0, gate_probability=0.999)
+    numbers, keys = np.array([1], dtype=np.int64), ["emitter:a"]
+    evidence.add(T0 + 10.0, keys, numbers, np.array([[6.0]]))
+    np.testing.assert_allclose(evidence.history(T0 + 5.0, keys, numbers), [[6.0]])  # not 6·e^0.5
+    evidence.add(T0 + 5.0, keys, numbers, np.array([[8.0]]))
+    np.testing.assert_allclose(evidence.history(T0 + 20.0, keys, numbers), [[8.0 * math.exp(-1.0)]], rtol=1e-12)

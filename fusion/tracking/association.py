@@ -68,14 +68,15 @@ class IdentityEvidence:
             t, old_numbers, old = self._evidence[key]
             at = np.minimum(np.searchsorted(numbers, old_numbers), max(len(numbers) - 1, 0))
             alive = numbers[at] == old_numbers if len(numbers) else np.zeros(len(old_numbers), dtype=bool)
-            out[at[alive], k] = old[alive] * np.exp(-(now - t) / self.memory_s)
+            out[at[alive], k] = old[alive] * np.exp(-max(now - t, 0.0) / self.memory_s)  # an older scan: no decay
         return out
 
     def add(self, now: float, keys: list[str], numbers: NDArray[np.int64], evidence: Array) -> None:
         """Set the identities' evidence (tracks ``numbers``, keys) at ``now``; forget identities unseen for
         ten memories (their evidence is below e⁻¹⁰ of what it was)."""
         for k, key in enumerate(keys):
-            self._evidence[key] = (now, numbers.copy(), evidence[:, k].copy())
+            latest = max(now, self._evidence[key][0]) if key in self._evidence else now  # never back in time
+            self._evidence[key] = (latest, numbers.copy(), evidence[:, k].copy())
         for key in [key for key, (t, _, _) in self._evidence.items() if t < now - 10.0 * self.memory_s]:
             del self._evidence[key]
 
