@@ -19,6 +19,7 @@ from benchmarks.floor_tracker import (
 from benchmarks.site_scans import SiteScan, site_scans
 from fusion.geo import LocalFrame, enu_to_polar
 from fusion.protocol import DetectionsMessage
+from simulators.scenario import load_scenario
 
 SITE = LocalFrame(54.3, 23.15, 200.0)
 
@@ -98,3 +99,18 @@ def test_stone_soup_gets_each_detection_as_its_measurement_model_predicts_it(fie
     predicted = np.asarray(detection.measurement_model.function(state), dtype=float).ravel()
     assert len(predicted) == len(fields)
     assert predicted == pytest.approx(np.asarray(detection.state_vector, dtype=float).ravel(), abs=1e-7)
+
+
+def test_the_comparison_records_a_scenario_with_another_seed(tmp_path: Path) -> None:
+    pytest.importorskip("stonesoup")  # the comparison module imports the Stone Soup tracker
+    from benchmarks.compare_trackers import record
+
+    def radar_ranges(seed: int | None) -> list[float]:
+        workdir = tmp_path / str(seed)
+        workdir.mkdir()
+        _, rec = record("crossing", 6.0, workdir, seed)
+        return [d.range_m for m in rec.detections if m.kind == "radar" for d in m.detections]
+
+    shipped = radar_ranges(None)
+    assert shipped and radar_ranges(load_scenario("crossing").seed) == shipped
+    assert radar_ranges(7) != shipped  # other noise draws on the same geometry
