@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fusion.tracking import Tracker, TrackerParams
-from fusion.tracking.tracks import CONFIRMED, TENTATIVE
+from fusion.tracking.tracks import COASTING, CONFIRMED, TENTATIVE
 
 from test_tracking import T0, radar_plot, scan
 
@@ -79,3 +79,36 @@ def test_a_target_that_a_radar_and_a_bearing_sensor_agree_on_confirms_before_con
             confirmed.setdefault("both", t + 0.5 - T0)
     assert confirmed == {"radar": 3.0, "both": 2.0}
     assert both.table.status.tolist() == [CONFIRMED] and both.table.hits.tolist() == [4]
+
+
+def test_a_bearing_that_completes_the_score_confirms_the_track_then_not_at_the_next_plot() -> None:
+    """Plots every other scan (as above), each followed by an acoustic bearing on the target half a second later:
+    the score is 27.4 after the third plot and 31.9 after its bearing, which confirms the track at once, 1.5 s
+    before the fourth plot would have."""
+    tracker = Tracker(TrackerParams(confirm_hits=1000))
+    confirmed: dict[str, float] = {}
+    for k in range(0, 10, 2):
+        for item in (scan("radar", T0 + k, [radar_plot(4000.0 + 10 * k, 45.0)]),
+                     scan("acoustic", T0 + k + 0.5, [{"azimuth_deg": 45.0, "elevation_deg": 3.0}], sensor_id="mic-1")):
+            if tracker.step(item).confirmed:
+                confirmed.setdefault("T-1", item.time - T0)
+    assert confirmed == {"T-1": 4.5}
+    assert tracker.table.hits.tolist() == [5] and tracker.table.status.tolist() == [CONFIRMED]
+
+
+def test_the_score_confirms_between_fixes_only_a_track_fixed_again_since_it_started() -> None:
+    """Six tracks started at T0 and detected at T0 + 3: of the four tentative ones, which that detection did not
+    fix, only the one whose score reached the threshold and whose position a second detection fixed (at T0 + 2)
+    is confirmed; not a lone plot with a higher score, nor a refixed track just below it, nor one that has the
+    hits but no fix now. Of the two coasting ones, only the one fixed now is confirmed again."""
+    tracker = Tracker(TrackerParams(confirm_hits=4))
+    tab = tracker.table
+    tab.add(np.zeros((6, 6)), np.repeat(np.eye(6)[None], 6, axis=0), tracker.params.initial_mode_p, T0,
+            np.zeros((6, 4)), "s-1")
+    threshold = tracker.params.confirm_score
+    tab.t_fix[:] = [T0 + 2.0, T0, T0 + 2.0, T0 + 2.0, T0 + 2.0, T0 + 3.0]
+    tab.score[:] = [threshold, threshold + 5.0, threshold - 0.1, 0.0, 0.0, 0.0]
+    tab.hits[:] = [2, 1, 2, 4, 5, 5]
+    tab.status[4:] = COASTING
+    assert tracker._confirm(np.arange(6), T0 + 3.0).tolist() == [1]
+    assert tab.status.tolist() == [CONFIRMED, TENTATIVE, TENTATIVE, TENTATIVE, COASTING, CONFIRMED]
