@@ -254,6 +254,14 @@ class FusionConfig(_Frozen):
     #: straight leg until its bearings show a turn or a stop (``fusion.tracking.filters.slower_switching``).
     #: 1 gives every track the same chain.
     bearing_only_switch_scale: Annotated[float, Field(ge=1.0)] = 10.0
+    #: Formation flight (``fusion.tracking.formation``): established tracks within this horizontal distance whose
+    #: velocities agree (χ² gate) are one formation, and each one that a plot fixes takes the mean velocity of its
+    #: mates as a measurement of its own (``Tracker._hold_formation``), m; 0 turns it off. About twice the spacing
+    #: within which a radar 4–5 km away cannot tell neighbours apart in one scan (0.6° ≈ 50 m across).
+    formation_radius_m: Annotated[float, Field(ge=0.0)] = 100.0
+    #: Station-keeping spread of a formation member's velocity about the formation's, m/s per axis, for tracks that
+    #: fly together (unlike ``formation_velocity_sigma_mps``, a new plot's prior, which may be no member at all).
+    formation_velocity_spread_mps: PositiveFloat = 0.5
 
     @property
     def hover_q(self) -> float:

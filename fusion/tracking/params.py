@@ -67,3 +67,5 @@ class TrackerParams:
     tentative_miss_probability: float = 0.05
     identity_memory_s: float = 10.0
     bearing_only_switch_scale: float = 10.0
+    formation_radius_m: float = 100.0
+    formation_velocity_spread_mps: float = 0.5

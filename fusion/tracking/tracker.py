@@ -11,8 +11,9 @@ A step, all in array operations over tracks × detections:
    track and each RF identity's earlier bearings weighing its bearing's pairs (``_weigh_identities``):
    JPDA by default (``fusion.tracking.jpda``: association probabilities per gated pair),
    or GNN (one ``linear_sum_assignment``), set by ``TrackerParams.association``;
-5. batched EKF updates (JPDA: of every gated pair, mixed by those probabilities), label fusion,
-   confirmation;
+5. batched EKF updates (JPDA: of every gated pair, mixed by those probabilities); each established track
+   a plot fixed then takes its formation's velocity as a measurement (``_hold_formation``,
+   ``fusion.tracking.formation``); label fusion, confirmation;
 6. new tentative tracks from unassigned (JPDA: unexplained) radar plots and Remote ID positions, except near
    established tracks that got no detection (see ``_near_missed``); a plot among detected established
    tracks starts with its neighbour's velocity (a formation member, ``_velocity_prior``);
@@ -62,7 +63,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fusion.tracking import classify, initiation, jpda
+from fusion.tracking import classify, formation, initiation, jpda
 from fusion.tracking.amplitude import detection_probability, excess_power
 from fusion.tracking.association import IdentityEvidence, gnn_assign
 from fusion.tracking.filters import (
@@ -228,6 +229,7 @@ class Tracker:
                 self._update(block, rows[in_block], cols[in_block] - offsets[b], modes, scan)
             updated_rows = np.sort(rows)
 
+        self._hold_formation(updated_rows, scan.time)
         bearing_only = np.zeros(scan.n_detections, dtype=bool)
         if scan.bearings is not None:
             bearing_only[scan.bearings.index] = True
@@ -606,6 +608,39 @@ class Tracker:
         tab.x[rows], tab.p[rows] = combine(tab.xm[rows], tab.pm[rows], mu)
         tab.t[rows] = scan.time
         self._count(block.model, rows, scan)
+
+    def _hold_formation(self, rows: NDArray[np.intp], now: float) -> None:
+        """Give each established track of ``rows`` that a plot or report fixed at ``now`` its formation's velocity
+        (``fusion.tracking.formation``): the mean velocity of its mates (established tracks fixed by a plot or report
+        within ``sensor_recent_s``, within ``formation_radius_m``, velocities consistent) as a measurement of every
+        IMM mode's velocity, once per fix, its covariance widened by the track's own (which the mates may share:
+        no information is counted twice). Off with ``formation_radius_m`` = 0.
+
+        Tentative tracks neither give nor take it: giving it to them as well measured no fewer ID switches and a worse
+        GOSPA on six swarm seeds, to them alone worse still (shipped swarm: 6 → 11 ID switches).
+        """
+        prm, tab = self.params, self.table
+        rows = rows[(tab.t_point[rows] == now) & (tab.status[rows] != TENTATIVE)]
+        if prm.formation_radius_m <= 0.0 or not len(rows):
+            return
+        members = (tab.status != TENTATIVE) & (tab.t_point >= now - prm.sensor_recent_s)
+        velocity, velocity_cov = tab.x[:, 3:], tab.p[:, 3:, 3:]
+        position = tab.x[:, :3] + velocity * (now - tab.t)[:, None]
+        mates = formation.neighbours(position, velocity, velocity_cov, rows, members, prm.formation_radius_m,
+                                     prm.formation_velocity_spread_mps, float(self._gates[3]))
+        grouped = mates.any(axis=1)
+        rows, mates = rows[grouped], mates[grouped]
+        if not len(rows):
+            return
+        mean, cov = formation.group_velocity(velocity, velocity_cov, rows, mates, prm.formation_velocity_spread_mps)
+        k, n_modes = len(rows), tab.xm.shape[1]
+        xm, pm = tab.xm[rows].reshape(k * n_modes, 6), tab.pm[rows].reshape(k * n_modes, 6, 6)
+        h = np.zeros((k * n_modes, 3, 6))
+        h[:, :, 3:] = np.eye(3)
+        r = np.repeat(cov, n_modes, axis=0)
+        x_new, p_new = update(xm, pm, np.repeat(mean, n_modes, axis=0) - xm[:, 3:], h, pm[:, 3:, 3:] + r, r)
+        tab.xm[rows], tab.pm[rows] = x_new.reshape(k, n_modes, 6), p_new.reshape(k, n_modes, 6, 6)
+        tab.x[rows], tab.p[rows] = combine(tab.xm[rows], tab.pm[rows], tab.mu[rows])
 
     def _posteriors(self, block: MeasurementBlock, rows: NDArray[np.intp], dets: NDArray[np.intp], modes: _Modes,
                     scan: Scan) -> tuple[Array, Array, Array]:

@@ -1,0 +1,81 @@
+"""Formation flight (``fusion.tracking.formation``, ``Tracker._hold_formation``): who is a formation mate, the
+formation's velocity as a measurement, and the Kalman update it gives an established track."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fusion.config import FusionConfig
+from fusion.tracking import Tracker, TrackerParams
+from fusion.tracking.formation import group_velocity, neighbours
+from fusion.tracking.tracks import CONFIRMED
+
+GATE_3 = 16.266  # χ²(3) at 0.999
+
+
+def test_mates_are_near_established_tracks_with_consistent_velocities() -> None:
+    # Row 0 at the origin flying east at 10 m/s; 1: 50 m away, same velocity (a mate); 2: same velocity but 150 m
+    # away; 3: 30 m away flying north (a crossing, not a mate); 4: 20 m away, same velocity, but not established.
+    position = np.array([[0.0, 0.0, 100.0], [0.0, 50.0, 100.0], [150.0, 0.0, 100.0], [30.0, 0.0, 100.0],
+                         [0.0, 20.0, 100.0]])
+    velocity = np.array([[10.0, 0.0, 0.0]] * 3 + [[0.0, 10.0, 0.0], [10.0, 0.0, 0.0]])
+    cov = np.repeat(np.eye(3)[None] * 0.25, 5, axis=0)
+    members = np.array([True, True, True, True, False])
+    mates = neighbours(position, velocity, cov, np.array([0]), members, 100.0, 0.5, GATE_3)
+    np.testing.assert_array_equal(mates, [[False, True, False, False, False]])
+    # 2 m/s apart: d² = 4 / (0.25 + 0.25 + 2·0.25) = 4 < 16.3, a mate; 5 m/s apart: d² = 25, not.
+    velocity[1] = [12.0, 0.0, 0.0]
+    assert neighbours(position, velocity, cov, np.array([0]), members, 100.0, 0.5, GATE_3)[0, 1]
+    velocity[1] = [15.0, 0.0, 0.0]
+    assert not neighbours(position, velocity, cov, np.array([0]), members, 100.0, 0.5, GATE_3)[0, 1]
+
+
+def test_group_velocity_is_the_mates_mean_with_the_spread_and_every_error() -> None:
+    velocity = np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [12.0, 2.0, 0.0]])
+    cov = np.stack([np.eye(3) * 9.0, np.eye(3) * 1.0, np.eye(3) * 3.0])
+    mean, measured = group_velocity(velocity, cov, np.array([0]), np.array([[False, True, True]]), 0.5)
+    np.testing.assert_allclose(mean, [[11.0, 1.0, 0.0]])
+    # (1 + 3) / 2 from the mates' errors, 9 the track's own, 0.25 · (1 + 1/2) from the spread of two mates and its own.
+    np.testing.assert_allclose(measured, [np.eye(3) * (2.0 + 9.0 + 0.375)])
+
+
+def _two_tracks(params: TrackerParams) -> Tracker:
+    """Two confirmed tracks 50 m apart at time 0: row 0 flying east at 10 m/s (±2 m/s), row 1 at 12 m/s (±1 m/s)."""
+    tracker = Tracker(params)
+    x = np.array([[0.0, 0.0, 100.0, 10.0, 0.0, 0.0], [0.0, 50.0, 100.0, 12.0, 0.0, 0.0]])
+    p = np.stack([np.diag([100.0] * 3 + [4.0] * 3), np.diag([100.0] * 3 + [1.0] * 3)])
+    tracker.table.add(x, p, params.initial_mode_p, 0.0, np.zeros((2, 4)), "radar")
+    tracker.table.status[:] = CONFIRMED
+    return tracker
+
+
+def test_an_established_track_takes_its_formations_velocity_by_the_kalman_gain() -> None:
+    tracker = _two_tracks(TrackerParams())
+    tracker._hold_formation(np.array([0]), 0.0)
+    # Measurement 12 ± (1 + 0.25·2 + 4) m²/s² per axis (the mate's error, the spread, and the track's own error,
+    # which the mate's estimate may share) against 10 ± 4: gain 4 / 9.5.
+    gain = 4.0 / 9.5
+    np.testing.assert_allclose(tracker.table.x[0, 3:], [10.0 + 2.0 * gain, 0.0, 0.0])
+    np.testing.assert_allclose(np.diag(tracker.table.p[0])[3:], [4.0 * (1.0 - gain)] * 3)
+    np.testing.assert_allclose(tracker.table.x[0, :3], [0.0, 0.0, 100.0])  # no position-velocity correlation
+    np.testing.assert_allclose(tracker.table.x[1, 3:], [12.0, 0.0, 0.0])  # only the fixed row is updated
+
+
+def test_no_formation_update_when_off_or_tentative_or_not_fixed_now() -> None:
+    for params, status, now in ((TrackerParams(formation_radius_m=0.0), CONFIRMED, 0.0),
+                                (TrackerParams(), 0, 0.0),
+                                (TrackerParams(), CONFIRMED, 1.0)):
+        tracker = _two_tracks(params)
+        tracker.table.status[0] = status
+        tracker._hold_formation(np.array([0]), now)
+        np.testing.assert_allclose(tracker.table.x[0, 3:], [10.0, 0.0, 0.0])
+
+
+def test_formation_settings_reach_the_tracker_and_are_checked() -> None:
+    params = FusionConfig(formation_radius_m=50.0, formation_velocity_spread_mps=1.0).tracker_params()
+    assert (params.formation_radius_m, params.formation_velocity_spread_mps) == (50.0, 1.0)
+    with pytest.raises(ValueError):
+        FusionConfig(formation_radius_m=-1.0)
+    with pytest.raises(ValueError):
+        FusionConfig(formation_velocity_spread_mps=0.0)
