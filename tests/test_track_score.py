@@ -84,8 +84,8 @@ def test_a_target_that_a_radar_and_a_bearing_sensor_agree_on_confirms_before_con
 def test_a_bearing_that_completes_the_score_confirms_the_track_then_not_at_the_next_plot() -> None:
     """Plots every other scan (as above), each followed by an acoustic bearing on the target half a second later:
     the score is 27.4 after the third plot and 31.9 after its bearing, which confirms the track at once, 1.5 s
-    before the fourth plot would have."""
-    tracker = Tracker(TrackerParams(confirm_hits=1000))
+    before the fourth plot would have (and with it ``confirm_hits``)."""
+    tracker = Tracker(TrackerParams(confirm_hits=4))
     confirmed: dict[str, float] = {}
     for k in range(0, 10, 2):
         for item in (scan("radar", T0 + k, [radar_plot(4000.0 + 10 * k, 45.0)]),
@@ -96,19 +96,38 @@ def test_a_bearing_that_completes_the_score_confirms_the_track_then_not_at_the_n
     assert tracker.table.hits.tolist() == [5] and tracker.table.status.tolist() == [CONFIRMED]
 
 
-def test_the_score_confirms_between_fixes_only_a_track_fixed_again_since_it_started() -> None:
-    """Six tracks started at T0 and detected at T0 + 3: of the four tentative ones, which that detection did not
-    fix, only the one whose score reached the threshold and whose position a second detection fixed (at T0 + 2)
-    is confirmed; not a lone plot with a higher score, nor a refixed track just below it, nor one that has the
-    hits but no fix now. Of the two coasting ones, only the one fixed now is confirmed again."""
+def test_the_score_confirms_between_fixes_only_a_track_one_hit_short_of_the_hits_rule() -> None:
+    """Seven tracks started at T0 and detected at T0 + 3: of the five tentative ones, which that detection did not
+    fix, only the one whose score reached the threshold with ``confirm_hits`` - 1 hits is confirmed; not a lone
+    plot with a higher score, nor a track fixed twice (a pair of plots), nor one just below the score, nor one that
+    has the hits but no fix now. Of the two coasting ones, only the one fixed now is confirmed again."""
     tracker = Tracker(TrackerParams(confirm_hits=4))
     tab = tracker.table
-    tab.add(np.zeros((6, 6)), np.repeat(np.eye(6)[None], 6, axis=0), tracker.params.initial_mode_p, T0,
-            np.zeros((6, 4)), "s-1")
+    tab.add(np.zeros((7, 6)), np.repeat(np.eye(6)[None], 7, axis=0), tracker.params.initial_mode_p, T0,
+            np.zeros((7, 4)), "s-1")
     threshold = tracker.params.confirm_score
-    tab.t_fix[:] = [T0 + 2.0, T0, T0 + 2.0, T0 + 2.0, T0 + 2.0, T0 + 3.0]
-    tab.score[:] = [threshold, threshold + 5.0, threshold - 0.1, 0.0, 0.0, 0.0]
-    tab.hits[:] = [2, 1, 2, 4, 5, 5]
-    tab.status[4:] = COASTING
-    assert tracker._confirm(np.arange(6), T0 + 3.0).tolist() == [1]
-    assert tab.status.tolist() == [CONFIRMED, TENTATIVE, TENTATIVE, TENTATIVE, COASTING, CONFIRMED]
+    tab.t_fix[:] = [T0 + 2.0, T0, T0 + 2.0, T0 + 2.0, T0 + 2.0, T0 + 2.0, T0 + 3.0]
+    tab.score[:] = [threshold, threshold + 5.0, threshold + 5.0, threshold - 0.1, 0.0, 0.0, 0.0]
+    tab.hits[:] = [3, 1, 2, 3, 4, 5, 5]
+    tab.status[5:] = COASTING
+    assert tracker._confirm(np.arange(7), T0 + 3.0).tolist() == [1]
+    assert tab.status.tolist() == [CONFIRMED] + [TENTATIVE] * 4 + [COASTING, CONFIRMED]
+
+
+def test_bearings_do_not_confirm_a_pair_of_plots_on_their_line() -> None:
+    """Two plots a scan apart (a pair of clutter plots, or a target the radar then loses), then only an acoustic
+    line through them at 4 Hz while the radar looks elsewhere: the bearings raise the score past the threshold
+    but never confirm the track."""
+    tracker = Tracker(TrackerParams())
+    for t in (T0, T0 + 1.0):
+        tracker.step(scan("radar", t, [radar_plot(3000.0, 45.0)]))
+    scores, confirmed = [], []
+    for j in range(1, 8):
+        t = T0 + 1.0 + 0.25 * j
+        if j % 4 == 0:
+            tracker.step(scan("radar", t, [radar_plot(500.0, 200.0)]))
+        confirmed += tracker.step(scan("acoustic", t, [{"azimuth_deg": 45.0, "elevation_deg": 3.0}],
+                                       sensor_id="mic-1")).confirmed
+        scores.append(float(tracker.table.score[tracker.table.number == 1][0]))
+    assert max(scores) > tracker.params.confirm_score
+    assert confirmed == [] and tracker.table.status[tracker.table.number == 1].tolist() == [TENTATIVE]

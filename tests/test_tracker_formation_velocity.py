@@ -31,13 +31,21 @@ def test_mates_are_near_established_tracks_with_consistent_velocities() -> None:
     assert not neighbours(position, velocity, cov, np.array([0]), members, 100.0, 0.5, GATE_3)[0, 1]
 
 
-def test_group_velocity_is_the_mates_mean_with_the_spread_and_every_error() -> None:
+def test_group_velocity_is_the_mates_precision_weighted_mean_with_the_spread_and_every_error() -> None:
     velocity = np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [12.0, 2.0, 0.0]])
     cov = np.stack([np.eye(3) * 9.0, np.eye(3) * 1.0, np.eye(3) * 3.0])
     mean, measured = group_velocity(velocity, cov, np.array([0]), np.array([[False, True, True]]), 0.5)
-    np.testing.assert_allclose(mean, [[11.0, 1.0, 0.0]])
-    # (1 + 3) / 2 from the mates' errors, 9 the track's own, 0.25 · (1 + 1/2) from the spread of two mates and its own.
-    np.testing.assert_allclose(measured, [np.eye(3) * (2.0 + 9.0 + 0.375)])
+    # Weights ∝ 1 / tr P_j = 1/3, 1/9: 0.75 and 0.25.
+    np.testing.assert_allclose(mean, [[10.5, 0.5, 0.0]])
+    # 0.75·1 + 0.25·3 from the mates' errors, 9 the track's own, 0.25 · (1 + 0.75² + 0.25²) from the spread.
+    np.testing.assert_allclose(measured, [np.eye(3) * (1.5 + 9.0 + 0.40625)])
+
+
+def test_a_poorly_known_mate_barely_moves_the_formation_velocity() -> None:
+    velocity = np.array([[10.0, 0.0, 0.0], [10.0, 0.0, 0.0], [40.0, 0.0, 0.0]])
+    cov = np.stack([np.eye(3) * 0.25, np.eye(3) * 0.25, np.eye(3) * 900.0])
+    mean, _ = group_velocity(velocity, cov, np.array([0]), np.array([[False, True, True]]), 0.5)
+    np.testing.assert_allclose(mean, [[10.0 + 30.0 / 3601.0, 0.0, 0.0]])
 
 
 def _two_tracks(params: TrackerParams) -> Tracker:
@@ -79,3 +87,27 @@ def test_formation_settings_reach_the_tracker_and_are_checked() -> None:
         FusionConfig(formation_radius_m=-1.0)
     with pytest.raises(ValueError):
         FusionConfig(formation_velocity_spread_mps=0.0)
+
+
+def test_the_formation_update_is_applied_once_per_time() -> None:
+    tracker = _two_tracks(TrackerParams())
+    tracker._hold_formation(np.array([0]), 0.0)
+    once = tracker.table.x[0].copy(), tracker.table.p[0].copy()
+    tracker._hold_formation(np.array([0]), 0.0)  # a bearing, or another radar, stamped with the same time
+    np.testing.assert_array_equal(tracker.table.x[0], once[0])
+    np.testing.assert_array_equal(tracker.table.p[0], once[1])
+    assert tracker.table.t_formation.tolist() == [0.0, -np.inf]
+
+
+def test_a_stale_mate_is_predicted_to_now_and_pulls_less() -> None:
+    pulls = []
+    for mate_time in (0.0, -8.0):
+        tracker = _two_tracks(TrackerParams())
+        tab = tracker.table
+        tab.t[1] = tab.t_point[1] = mate_time  # the mate's last plot: now, or 8 s ago (its velocity error has grown)
+        tab.x[1, :3] -= tab.x[1, 3:] * (0.0 - mate_time)  # ... where it then was, so that it is 50 m away now
+        tab.xm[1] = tab.x[1]
+        tracker._hold_formation(np.array([0]), 0.0)
+        pulls.append(tab.x[0, 3] - 10.0)
+    assert pulls[0] == pytest.approx(2.0 * 4.0 / 9.5)
+    assert abs(pulls[1]) < 0.25 * pulls[0]  # (its IMM prediction also mixes in the hover mode: slower)

@@ -611,22 +611,27 @@ class Tracker:
 
     def _hold_formation(self, rows: NDArray[np.intp], now: float) -> None:
         """Give each established track of ``rows`` that a plot or report fixed at ``now`` its formation's velocity
-        (``fusion.tracking.formation``): the mean velocity of its mates (established tracks fixed by a plot or report
-        within ``sensor_recent_s``, within ``formation_radius_m``, velocities consistent) as a measurement of every
-        IMM mode's velocity, once per fix, its covariance widened by the track's own (which the mates may share:
-        no information is counted twice). Off with ``formation_radius_m`` = 0.
+        (``fusion.tracking.formation``): the weighted mean velocity of its mates (established tracks fixed by a plot
+        or report within ``sensor_recent_s``, predicted to ``now``, within ``formation_radius_m``, velocities
+        consistent) as a measurement of every IMM mode's velocity, its covariance widened by the track's own (which
+        the mates may share). Once per track and time (``TrackTable.t_formation``): a second message stamped with
+        the same time (a bearing, another radar) would repeat the same measurement. Off with ``formation_radius_m`` = 0.
 
         Tentative tracks neither give nor take it: giving it to them as well measured no fewer ID switches and a worse
         GOSPA on six swarm seeds, to them alone worse still (shipped swarm: 6 → 11 ID switches).
         """
         prm, tab = self.params, self.table
-        rows = rows[(tab.t_point[rows] == now) & (tab.status[rows] != TENTATIVE)]
+        rows = rows[(tab.t_point[rows] == now) & (tab.status[rows] != TENTATIVE) & (tab.t_formation[rows] < now)]
         if prm.formation_radius_m <= 0.0 or not len(rows):
             return
-        members = (tab.status != TENTATIVE) & (tab.t_point >= now - prm.sensor_recent_s)
-        velocity, velocity_cov = tab.x[:, 3:], tab.p[:, 3:, 3:]
-        position = tab.x[:, :3] + velocity * (now - tab.t)[:, None]
-        mates = formation.neighbours(position, velocity, velocity_cov, rows, members, prm.formation_radius_m,
+        finite = np.isfinite(tab.x).all(axis=1) & np.isfinite(tab.p.reshape(len(tab), 36)).all(axis=1)
+        members = (tab.status != TENTATIVE) & (tab.t_point >= now - prm.sensor_recent_s) & finite
+        x, p = tab.x.copy(), tab.p.copy()
+        stale = np.flatnonzero(members & (tab.t != now))
+        if len(stale):  # a mate's velocity and its error as they are now, not at its last update
+            x[stale], p[stale] = combine(*self._imm_predict(stale, now))
+        velocity, velocity_cov = x[:, 3:], p[:, 3:, 3:]
+        mates = formation.neighbours(x[:, :3], velocity, velocity_cov, rows, members, prm.formation_radius_m,
                                      prm.formation_velocity_spread_mps, float(self._gates[3]))
         grouped = mates.any(axis=1)
         rows, mates = rows[grouped], mates[grouped]
@@ -641,6 +646,7 @@ class Tracker:
         x_new, p_new = update(xm, pm, np.repeat(mean, n_modes, axis=0) - xm[:, 3:], h, pm[:, 3:, 3:] + r, r)
         tab.xm[rows], tab.pm[rows] = x_new.reshape(k, n_modes, 6), p_new.reshape(k, n_modes, 6, 6)
         tab.x[rows], tab.p[rows] = combine(tab.xm[rows], tab.pm[rows], tab.mu[rows])
+        tab.t_formation[rows] = now
 
     def _posteriors(self, block: MeasurementBlock, rows: NDArray[np.intp], dets: NDArray[np.intp], modes: _Modes,
                     scan: Scan) -> tuple[Array, Array, Array]:
@@ -751,18 +757,20 @@ class Tracker:
     def _confirm(self, rows: NDArray[np.intp], now: float) -> NDArray[np.int64]:
         """Promote tracks detected at ``now``: coasting → confirmed and tentative with ``confirm_hits`` hits → confirmed
         if the detection fixed their position; tentative with a score of ``confirm_score`` → confirmed if the detection
-        fixed it or the track has been fixed again since the detection that started it (the score confirms sooner
-        where sensors agree well).
+        fixed it or, between fixes, if it is one hit short of ``confirm_hits`` (the score confirms sooner where
+        sensors agree well).
 
         The score is a sequential test, which decides when its threshold is crossed: a bearing that adds the
         last of it to a radar track (one direction finder following a small drone between the radar's sparse
         plots) confirms it then, not at the next plot, which at 4–5 km may come seconds later or, after the
-        track has timed out, never. Not on the one plot or crossing that started it: clutter does not recur, and
-        bearings leave the distance along their line free, so a lone plot on a bearing line is not confirmed by
-        the bearings (``test_bearings_alone_do_not_keep_a_plot_started_tentative_track_alive``)."""
+        track has timed out, never. But bearings leave the distance along their line free, and reports of one
+        line come fast and say the same thing, so between fixes only a track whose plots have recurred twice
+        after its birth qualifies: a pair of clutter plots on a bearing line is not confirmed by the bearings
+        (``test_bearings_do_not_confirm_a_pair_of_plots_on_their_line``; with any second fix, random clutter
+        around one acoustic line confirmed about twice as many false tracks)."""
         prm, tab = self.params, self.table
         status, fixed = tab.status[rows], tab.t_fix[rows] == now
-        refixed = fixed | (tab.t_fix[rows] > tab.first_seen[rows])
+        refixed = fixed | (tab.hits[rows] >= prm.confirm_hits - 1)
         newly = (status == TENTATIVE) & ((fixed & (tab.hits[rows] >= prm.confirm_hits))
                                          | (refixed & (tab.score[rows] >= prm.confirm_score)))
         tab.status[rows[((status == COASTING) & fixed) | newly]] = CONFIRMED
