@@ -653,7 +653,12 @@ class Tracker:
             return
         finite = np.isfinite(tab.x).all(axis=1) & np.isfinite(tab.p.reshape(len(tab), 36)).all(axis=1)
         members = (tab.status != TENTATIVE) & (tab.t_point >= now - prm.sensor_recent_s) & finite
+        # Only tracks whose constant-velocity position is within twice the radius of a fixed track can be mates:
+        # the rest need no prediction (most of the cost on a crowded scene).
         x, p = tab.x.copy(), tab.p.copy()
+        cv = x[:, :2] + x[:, 3:5] * (now - tab.t)[:, None]
+        near = np.linalg.norm(cv[None, :, :] - cv[rows, None, :], axis=2) <= 2.0 * prm.formation_radius_m
+        members &= near.any(axis=0)
         stale = np.flatnonzero(members & (tab.t != now))
         if len(stale):  # a mate's velocity and its error as they are now, not at its last update
             x[stale], p[stale] = combine(*self._imm_predict(stale, now))
