@@ -127,8 +127,7 @@ class FusionConfig(_Frozen):
     #: targets that make their estimates coalesce); see ``fusion.tracking.jpda`` and docs/performance.md.
     association: Literal["gnn", "jpda", "jpda_star"] = "jpda"
     #: JPDA: probability that a target in coverage is detected in one scan. The track score and the life of a
-    #: tentative track use each track's own estimate from its radar plots' SNR and its record of revisits
-    #: (``fusion.tracking.amplitude``) instead, at most this.
+    #: tentative track use each track's own estimate from its radar plots' SNR instead, at most this.
     detection_probability: Probability = 0.9
     #: JPDA: expected false detections (clutter and new targets) per sensor resolution cell, i.e.
     #: per √|2πR| of measurement space.
@@ -230,15 +229,13 @@ class FusionConfig(_Frozen):
     #: scan by scan (``fusion.tracking.association.IdentityEvidence``).
     identity_memory_s: PositiveFloat = 10.0
 
-    #: Floor of a track's detection probability estimated from its radar plots' SNR and revisits
-    #: (``detection_probability`` is its ceiling; ``fusion.tracking.amplitude``), a probability per scan: a
-    #: target that a radar sees in fewer scans than this is not one it can track, so a tentative track whose
-    #: record says less (clutter: one plot that barely crosses the threshold, then misses; or a gap of misses)
-    #: is not kept longer than ``tentative_timeout_s``.
+    #: Floor of a track's detection probability estimated from its radar plots' SNR (``detection_probability``
+    #: is its ceiling; ``fusion.tracking.amplitude``), a probability per scan: a target that a radar sees in
+    #: fewer scans than this is not one it can track, so a tentative track whose plots say less (clutter,
+    #: which barely crosses the threshold) is not kept longer than ``tentative_timeout_s``.
     min_detection_probability: Probability = 0.2
     #: A tentative track with radar plots is deleted once a target of its estimated detection probability
-    #: Pd (its record's, the misses since its last plot included) would have been missed that long with at
-    #: most this probability: after ln(this) / ln(1 - Pd)
+    #: Pd would have been missed that long with at most this probability: after ln(this) / ln(1 - Pd)
     #: revisits (``revisit_s``), at least ``tentative_timeout_s`` and at most ``delete_after_s``.
     tentative_miss_probability: Probability = 0.05
 

@@ -43,17 +43,13 @@ decides when it crosses), once a second detection has fixed the track (``Tracker
 that the radar sees every third scan at 4–5 km is confirmed by its direction finder's bearing between
 plots instead of at the next plot, or not at all if its tentative track times out first (measured on
 ``mass``: 17 → 14 wave drones later than 5 s after their second sensor, the latest 56.3 → 20.2 s).
-A radar plot weighs in with the track's own detection probability (``fusion.tracking.amplitude``: the
-posterior mean, Swerling 1, from the SNR of its plots and its record of revisits detected and missed since
-its first plot, between ``min_detection_probability`` and ``detection_probability``),
+A radar plot weighs in with the track's own detection probability (``fusion.tracking.amplitude``: from
+the SNR of its plots, Swerling 1, between ``min_detection_probability`` and ``detection_probability``),
 not one Pd for every target: a small drone that the radar sees in a third of its scans at 4–5 km
 loses ln(1 − 0.35) per missed scan, not ln(1 − 0.9). A tentative track is deleted once a target of
 that Pd would have been missed that long with probability ``tentative_miss_probability``
-(``Tracker._tentative_life``), so its next plot finds it alive; clutter, whose one plot barely crosses
-the threshold (Pd ≈ 0: not a trackable target), and tracks without SNR keep ``tentative_timeout_s``. A weak
-target's plots barely cross it too, and their powers alone said Pd ≈ 0 (measured on ``mass``: wave-north-9's
-track, plots of 11–12 dB, was deleted at 4 s with a score of 21.3); the revisits that detected it again say
-otherwise (GOSPA on ``mass`` 136.6 → 133.4 m, with seed 7 141.5 → 139.0 m).
+(``Tracker._tentative_life``), so its next plot finds it alive; clutter, whose plots barely cross the
+threshold (Pd ≈ 0: not a trackable target), and tracks without SNR keep ``tentative_timeout_s``.
 A scan older than a track's state never updates that track: its detections are counted as
 out of order and consumed, so they neither corrupt the track nor start a duplicate.
 The tracker never reads the clock: time is the scan's ``time`` or an argument.
@@ -67,7 +63,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fusion.tracking import amplitude, classify, formation, initiation, jpda
+from fusion.tracking import classify, formation, initiation, jpda
+from fusion.tracking.amplitude import detection_probability, excess_power
 from fusion.tracking.association import IdentityEvidence, gnn_assign
 from fusion.tracking.filters import (
     combine,
@@ -286,7 +283,7 @@ class Tracker:
         age = now - tab.t_fix
         tab.status[(tab.status == CONFIRMED) & (age > prm.coast_after_s)] = COASTING
         position_var = np.trace(tab.p[:, :3, :3], axis1=1, axis2=2)
-        dead = (((tab.status == TENTATIVE) & (age > self._tentative_life(now)))
+        dead = (((tab.status == TENTATIVE) & (age > self._tentative_life()))
                 | ((tab.status == COASTING) & (age > prm.delete_after_s))
                 | (position_var > prm.max_position_sigma_m**2))
         if not dead.any():
@@ -297,54 +294,31 @@ class Tracker:
         tab.keep(~dead)
         return ended
 
-    def _tentative_life(self, now: float) -> Array:
-        """How long each track may stay tentative without a fix at ``now``, s: until a target of its detection
-        probability Pd would have been missed that long with probability ``tentative_miss_probability`` α, i.e.
+    def _tentative_life(self) -> Array:
+        """How long each track may stay tentative without a fix, s: until a target of its detection probability
+        Pd would have been missed that long with probability ``tentative_miss_probability`` α, i.e.
         ``revisit_s · ln α / ln(1 - Pd)``, within [``tentative_timeout_s``, ``delete_after_s``].
 
         A fixed timeout killed the tracks of small drones that a radar sees in a third of its scans at
-        4–5 km before their next plot. Pd is what the track's whole record says now
-        (``_radar_detection_probability``: its plots' powers, the revisits that followed its first plot and
-        those missed since its last), so the misses of a long gap lower it until the record is no longer a
-        trackable target's (Pd below ``min_detection_probability``) and the track, then older than
-        ``tentative_timeout_s``, is deleted. Clutter crosses the threshold barely and does not recur, so its
-        one plot says Pd ≈ 0 from the start, and it keeps ``tentative_timeout_s``, as does a track whose plots
-        carry no SNR (no record).
+        4–5 km before their next plot. Only a track whose plots show a trackable target (Pd of at least
+        ``min_detection_probability``) lives longer: clutter crosses the threshold barely, so its plots
+        say Pd ≈ 0 and it keeps ``tentative_timeout_s``, as does a track whose plots carry no SNR.
         """
         prm, tab = self.params, self.table
-        known = np.flatnonzero((tab.plots > 0) & (tab.status == TENTATIVE))
-        pd = np.zeros(len(tab))
-        pd[known] = np.minimum(self._radar_detection_probability(known, tab.radar_range[known], now),
-                               prm.detection_probability)
+        pd = np.minimum(detection_probability(tab.excess, tab.plots, tab.radar_range), prm.detection_probability)
+        trackable = (tab.plots > 0) & (pd >= prm.min_detection_probability)
         life = prm.revisit_s * np.log(prm.tentative_miss_probability) / np.log1p(
             -np.maximum(pd, prm.min_detection_probability))
-        return np.where(pd >= prm.min_detection_probability,
-                        np.clip(life, prm.tentative_timeout_s, prm.delete_after_s), prm.tentative_timeout_s)
+        return np.where(trackable, np.clip(life, prm.tentative_timeout_s, prm.delete_after_s), prm.tentative_timeout_s)
 
-    def _radar_detection_probability(self, rows: NDArray[np.intp], range_m: Array, now: float) -> Array:
-        """Per track of ``rows``, the posterior mean Pd of a radar scan at ``range_m`` at time ``now``
-        (``amplitude.detection_probability``) given its plots and revisits, the revisits missed since its last
-        plot included (at that plot's range); NaN for a track without SNR."""
-        tab = self.table
-        missed = self._missed_revisits(tab.t_plot[rows], now)
-        loglik = tab.snr_loglik[rows] + amplitude.revisit_loglik(np.zeros(len(rows)), missed,
-                                                                 tab.radar_threshold[rows], tab.radar_range[rows])
-        return np.where(tab.plots[rows] > 0,
-                        amplitude.detection_probability(loglik, tab.radar_threshold[rows], range_m), np.nan)
-
-    def _missed_revisits(self, since: Array, now: float) -> Array:
-        """Revisits (``revisit_s``) that missed a target seen at ``since`` until a detection at ``now``: a gap of
-        n revisits (±½) holds n - 1 misses; 0 for NaN."""
-        return np.nan_to_num(np.maximum(np.floor((now - since) / self.params.revisit_s - 0.5), 0.0))
-
-    def _detection_probability(self, rows: NDArray[np.intp], range_m: Array, now: float) -> Array:
-        """Per track of ``rows``, the probability that a radar scan at ``now`` detects it at ``range_m``, from its
-        plots' SNR and its record of revisits (``_radar_detection_probability``; ``detection_probability`` for a
-        track without SNR), within [``min_detection_probability``, ``detection_probability``]."""
-        prm = self.params
-        pd = self._radar_detection_probability(rows, range_m, now)
-        return np.where(np.isnan(pd), prm.detection_probability,
-                        np.clip(pd, prm.min_detection_probability, prm.detection_probability))
+    def _detection_probability(self, rows: NDArray[np.intp], range_m: Array) -> Array:
+        """Per track of ``rows``, the probability that a radar scan detects it at ``range_m``, from its plots' SNR
+        (``detection_probability`` for a track without any), within [``min_detection_probability``,
+        ``detection_probability``]; see ``detection_probability``."""
+        prm, tab = self.params, self.table
+        pd = detection_probability(tab.excess[rows], tab.plots[rows], range_m)
+        return np.where(tab.plots[rows] > 0, np.clip(pd, prm.min_detection_probability, prm.detection_probability),
+                        prm.detection_probability)
 
     def _learn_threshold(self, scan: Scan) -> None:
         """Lower the scan's radar's detection threshold to its weakest plot: a radar reports every crossing of its
@@ -355,17 +329,16 @@ class Tracker:
         weakest = 1.0 + 10.0 ** (float(np.nanmin(scan.snr_db)) / 10.0)
         self._threshold[column] = min(self._threshold.get(column, weakest), weakest)
 
-    def _amplitudes(self, scan: Scan, dets: NDArray[np.intp]) -> tuple[Array, Array, float]:
-        """The log-likelihoods of the powers (``amplitude.plot_loglik``, (k, grid); NaN rows without an SNR), the
-        ranges (m) of radar plots ``dets`` (indices into the message) of this scan, whose radar block holds them,
-        and the radar's threshold (NaN: unknown)."""
+    def _amplitudes(self, scan: Scan, dets: NDArray[np.intp]) -> tuple[Array, Array]:
+        """The normalised excess powers (``excess_power``; NaN without an SNR) and ranges (m) of radar plots ``dets``
+        (indices into the message) of this scan, whose radar block holds them."""
         radar = scan.radar
         snr = scan.snr_db[dets] if len(scan.snr_db) else np.full(len(dets), np.nan)
-        threshold = self._threshold.get(self.table.sensor_column(scan.sensor_id), np.nan)
         if radar is None:
-            return np.full((len(dets), len(amplitude.SNR_GRID)), np.nan), np.full(len(dets), np.nan), threshold
+            return np.full(len(dets), np.nan), np.full(len(dets), np.nan)
         range_m = radar.z[np.searchsorted(radar.index, dets), 0]
-        return amplitude.plot_loglik(snr, np.full(len(dets), threshold), range_m), range_m, threshold
+        threshold = self._threshold.get(self.table.sensor_column(scan.sensor_id), np.nan)
+        return excess_power(snr, threshold, range_m), range_m
 
     def strobes(self, now: float) -> StrobeView:
         """The bearings of each sensor's latest scan that no track explains and nothing crossed, with labels."""
@@ -742,32 +715,19 @@ class Tracker:
                             for block in scan.blocks])
         places = np.array([block.model.starts_tracks for block in scan.blocks], dtype=bool)
         block_of = np.searchsorted(offsets, cols, side="right") - 1
-        missed = self._missed_revisits(tab.t_fix[rows], scan.time) * places[block_of]
+        missed = np.maximum(np.floor((scan.time - tab.t_fix[rows]) / prm.revisit_s - 0.5), 0.0) * places[block_of]
         pd = np.full(len(rows), prm.detection_probability)
         plot = np.array([block.model is RADAR for block in scan.blocks], dtype=bool)[block_of]
         if plot.any():
             det_index = np.concatenate([block.index for block in scan.blocks])
-            power, range_m, threshold = self._amplitudes(scan, det_index[cols[plot]])
-            pd[plot] = self._detection_probability(rows[plot], range_m, scan.time)
-            known = ~np.isnan(power).any(axis=1)
-            self._record_plots(rows[plot][known], power[known], range_m[known], threshold, scan.time)
+            excess, range_m = self._amplitudes(scan, det_index[cols[plot]])
+            pd[plot] = self._detection_probability(rows[plot], range_m)
+            known = ~np.isnan(excess)
+            seen = rows[plot][known]
+            tab.excess[seen] += excess[known]
+            tab.plots[seen] += 1
+            tab.radar_range[seen] = range_m[known]
         tab.score[rows] += (np.log(pd / density[block_of]) - 0.5 * cost[rows, cols] + missed * np.log1p(-pd))
-
-    def _record_plots(self, rows: NDArray[np.intp], loglik: Array, range_m: Array, threshold: float,
-                      now: float) -> None:
-        """Add to the amplitude evidence of tracks ``rows`` their plots at ``now`` (powers' log-likelihoods
-        ``loglik`` at ``range_m``, a radar of ``threshold``) and the revisits since their last plot: the misses
-        between and this detection, each at this range (a track's first plot with SNR is only its power:
-        its detection is what started the evidence, not a revisit)."""
-        tab = self.table
-        earlier = tab.plots[rows] > 0
-        revisits = amplitude.revisit_loglik(earlier.astype(float), self._missed_revisits(tab.t_plot[rows], now),
-                                            np.full(len(rows), threshold), range_m)
-        tab.snr_loglik[rows] += loglik + np.where(earlier[:, None], revisits, 0.0)
-        tab.plots[rows] += 1
-        tab.radar_range[rows] = range_m
-        tab.radar_threshold[rows] = threshold
-        tab.t_plot[rows] = now
 
     def _crosses(self, column: int, origin: Array, points: Array) -> NDArray[np.bool_]:
         """Per point (k,) and sensor column, whether a recent update by that sensor and a bearing of sensor
@@ -844,10 +804,9 @@ class Tracker:
                 continue
             dets = block.index[free]
             logp = classify.fuse(classify.prior_logp(prm.class_prior, len(dets)), loglik[dets], prm.class_min_p)
-            power, range_m, threshold = self._amplitudes(scan, dets) if block.model is RADAR \
-                else (None, None, np.nan)
-            numbers = self.table.add(x, p, prm.initial_mode_p, scan.time, logp, scan.sensor_id, snr_loglik=power,
-                                     radar_range=range_m, radar_threshold=threshold)
+            excess, range_m = self._amplitudes(scan, dets) if block.model is RADAR else (None, None)
+            numbers = self.table.add(x, p, prm.initial_mode_p, scan.time, logp, scan.sensor_id, excess=excess,
+                                     radar_range=range_m)
             if scan.keys:
                 for number, det in zip(numbers.tolist(), dets.tolist()):
                     self.identities.bind(number, scan.keys[det], reported=block.model is POSITION)

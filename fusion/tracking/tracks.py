@@ -13,8 +13,6 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from fusion.tracking.amplitude import SNR_GRID
-
 Array = NDArray[np.float64]
 
 TENTATIVE, CONFIRMED, COASTING = 0, 1, 2
@@ -34,7 +32,7 @@ class TrackTable:
     #: The per-row arrays, all compacted together.
     ROW_FIELDS: tuple[str, ...] = (
         "number", "x", "p", "xm", "pm", "mu", "t", "t_fix", "first_seen", "hits", "score", "status", "label_logp", "sensor_last", "from_bearings",
-        "snr_loglik", "plots", "radar_range", "radar_threshold", "t_plot", "t_point", "t_formation",
+        "excess", "plots", "radar_range", "t_point", "t_formation",
     )
 
     def __init__(self, n_modes: int = 1) -> None:
@@ -62,14 +60,11 @@ class TrackTable:
         self.sensor_last: Array = np.zeros((0, 0))
         #: Started by crossing bearings: bearing updates count towards confirmation (no other sensor may see it).
         self.from_bearings: NDArray[np.bool_] = np.zeros(0, dtype=bool)
-        #: Radar amplitude (``fusion.tracking.amplitude``): the log-likelihood over ``SNR_GRID`` of the powers of
-        #: the ``plots`` radar plots that reported an SNR and of the revisits between them; the range (m), the
-        #: radar's threshold (power over noise) and the time of the last of them (NaN: none).
-        self.snr_loglik: Array = np.zeros((0, len(SNR_GRID)))
+        #: Radar amplitude: the summed excess power over the threshold, ``(P - T) / T · (r / 1 km)⁴``, of the
+        #: ``plots`` radar plots that reported an SNR, and the range of the last of them (m; NaN: none).
+        self.excess: Array = np.zeros(0)
         self.plots: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self.radar_range: Array = np.zeros(0)
-        self.radar_threshold: Array = np.zeros(0)
-        self.t_plot: Array = np.zeros(0)
         #: Time of the last plot or position report (-inf: none yet, a track started by crossing bearings).
         self.t_point: Array = np.zeros(0)
         #: Time the track last took its formation's velocity (``Tracker._hold_formation``; -inf: never): once per time.
@@ -96,11 +91,11 @@ class TrackTable:
         return column
 
     def add(self, x: Array, p: Array, mu: ArrayLike, t: float, label_logp: Array, sensor_id: str, hits: int = 1,
-            from_bearings: bool = False, score: float = 0.0, snr_loglik: Array | None = None,
-            radar_range: Array | None = None, radar_threshold: float = np.nan) -> NDArray[np.int64]:
+            from_bearings: bool = False, score: float = 0.0, excess: Array | None = None,
+            radar_range: Array | None = None) -> NDArray[np.int64]:
         """Append k tentative tracks updated by ``sensor_id`` at ``t`` with ``hits`` and ``score``, every mode at (x, p)
-        with probabilities ``mu`` (r,), and the log-likelihoods ``snr_loglik`` (k, grid) of the powers of plots at
-        ``radar_range`` (k,) of a radar of threshold ``radar_threshold`` (NaN rows or None: no SNR); return their numbers."""
+        with probabilities ``mu`` (r,), and the radar amplitude ``excess`` of plots at ``radar_range`` (k,)
+        (NaN or None: no SNR); return their numbers."""
         mu = np.asarray(mu, dtype=float)
         k, r = len(x), len(mu)
         column = self.sensor_column(sensor_id)
@@ -115,13 +110,11 @@ class TrackTable:
             "label_logp": label_logp, "sensor_last": sensor_last, "from_bearings": np.full(k, from_bearings),
             "t_point": np.full(k, -np.inf if from_bearings else t), "t_formation": np.full(k, -np.inf),
         }
-        amplitude = np.full((k, len(SNR_GRID)), np.nan) if snr_loglik is None else np.asarray(snr_loglik, dtype=float)
-        known = ~np.isnan(amplitude).any(axis=1)
-        new["snr_loglik"] = np.where(known[:, None], amplitude, 0.0)
+        amplitude = np.full(k, np.nan) if excess is None else np.asarray(excess, dtype=float)
+        known = ~np.isnan(amplitude)
+        new["excess"] = np.where(known, amplitude, 0.0)
         new["plots"] = known.astype(np.int64)
         new["radar_range"] = np.where(known, np.full(k, np.nan) if radar_range is None else radar_range, np.nan)
-        new["radar_threshold"] = np.where(known, radar_threshold, np.nan)
-        new["t_plot"] = np.where(known, t, np.nan)
         for name in self.ROW_FIELDS:
             setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
         return numbers
