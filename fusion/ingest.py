@@ -75,18 +75,21 @@ def _block(model: MeasurementModel, z: Array, mask: NDArray[np.bool_], variances
 
 
 _RADAR_FIELDS = ("range_m", "azimuth_deg", "elevation_deg", "radial_velocity_mps")
+#: Highest ``snr_db`` read, dB: the protocol allows any finite value, but no radar measures 10³⁰ over its noise,
+#: and the power ``10^(snr_db / 10)`` of a larger one overflows a float (``fusion.tracking.amplitude``).
+MAX_SNR_DB = 300.0
 _BEARING_FIELDS = ("azimuth_deg", "elevation_deg")
 
 
 def _radar(dets: list[Detection], index: NDArray[np.intp], sig: SensorSigma) -> tuple[MeasurementBlock, Array]:
-    """The radar block and each plot's ``snr_db`` (NaN where absent), read in one pass."""
+    """The radar block and each plot's ``snr_db`` (NaN where absent; at most ``MAX_SNR_DB``), read in one pass."""
     values, present = _fields(dets, (*_RADAR_FIELDS, "snr_db"))
     z = np.stack([values[:, 0], np.radians(values[:, 1]), np.radians(values[:, 2]), values[:, 3]], axis=1)
     mask = np.stack([np.ones(len(dets), dtype=bool), np.ones(len(dets), dtype=bool), present[:, 2], present[:, 3]],
                     axis=1)
     std = _sigmas(dets, _RADAR_FIELDS, (sig.range_m, sig.azimuth_deg, sig.elevation_deg, sig.radial_velocity_mps))
     std[:, 1:3] = np.radians(std[:, 1:3])
-    return _block(RADAR, z, mask, std**2, index), np.where(present[:, 4], values[:, 4], np.nan)
+    return _block(RADAR, z, mask, std**2, index), np.where(present[:, 4], np.minimum(values[:, 4], MAX_SNR_DB), np.nan)
 
 
 def _bearings(dets: list[Detection], index: NDArray[np.intp], sig: SensorSigma) -> MeasurementBlock:

@@ -59,6 +59,16 @@ def test_ingest_carries_each_plots_snr_and_nan_without_one() -> None:
     np.testing.assert_array_equal(radar.snr_db, [14.5, math.nan])
 
 
+def test_an_snr_beyond_any_radar_is_read_at_the_cap_and_crashes_nothing() -> None:
+    # The protocol allows any finite snr_db; 10^(5000 / 10) overflows a float (it raised out of the tracker step).
+    radar = scan("radar", T0, [_plot(1000.0, 45.0, 5000.0)])
+    np.testing.assert_array_equal(radar.snr_db, [300.0])
+    tracker = Tracker()
+    tracker.step(radar)
+    tracker.step(scan("radar", T0 + 1.0, [_plot(1000.0, 45.0, 1e9)]))
+    assert tracker.table.ids == ["T-1"] and tracker.table.hits.tolist() == [2]
+
+
 def test_the_threshold_is_the_weakest_plot_a_radar_reported() -> None:
     tracker = Tracker()
     tracker.step(scan("radar", T0, [_plot(1000.0, 45.0, 15.0), _plot(3000.0, 200.0, 12.0)]))
