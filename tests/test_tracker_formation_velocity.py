@@ -31,21 +31,23 @@ def test_mates_are_near_established_tracks_with_consistent_velocities() -> None:
     assert not neighbours(position, velocity, cov, np.array([0]), members, 100.0, 0.5, GATE_3)[0, 1]
 
 
-def test_group_velocity_is_the_mates_precision_weighted_mean_with_the_spread_and_every_error() -> None:
+def test_group_velocity_is_the_mates_mean_with_the_spread_and_every_error() -> None:
     velocity = np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [12.0, 2.0, 0.0]])
     cov = np.stack([np.eye(3) * 9.0, np.eye(3) * 1.0, np.eye(3) * 3.0])
     mean, measured = group_velocity(velocity, cov, np.array([0]), np.array([[False, True, True]]), 0.5)
-    # Weights ∝ 1 / tr P_j = 1/3, 1/9: 0.75 and 0.25.
-    np.testing.assert_allclose(mean, [[10.5, 0.5, 0.0]])
-    # 0.75·1 + 0.25·3 from the mates' errors, 9 the track's own, 0.25 · (1 + 0.75² + 0.25²) from the spread.
-    np.testing.assert_allclose(measured, [np.eye(3) * (1.5 + 9.0 + 0.40625)])
+    np.testing.assert_allclose(mean, [[11.0, 1.0, 0.0]])
+    # (1 + 3) / 2 from the mates' errors, 9 the track's own, 0.25 · (1 + 1/2) from the spread of two mates.
+    np.testing.assert_allclose(measured, [np.eye(3) * (2.0 + 9.0 + 0.375)])
 
 
-def test_a_poorly_known_mate_barely_moves_the_formation_velocity() -> None:
+def test_a_poorly_known_mate_weakens_the_formation_measurement() -> None:
     velocity = np.array([[10.0, 0.0, 0.0], [10.0, 0.0, 0.0], [40.0, 0.0, 0.0]])
     cov = np.stack([np.eye(3) * 0.25, np.eye(3) * 0.25, np.eye(3) * 900.0])
-    mean, _ = group_velocity(velocity, cov, np.array([0]), np.array([[False, True, True]]), 0.5)
-    np.testing.assert_allclose(mean, [[10.0 + 30.0 / 3601.0, 0.0, 0.0]])
+    _, alone = group_velocity(velocity, cov, np.array([0]), np.array([[False, True, False]]), 0.5)
+    _, with_it = group_velocity(velocity, cov, np.array([0]), np.array([[False, True, True]]), 0.5)
+    # Its 900 m²/s² enter the mean's error bound: the gain 0.25 / (0.25 + R) drops from 0.33 to 0.0005.
+    assert alone[0, 0, 0] == pytest.approx(0.25 + 0.25 + 0.5)
+    assert with_it[0, 0, 0] == pytest.approx(450.125 + 0.25 + 0.375)
 
 
 def _two_tracks(params: TrackerParams) -> Tracker:

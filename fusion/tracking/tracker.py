@@ -611,7 +611,7 @@ class Tracker:
 
     def _hold_formation(self, rows: NDArray[np.intp], now: float) -> None:
         """Give each established track of ``rows`` that a plot or report fixed at ``now`` its formation's velocity
-        (``fusion.tracking.formation``): the weighted mean velocity of its mates (established tracks fixed by a plot
+        (``fusion.tracking.formation``): the mean velocity of its mates (established tracks fixed by a plot
         or report within ``sensor_recent_s``, predicted to ``now``, within ``formation_radius_m``, velocities
         consistent) as a measurement of every IMM mode's velocity, its covariance widened by the track's own (which
         the mates may share). Once per track and time (``TrackTable.t_formation``): a second message stamped with
