@@ -175,7 +175,7 @@ class FusionConfig(_Frozen):
     #: A tentative track whose score (the summed ln(Pd·N(ν; 0, S)/λ) of its detections, target against
     #: clutter) reaches this is confirmed before ``confirm_hits``: Wald's upper threshold ln(1/α)
     #: above the birth odds of a plot (~ln 1e-6 for one target among the clutter plots of a scan). It
-    #: confirms at the detection that reaches it, a bearing too once a second detection has fixed the track.
+    #: confirms at the detection that reaches it, a bearing too for a track one plot short of ``confirm_hits``.
     confirm_score: PositiveFloat = 30.0
     #: Track score: expected false bearings per bearing resolution cell (√|2πR| of angle space);
     #: a bearing sensor reports a handful of lines over a few hundred cells.

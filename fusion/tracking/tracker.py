@@ -39,10 +39,11 @@ the summed log-likelihood ratios, target against clutter, of the track's detecti
 per missed revisit); bearings of any sensor add their (weak) ratios to it, so a plot that another
 sensor's bearings agree with confirms a scan or two earlier, while chance clutter stays far below.
 The score confirms at the detection that brings it to the threshold, a bearing too (a sequential test
-decides when it crosses), once a second detection has fixed the track (``Tracker._confirm``): a small drone
-that the radar sees every third scan at 4–5 km is confirmed by its direction finder's bearing between
-plots instead of at the next plot, or not at all if its tentative track times out first (measured on
-``mass``: 17 → 14 wave drones later than 5 s after their second sensor, the latest 56.3 → 20.2 s).
+decides when it crosses), between fixes only for a track one plot short of ``confirm_hits``
+(``Tracker._confirm``): a small drone that the radar sees every third scan at 4–5 km is confirmed by its
+direction finder's bearing between plots instead of at the next plot, or not at all if its tentative
+track times out first (measured on ``mass``: 17 → 14 wave drones later than 5 s after their second
+sensor, the latest 56.3 → 20.2 s).
 A radar plot weighs in with the track's own detection probability (``fusion.tracking.amplitude``: from
 the SNR of its plots, Swerling 1, between ``min_detection_probability`` and ``detection_probability``),
 not one Pd for every target: a small drone that the radar sees in a third of its scans at 4–5 km
