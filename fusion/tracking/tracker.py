@@ -776,9 +776,9 @@ class Tracker:
         around one acoustic line confirmed about twice as many false tracks)."""
         prm, tab = self.params, self.table
         status, fixed = tab.status[rows], tab.t_fix[rows] == now
-        refixed = fixed | (tab.hits[rows] >= prm.confirm_hits - 1)
+        scored = fixed | (tab.hits[rows] >= prm.confirm_hits - 1)  # may the score confirm it now
         newly = (status == TENTATIVE) & ((fixed & (tab.hits[rows] >= prm.confirm_hits))
-                                         | (refixed & (tab.score[rows] >= prm.confirm_score)))
+                                         | (scored & (tab.score[rows] >= prm.confirm_score)))
         tab.status[rows[((status == COASTING) & fixed) | newly]] = CONFIRMED
         return tab.number[rows[newly]]
 
