@@ -137,7 +137,7 @@ class Coalescence:
         if len(detected) == 0 or len(tab) < 2:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
         dt = now - tab.t
-        pos = tab.x[:, :3] + tab.x[:, 3:] * dt[:, None]
+        pos = tab.drifted(now)
         variances = tab.p.reshape(len(tab), 36)[:, ::7]
         var = variances[:, :3].sum(axis=1) + dt**2 * variances[:, 3:].sum(axis=1)
         d2 = ((pos[detected, None, :] - pos[None, :, :])**2).sum(axis=2)

@@ -379,7 +379,7 @@ class Tracker:
         offset = np.minimum(omega * a * a, 3.0 * a) * (np.linalg.norm(tab.x[:, 3:], axis=1) + np.sqrt(velocity_var))
         var = (5.0 * (variances[:, :3].sum(axis=1) + a * a * velocity_var) + 2.0 * offset**2
                + q_pos * a**3)
-        pos = tab.x[:, :3] + tab.x[:, 3:] * dt[:, None]
+        pos = tab.drifted(scan.time)
         # Only confirmed and coasting tracks look beyond their gate (``_near_missed``).
         wide = np.where(tab.status != TENTATIVE, max(prm.initiation_exclusion, 1.0), 1.0)
         near = np.zeros(len(tab), dtype=bool)
@@ -629,10 +629,10 @@ class Tracker:
         members = (tab.status != TENTATIVE) & (tab.t_point >= now - prm.sensor_recent_s) & finite
         # Only tracks whose constant-velocity position is within twice the radius of a fixed track can be mates:
         # the rest need no prediction (most of the cost on a crowded scene).
-        x, p = tab.x.copy(), tab.p.copy()
-        cv = x[:, :2] + x[:, 3:5] * (now - tab.t)[:, None]
-        near = np.linalg.norm(cv[None, :, :] - cv[rows, None, :], axis=2) <= 2.0 * prm.formation_radius_m
+        drifted = tab.drifted(now)[:, :2]
+        near = np.linalg.norm(drifted[None, :, :] - drifted[rows, None, :], axis=2) <= 2.0 * prm.formation_radius_m
         members &= near.any(axis=0)
+        x, p = tab.x.copy(), tab.p.copy()
         stale = np.flatnonzero(members & (tab.t != now))
         if len(stale):  # a mate's velocity and its error as they are now, not at its last update
             x[stale], p[stale] = combine(*self._imm_predict(stale, now))

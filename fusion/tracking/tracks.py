@@ -119,6 +119,11 @@ class TrackTable:
             setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
         return numbers
 
+    def drifted(self, now: float) -> Array:
+        """Every track's position (N, 3) carried from its state's time to ``now`` at its velocity: the cheap
+        constant-velocity stand-in that bounds and candidate searches use before any prediction."""
+        return self.x[:, :3] + self.x[:, 3:] * (now - self.t)[:, None]
+
     def keep(self, mask: NDArray[np.bool_]) -> None:
         """Compact the table to the rows where ``mask`` is true, preserving their order."""
         for name in self.ROW_FIELDS:
