@@ -145,3 +145,24 @@ def test_threat_memory_shortcut_for_unchanged_tracks_gives_the_same_alerts_and_l
     assert any(events for events, *_ in shortcut)  # the drones did raise alerts
     monkeypatch.setattr(_Memory, "of", general)
     assert run() == shortcut
+
+
+def test_carried_states_equal_a_new_prediction_exactly() -> None:
+    """``Tracker._carried`` reuses the step's IMM prediction for formation mates and merge candidates: the numbers
+    must be those of a new prediction bit for bit, bearings-only tracks (slower mode switching) included."""
+    rng = np.random.default_rng(7)
+    tracker = _tracker(rng, 40)
+    tab, prm = tracker.table, tracker.params
+    tab.t_point = np.where(rng.random(len(tab)) < 0.3, tab.t - 60.0, tab.t)  # some tracks only bearings see
+    now = 1.5
+    modes = tracker._predict(np.sort(rng.choice(len(tab), 25, replace=False)), now)
+    rows = np.arange(len(tab))  # predicted by the step or not
+    assert tracker._bearings_only(modes.rows).any() and (~tracker._bearings_only(modes.rows)).any()
+    x, p = tracker._carried(rows, now, modes)
+    fresh_x, fresh_p = combine(*tracker._imm_predict(rows, now))
+    np.testing.assert_array_equal(x, fresh_x)
+    np.testing.assert_array_equal(p, fresh_p)
+    x, p = tracker._carried(rows, now, modes, bearing_modes=False)  # as ``Coalescence.merge`` predicts
+    fresh_x, fresh_p = combine(*imm_predict(tab.xm, tab.pm, tab.mu, now - tab.t, prm.modes))
+    np.testing.assert_array_equal(x, fresh_x)
+    np.testing.assert_array_equal(p, fresh_p)

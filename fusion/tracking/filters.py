@@ -77,7 +77,8 @@ def mode_transition(dt: Array, sojourn_s: Array, entry_s: Array | None = None) -
     mix whose opposite turns would shrink the speed. Modes with a finite ``entry_s`` (hovers) are
     entered at their own rate (``_entered_at_rate``)."""
     if entry_s is not None and np.isfinite(entry_s).any():
-        return _entered_at_rate(dt, np.asarray(sojourn_s), entry_s)
+        return _entered_at_rate(dt, _EntryLayout.of(tuple(np.asarray(sojourn_s, dtype=float).tolist()),
+                                                    tuple(np.asarray(entry_s, dtype=float).tolist())))
     n_modes = len(sojourn_s)
     if n_modes == 1:
         return np.ones((len(dt), 1, 1))
@@ -86,21 +87,49 @@ def mode_transition(dt: Array, sojourn_s: Array, entry_s: Array | None = None) -
     return np.where(np.eye(n_modes, dtype=bool), stay[:, :, None], off[:, :, None])
 
 
-def _entered_at_rate(dt: Array, sojourn_s: Array, entry_s: Array) -> Array:
+@dataclass(frozen=True)
+class _EntryLayout:
+    """What ``_entered_at_rate`` needs of the modes besides ``dt``: their sojourn times, which are entered at their
+    own rate (``entered``: indices; ``entry_s`` theirs) and which not (``others``), each mode's targets of its even
+    split (``targets`` (r, r), as 0/1) and their count (``n_targets``, at least 1), whether every mode has some
+    (``all_switch``), and the identity."""
+
+    sojourn_s: Array
+    entry_s: Array
+    entered: NDArray[np.intp]
+    others: NDArray[np.intp]
+    targets: Array
+    n_targets: Array
+    has_targets: NDArray[np.bool_]
+    all_switch: bool
+    eye: Array
+
+    @staticmethod
+    @lru_cache(maxsize=16)
+    def of(sojourn_s: tuple[float, ...], entry_s: tuple[float, ...]) -> _EntryLayout:
+        """The layout of modes with these sojourn and entry times (cached: every prediction uses the same few)."""
+        n_modes = len(sojourn_s)
+        entered = np.isfinite(entry_s)
+        targets = ~entered[None, :] & ~np.eye(n_modes, dtype=bool)
+        n_targets = targets.sum(axis=1)
+        return _EntryLayout(np.array(sojourn_s), np.array(entry_s)[entered], np.flatnonzero(entered),
+                            np.flatnonzero(~entered), targets.astype(float), np.maximum(n_targets, 1).astype(float),
+                            n_targets > 0, bool((n_targets > 0).all()), np.eye(n_modes))
+
+
+def _entered_at_rate(dt: Array, layout: _EntryLayout) -> Array:
     """Π (N, r, r) when some modes (finite ``entry_s``: a hover, as drones stop now and then whatever they
     were doing) are entered from every other mode with 1 - e^(-|dt|/entry_s) and take no share of the
     others' even splits, so adding a hover leaves the other modes' switching among themselves as it was
     (scaled by the chance of not stopping); such a mode leaves evenly to the other modes."""
-    n_modes = len(sojourn_s)
-    entered = np.isfinite(entry_s)
-    targets = ~entered[None, :] & ~np.eye(n_modes, dtype=bool)
-    n_targets = targets.sum(axis=1)
-    stay = np.where(n_targets > 0, np.exp(-np.abs(dt)[:, None] / sojourn_s[None, :]), 1.0)
-    pi = stay[:, :, None] * np.eye(n_modes) + ((1.0 - stay) / np.maximum(n_targets, 1))[:, :, None] * targets
-    enter = -np.expm1(-np.abs(dt)[:, None] / entry_s[entered])
-    pi[:, ~entered] *= 1.0 - enter.sum(axis=1)[:, None, None]
-    rows = np.flatnonzero(~entered)
-    pi[:, rows[:, None], np.flatnonzero(entered)[None, :]] = enter[:, None, :]
+    a = np.abs(dt)[:, None]
+    stay = np.exp(-a / layout.sojourn_s[None, :])
+    if not layout.all_switch:
+        stay = np.where(layout.has_targets, stay, 1.0)
+    pi = stay[:, :, None] * layout.eye + ((1.0 - stay) / layout.n_targets)[:, :, None] * layout.targets
+    enter = -np.expm1(-a / layout.entry_s)
+    pi[:, layout.others] *= 1.0 - enter.sum(axis=1)[:, None, None]
+    pi[:, layout.others[:, None], layout.entered[None, :]] = enter[:, None, :]
     return pi
 
 

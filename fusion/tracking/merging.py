@@ -22,6 +22,7 @@ track ends (``Tracker.step`` reports it in ``Ended``, with the number it was mer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,10 +74,11 @@ def contradicting(identities: IdentityMap, a: NDArray[np.int64], b: NDArray[np.i
             out.setdefault(key.split(":", 1)[0], set()).add(key)
         return out
 
+    of = {number: kinds(number) for number in np.unique(np.concatenate([a, b])).tolist()}  # tracks recur in pairs
     flags = []
     for na, nb in zip(a.tolist(), b.tolist()):  # candidate pairs: a handful per step
-        ka, kb = kinds(na), kinds(nb)
-        flags.append(any(ka[kind].isdisjoint(kb[kind]) for kind in ka.keys() & kb.keys()))
+        ka, kb = of[na], of[nb]
+        flags.append(bool(ka and kb) and any(ka[kind].isdisjoint(kb[kind]) for kind in ka.keys() & kb.keys()))
     return np.array(flags, dtype=bool)
 
 
@@ -91,9 +93,12 @@ class Coalescence:
     #: Pairs of close tracks that one scan has detected both of: two objects, never merged.
     apart: set[tuple[int, int]] = field(default_factory=set)
 
-    def merge(self, tab: TrackTable, identities: IdentityMap, now: float, detected: NDArray[np.intp]) -> Merged:
+    def merge(self, tab: TrackTable, identities: IdentityMap, now: float, detected: NDArray[np.intp],
+              predict: Callable[[NDArray[np.intp]], tuple[Array, Array]] | None = None) -> Merged:
         """Test the tracks ``detected`` at ``now`` against every other track; merge pairs that have
         looked like one target for ``merge_after_s``; return the tracks merged away (removed from ``tab``).
+        ``predict(rows)``: the combined states and covariances of rows at ``now`` (default: an IMM prediction with
+        the tracker's modes; the tracker reuses its step's).
 
         A pending pair is dropped when a track of it ends or when one of its tracks is detected and
         the pair fails the test; a close pair that one scan detected both of is never merged."""
@@ -108,8 +113,8 @@ class Coalescence:
             stale = tab.t[rows] != now
             if stale.any():
                 old = rows[stale]
-                x[stale], p[stale] = combine(*imm_predict(tab.xm[old], tab.pm[old], tab.mu[old], now - tab.t[old],
-                                                          self.params.modes))
+                x[stale], p[stale] = predict(old) if predict is not None else combine(*imm_predict(
+                    tab.xm[old], tab.pm[old], tab.mu[old], now - tab.t[old], self.params.modes))
             ia, ib = np.searchsorted(rows, a), np.searchsorted(rows, b)
             ok = state_chi2(x[ia], p[ia], x[ib], p[ib]) <= self.gate
             a, b = a[ok], b[ok]
@@ -147,7 +152,9 @@ class Coalescence:
         close[np.arange(len(detected)), detected] = False
         i, b = np.nonzero(close)
         a = detected[i]
-        once = ~(np.isin(b, detected) & (b < a))
+        is_detected = np.zeros(len(tab), dtype=bool)
+        is_detected[detected] = True
+        once = ~(is_detected[b] & (b < a))
         return a[once], b[once]
 
     def _merge_due(self, tab: TrackTable, identities: IdentityMap, now: float) -> Merged:

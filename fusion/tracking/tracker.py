@@ -157,11 +157,13 @@ class StepResult:
 @dataclass(frozen=True)
 class _Modes:
     """IMM prediction of the tracks to the scan time: per-mode states, covariances, mode probabilities
-    (tracks that cannot gate with the scan keep their unpredicted state: see ``Tracker._plausible``)."""
+    (only ``rows`` are predicted; tracks that cannot gate with the scan keep their unpredicted state: see
+    ``Tracker._plausible``)."""
 
     x: Array
     p: Array
     c: Array
+    rows: NDArray[np.intp]
 
 
 class Tracker:
@@ -230,7 +232,7 @@ class Tracker:
                 self._update(block, rows[in_block], cols[in_block] - offsets[b], modes, scan)
             updated_rows = np.sort(rows)
 
-        self._hold_formation(updated_rows, scan.time)
+        self._hold_formation(updated_rows, scan.time, modes)
         bearing_only = np.zeros(scan.n_detections, dtype=bool)
         if scan.bearings is not None:
             bearing_only[scan.bearings.index] = True
@@ -260,7 +262,8 @@ class Tracker:
             crossed = self._cross(scan, bearings, ~consumed[offsets[b]:offsets[b + 1]], loglik)
             started = np.concatenate([started, crossed])
         updated = tab.number[updated_rows]
-        merged = self.coalescence.merge(tab, self.identities, scan.time, updated_rows)
+        merged = self.coalescence.merge(tab, self.identities, scan.time, updated_rows,
+                                        lambda rows: self._carried(rows, scan.time, modes, bearing_modes=False))
         if len(merged.numbers):  # a merged-away track is reported as ended only
             self.evidence.merge(merged.numbers, merged.into)
             started, confirmed, updated = (n[~np.isin(n, merged.numbers)] for n in (started, confirmed, updated))
@@ -284,8 +287,11 @@ class Tracker:
         age = now - tab.t_fix
         tab.status[(tab.status == CONFIRMED) & (age > prm.coast_after_s)] = COASTING
         position_var = np.trace(tab.p[:, :3, :3], axis1=1, axis2=2)
-        dead = (((tab.status == TENTATIVE) & (age > self._tentative_life()))
-                | ((tab.status == COASTING) & (age > prm.delete_after_s))
+        # A tentative life is at least the shorter of the two timeouts: only older tentative tracks need theirs.
+        expired = (tab.status == TENTATIVE) & (age > min(prm.tentative_timeout_s, prm.delete_after_s))
+        if expired.any():
+            expired &= age > self._tentative_life()
+        dead = (expired | ((tab.status == COASTING) & (age > prm.delete_after_s))
                 | (position_var > prm.max_position_sigma_m**2))
         if not dead.any():
             return Ended.none(now)
@@ -397,15 +403,17 @@ class Tracker:
         tab = self.table
         x, p, c = tab.xm.copy(), tab.pm.copy(), tab.mu.copy()
         x[rows], p[rows], c[rows] = self._imm_predict(rows, now)
-        return _Modes(x, p, c)
+        return _Modes(x, p, c, rows)
 
     def _imm_predict(self, rows: NDArray[np.intp], now: float) -> tuple[Array, Array, Array]:
         """Per-mode states, covariances and mode probabilities of ``rows`` predicted to ``now``. Tracks that only
         bearings see (``_bearings_only``) switch modes ``bearing_only_switch_scale`` times slower
         (``slower_switching``): their bearings cannot tell the modes apart."""
         tab = self.table
-        x, p, c = tab.xm[rows].copy(), tab.pm[rows].copy(), tab.mu[rows].copy()
         weak = self._bearings_only(rows)
+        if len(rows) and not weak.any():  # the usual case: one prediction of every row
+            return imm_predict(tab.xm[rows], tab.pm[rows], tab.mu[rows], now - tab.t[rows], self.params.modes)
+        x, p, c = tab.xm[rows], tab.pm[rows], tab.mu[rows]  # copies (fancy indexing)
         for part, modes in ((~weak, self.params.modes), (weak, self._bearing_modes)):
             if part.any():
                 sub = rows[part]
@@ -610,13 +618,14 @@ class Tracker:
         tab.t[rows] = scan.time
         self._count(block.model, rows, scan)
 
-    def _hold_formation(self, rows: NDArray[np.intp], now: float) -> None:
+    def _hold_formation(self, rows: NDArray[np.intp], now: float, modes: _Modes | None = None) -> None:
         """Give each established track of ``rows`` that a plot or report fixed at ``now`` its formation's velocity
         (``fusion.tracking.formation``): the mean velocity of its mates (established tracks fixed by a plot
         or report within ``sensor_recent_s``, predicted to ``now``, within ``formation_radius_m``, velocities
         consistent) as a measurement of every IMM mode's velocity, its covariance widened by the track's own (which
         the mates may share). Once per track and time (``TrackTable.t_formation``): a second message stamped with
         the same time (a bearing, another radar) would repeat the same measurement. Off with ``formation_radius_m`` = 0.
+        ``modes``: the step's prediction, if any (``_carried``).
 
         Tentative tracks neither give nor take it: giving it to them as well measured no fewer ID switches and a worse
         GOSPA on six swarm seeds, to them alone worse still (shipped swarm: 6 → 11 ID switches).
@@ -635,7 +644,7 @@ class Tracker:
         x, p = tab.x.copy(), tab.p.copy()
         stale = np.flatnonzero(members & (tab.t != now))
         if len(stale):  # a mate's velocity and its error as they are now, not at its last update
-            x[stale], p[stale] = combine(*self._imm_predict(stale, now))
+            x[stale], p[stale] = self._carried(stale, now, modes)
         velocity, velocity_cov = x[:, 3:], p[:, 3:, 3:]
         mates = formation.neighbours(x[:, :3], velocity, velocity_cov, rows, members, prm.formation_radius_m,
                                      prm.formation_velocity_spread_mps, float(self._gates[3]))
@@ -653,6 +662,28 @@ class Tracker:
         tab.xm[rows], tab.pm[rows] = x_new.reshape(k, n_modes, 6), p_new.reshape(k, n_modes, 6, 6)
         tab.x[rows], tab.p[rows] = combine(tab.xm[rows], tab.pm[rows], tab.mu[rows])
         tab.t_formation[rows] = now
+
+    def _carried(self, rows: NDArray[np.intp], now: float, modes: _Modes | None,
+                 bearing_modes: bool = True) -> tuple[Array, Array]:
+        """Combined states (k, 6) and covariances (k, 6, 6) of ``rows``, not updated since ``_predict``, predicted to
+        the scan time ``now``: the step's own IMM prediction (``modes``, if given) where it made one
+        (the same numbers as a new prediction without its cost: formation mates and merge candidates are mostly
+        near the scan's detections), else a new one. ``bearing_modes=False``: every row with the tracker's modes
+        (as ``Coalescence.merge`` predicts), so bearings-only rows (``_imm_predict``) are predicted anew."""
+        tab = self.table
+        known = np.zeros(len(tab), dtype=bool)
+        if modes is not None:
+            known[modes.rows] = True
+        reuse = known[rows] if bearing_modes else known[rows] & ~self._bearings_only(rows)
+        x, p = np.empty((len(rows), 6)), np.empty((len(rows), 6, 6))
+        if modes is not None and reuse.any():
+            old = rows[reuse]
+            x[reuse], p[reuse] = combine(modes.x[old], modes.p[old], modes.c[old])
+        fresh = rows[~reuse]
+        if len(fresh):
+            x[~reuse], p[~reuse] = combine(*(self._imm_predict(fresh, now) if bearing_modes else imm_predict(
+                tab.xm[fresh], tab.pm[fresh], tab.mu[fresh], now - tab.t[fresh], self.params.modes)))
+        return x, p
 
     def _posteriors(self, block: MeasurementBlock, rows: NDArray[np.intp], dets: NDArray[np.intp], modes: _Modes,
                     scan: Scan) -> tuple[Array, Array, Array]:
@@ -916,6 +947,8 @@ def _in_best_event(ratio: Array) -> NDArray[np.bool_]:
     in a close formation every plot can look explained while one of them must be a target with no track.
     """
     useful = ratio > 1.0
+    if (useful.sum(axis=1) <= 1).all():  # no track has a choice: every detection worth pairing gets a track
+        return useful.any(axis=0)
     assigned = np.zeros(ratio.shape[1], dtype=bool)
     live = np.flatnonzero(useful.any(axis=1))
     if len(live):

@@ -130,8 +130,22 @@ class TrackTable:
             setattr(self, name, getattr(self, name)[mask])
 
     def recent_sensor_lists(self, now: float, recent_s: float) -> list[list[str]]:
-        """For every row, the sorted ids of the sensors that updated it within ``recent_s`` of ``now``."""
+        """For every row, the sorted ids of the sensors that updated it within ``recent_s`` of ``now``.
+
+        Rows with the same sensors share one list, built once per pattern of sensors (the tracks of a scene are
+        seen by a few combinations of its sensors): a list per row cost five times as much."""
         order = sorted(range(len(self.sensor_ids)), key=self.sensor_ids.__getitem__)
         names = [self.sensor_ids[c] for c in order]
-        recent = (self.sensor_last[:, order] >= now - recent_s).tolist()
-        return [list(compress(names, row)) for row in recent]
+        if not names or not len(self):
+            return [[] for _ in range(len(self))]
+        recent = self.sensor_last[:, order] >= now - recent_s
+        packed = np.ascontiguousarray(np.packbits(recent, axis=1))
+        patterns = packed.view(np.dtype((np.void, packed.shape[1]))).reshape(-1).tolist()  # one bytes per row
+        lists: dict[bytes, list[str]] = {}
+        out = []
+        for row, pattern in enumerate(patterns):
+            sensors = lists.get(pattern)
+            if sensors is None:
+                sensors = lists[pattern] = list(compress(names, recent[row].tolist()))
+            out.append(sensors)
+        return out
