@@ -10,10 +10,13 @@ from fusion.geo import LocalFrame, enu_to_polar
 from fusion.ingest import ingest
 from fusion.protocol import DetectionsMessage
 from fusion.tracking import Tracker
+from fusion.tracking.association import identity_probabilities
 from fusion.tracking.classify import (
     BIRD,
     DRONE,
     UNKNOWN,
+    associated,
+    association_log_ratios,
     best_label,
     emitter_likelihoods,
     evidence,
@@ -93,3 +96,106 @@ def test_a_bearing_labels_a_track_only_while_a_sensor_has_fixed_its_position_lat
     gain = np.log(0.6 / 0.12) + speed[0] - speed[1]
     np.testing.assert_allclose((tab.label_logp - after_plot)[0, DRONE] - (tab.label_logp - after_plot)[0, BIRD],
                                gain, atol=0.02)
+
+
+def test_class_log_ratios_weigh_an_emitter_for_a_drone_track_against_a_bird_track() -> None:
+    prm = TrackerParams()
+    loglik = np.log(np.array([prm.bearing_emitter_likelihood]))
+    tracks = np.log(np.array([[0.997, 0.001, 0.001, 0.001], [0.001, 0.997, 0.001, 0.001]]))
+    ratio = association_log_ratios(tracks, loglik, prm.class_prior)
+    # Σ_c P_i(c) ℓ(c) over Σ_c π_c ℓ(c) = 0.2·0.6 + 0.2·0.12 + 0.1·0.12 + 0.5·0.16 = 0.236
+    drone = 0.997 * 0.6 + 0.001 * (0.12 + 0.12 + 0.16)
+    bird = 0.997 * 0.12 + 0.001 * (0.6 + 0.12 + 0.16)
+    np.testing.assert_allclose(ratio[:, 0], np.log(np.array([drone, bird]) / 0.236))
+
+
+def test_an_identity_is_each_track_or_none_with_probabilities_from_its_log_odds_against_none() -> None:
+    # odds 1 and 2 against "no track" (odds 1): 1/4, 2/4 (and 1/4 none); odds e⁻⁴⁰ each: all but surely none
+    p = identity_probabilities(np.array([[0.0, -40.0], [np.log(2.0), -40.0]]))
+    np.testing.assert_allclose(p[:, 0], [0.25, 0.5])
+    np.testing.assert_allclose(p[:, 1], [np.exp(-40.0)] * 2, rtol=1e-9)
+
+
+def test_a_detection_that_is_the_track_s_with_probability_w_mixes_its_evidence_with_the_prior_s() -> None:
+    prm = TrackerParams()
+    loglik = np.log(np.array([prm.bearing_emitter_likelihood] * 3))
+    mixed = associated(loglik, np.array([1.0, 0.25, 0.0]), prm.class_prior)
+    odds = mixed[:, DRONE] - mixed[:, BIRD]
+    # w = 1: the full 5:1; w = 0.25: (0.25·0.6 + 0.75·0.236) / (0.25·0.12 + 0.75·0.236); w = 0: nothing
+    np.testing.assert_allclose(odds, np.log([5.0, (0.15 + 0.177) / (0.03 + 0.177), 1.0]))
+
+
+def _plot(t: float, at: np.ndarray, probs: dict[str, float]) -> DetectionsMessage:
+    """A noise-free radar plot of a target at ``at`` (site frame) that says ``probs``."""
+    r, az, el = enu_to_polar(at)
+    return DetectionsMessage.model_validate({
+        "schema": "sargas.detections/1", "sensor_id": "radar", "kind": "radar", "time": T0 + t, "seq": 0,
+        "origin": _origin(RADAR), "detections": [{"range_m": float(r), "azimuth_deg": float(az) % 360.0,
+                                                   "elevation_deg": float(el), "class_probs": probs}]})
+
+
+def _df_bearing(t: float, at: np.ndarray, origin: np.ndarray) -> DetectionsMessage:
+    """An RF bearing of emitter em-1 towards ``at`` from a direction finder at ``origin``."""
+    _, az, _ = enu_to_polar(at - origin)
+    return DetectionsMessage.model_validate({
+        "schema": "sargas.detections/1", "sensor_id": "rf-df", "kind": "rf", "time": T0 + t, "seq": 0,
+        "origin": _origin(origin), "detections": [{"azimuth_deg": float(az) % 360.0, "emitter_id": "em-1",
+                                                    "sigma": {"azimuth_deg": 3.0}}]})
+
+
+def test_a_drone_s_bearings_along_a_line_through_a_goose_label_the_drone_not_the_goose() -> None:
+    """A direction finder's line runs through a drone's track and, 400 m farther on, a goose's; its bearings
+    (the drone's emitter's, 0.5σ off towards the goose) fit the goose a little better, but a goose carries no
+    emitter: the emitter's identity and its drone evidence go to the drone's track, not to the goose's."""
+    config = FusionConfig()
+    tracker = Tracker(config.tracker_params())
+    df = np.array([-1500.0, -1000.0, 2.0])
+    step = np.array([6.0, 4.0, 0.0])
+
+    def drone(t: float) -> np.ndarray:
+        return np.array([600.0, 400.0, 150.0]) + step * t
+
+    def goose(t: float) -> np.ndarray:  # 1.5° off the drone's line, seen from the direction finder
+        turn = np.radians(1.5)
+        rotation = np.array([[np.cos(turn), -np.sin(turn), 0.0], [np.sin(turn), np.cos(turn), 0.0], [0.0, 0.0, 1.0]])
+        return df + rotation @ ((drone(t) - df) * 1.16)
+
+    drone_says = {"drone": 0.8, "bird": 0.1, "unknown": 0.1}
+    goose_says = {"drone": 0.1, "bird": 0.8, "unknown": 0.1}
+    for t in range(8):
+        tracker.step(ingest(_plot(float(t), drone(t), drone_says), SITE, config))
+        tracker.step(ingest(_plot(float(t) + 0.01, goose(t + 0.01), goose_says), SITE, config))
+    tab = tracker.table
+    assert tab.status.tolist() == [CONFIRMED, CONFIRMED]
+    for t in np.arange(8.0, 20.0, 0.5):
+        tracker.step(ingest(_df_bearing(t, goose(t), df), SITE, config))
+        if t == int(t):
+            tracker.step(ingest(_plot(t + 0.1, drone(t + 0.1), drone_says), SITE, config))
+            tracker.step(ingest(_plot(t + 0.11, goose(t + 0.11), goose_says), SITE, config))
+    label, _ = best_label(tab.label_logp)
+    assert label.tolist() == [DRONE, BIRD]
+    assert np.exp(tab.label_logp[1, DRONE]) < 0.01
+
+
+def test_a_track_bound_to_another_emitter_does_not_compete_by_class_for_this_one() -> None:
+    """An emitter's bearing gates a drone's track that carries another emitter (em-2) and a new, unlabelled
+    track: the new track is the only one free to carry em-1, so the class term leaves it alone; were the drone's
+    track free too, the new track would lose ln(Σ P_drone ℓ / Σ P_new ℓ) to it."""
+    config = FusionConfig()
+    tracker = Tracker(config.tracker_params())
+    prm = tracker.params
+    drone_logp = np.log(np.array([[0.997, 0.001, 0.001, 0.001]]))
+    tracker.table.add(np.zeros((2, 6)), np.repeat(np.eye(6)[None], 2, axis=0), prm.initial_mode_p, T0,
+                      np.concatenate([drone_logp, prior_logp(prm.class_prior, 1)]), "radar")
+    scan = ingest(_df_bearing(1.0, np.array([600.0, 400.0, 150.0]), RF_DF), SITE, config)
+    det_index, allowed = np.arange(1), np.ones((2, 1), dtype=bool)
+    loglik = evidence(scan.class_probs, scan.has_class, scan.emitter, prm.class_evidence_weight, prm.class_floor,
+                      emitter_likelihoods(np.ones(1, dtype=bool), prm.emitter_likelihood,
+                                          prm.bearing_emitter_likelihood))
+    lik = np.array(prm.bearing_emitter_likelihood)
+    new = np.exp(prior_logp(prm.class_prior, 1)[0]) @ lik
+    free = tracker._emitter_classes(scan, det_index, allowed, loglik)
+    np.testing.assert_allclose(free[:, 0], [0.0, np.log(new / (np.exp(drone_logp[0]) @ lik))])
+    tracker.identities.bind(1, ("emitter:em-2",))
+    np.testing.assert_array_equal(tracker.identities.bound("emitter"), [1])
+    np.testing.assert_allclose(tracker._emitter_classes(scan, det_index, allowed, loglik)[:, 0], [0.0, 0.0])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
+from scipy.special import logsumexp
 
 Array = NDArray[np.float64]
 
@@ -38,6 +39,12 @@ def gnn_assign(cost: Array, allowed: NDArray[np.bool_],
     rows, cols = rows[real], cols[real]
     keep = allowed[rows, cols]
     return rows[keep], cols[keep]
+
+
+def identity_probabilities(log_odds: Array) -> Array:
+    """P(identity k is track i) (N, K) from the log-odds (N, K) of "k is i" against "k is a target without a
+    track" (whose odds are 1): ``e^{o_ik} / (1 + Σ_j e^{o_jk})``."""
+    return np.exp(log_odds - logsumexp(np.vstack([log_odds, np.zeros((1, log_odds.shape[1]))]), axis=0))
 
 
 class IdentityEvidence:

@@ -7,6 +7,12 @@ emitter or Remote ID is strong evidence of a drone and multiplies in ``emitter_l
 Posteriors are floored at ``min_p`` so that a label can still change later. An RF bearing only shows an
 emitter somewhere along a line, a gate hundreds of metres wide at a few km, where another drone's link or
 a Wi-Fi access point explains it as well as the track: it gets the far weaker ``bearing_emitter_likelihood``.
+Nor is it all this track's: an emitter is one target, so its bearings' evidence for a track is weighed by the
+probability w that the emitter is that track (``associated``: ``w ℓ + (1 - w) Σ π ℓ``). The tracker takes w from
+all the identity's recent bearings, their fit and the classes of the tracks free to carry it alike
+(``association_log_ratios``; a bird carries no emitter, a track with another emitter is another drone): where a
+direction finder's line runs through a drone's track and a goose's, the goose's fitting the bearings a little
+better no longer makes the goose a drone in four bearings.
 
 Kinematics add the one thing every sensor's track has: speed. Small drones and birds fly
 below about 35 and 25 m/s, aircraft above their stall speed of about 30 m/s, so each class
@@ -71,6 +77,37 @@ def speed_evidence(speed: Array, weight: float, floor: float) -> Array:
     for c, (edge, sign) in enumerate(SPEED_EDGES):
         lik[:, c] = 1.0 / (1.0 + np.exp(-sign * (speed - edge) / SPEED_WIDTH))
     return weight * np.log(np.maximum(lik, floor))
+
+
+def association_log_ratios(track_logp: Array, loglik: Array, prior: tuple[float, ...]) -> Array:
+    """Per (track, detection) (N, M), what the detection's class evidence says about its origin: the log of
+    ``Σ_c P_i(c) ℓ_j(c) / Σ_c π_c ℓ_j(c)``, its likelihood if it came from track i (class probabilities
+    ``track_logp`` (N, 4)) over its likelihood if it came from clutter or a new target (the class prior π);
+    ``loglik`` (M, 4) are the detections' log-likelihoods (``evidence``).
+
+    Classification-aided association (Bar-Shalom, Kirubarajan & Gokberk, 2005): an RF emitter's bearing is
+    five times likelier to come from a drone's track than from a bird's where both lie on its line. A detection
+    without class evidence gives 0.
+    """
+    lik, base = _with_prior(loglik, prior)
+    return np.log(np.exp(track_logp) @ lik.T) - np.log(base)[None, :]
+
+
+def associated(loglik: Array, w: Array, prior: tuple[float, ...]) -> Array:
+    """Log-likelihoods (k, 4) of detections that are their track's with probability ``w`` (k,): the mixture
+    ``w ℓ_c + (1 - w) Σ_c' π_c' ℓ_c'``, since a detection from elsewhere (clutter, another target) says
+    nothing of this track's class; ``loglik`` (k, 4) are the detections' own (``evidence``), π the class prior.
+
+    An emitter that is a goose's track with probability 0.1 barely moves the goose's label."""
+    lik, other = _with_prior(loglik, prior)
+    return np.log(w[:, None] * lik + (1.0 - w[:, None]) * other[:, None])
+
+
+def _with_prior(loglik: Array, prior: tuple[float, ...]) -> tuple[Array, Array]:
+    """Detections' likelihoods (k, 4), each row scaled to a maximum of 1 (the scale cancels in every ratio
+    and posterior), and their averages (k,) over the normalised class prior."""
+    lik = np.exp(loglik - loglik.max(axis=1, keepdims=True))
+    return lik, lik @ np.exp(normalise(np.log(np.asarray(prior, dtype=float))))
 
 
 def fuse(logp: Array, loglik: Array, min_p: float) -> Array:

@@ -13,7 +13,8 @@ A step, all in array operations over tracks × detections:
    or GNN (one ``linear_sum_assignment``), set by ``TrackerParams.association``;
 5. batched EKF updates (JPDA: of every gated pair, mixed by those probabilities); each established track
    a plot fixed then takes its formation's velocity as a measurement (``_hold_formation``,
-   ``fusion.tracking.formation``); label fusion, confirmation;
+   ``fusion.tracking.formation``); label fusion (an RF bearing's drone evidence weighed by the probability
+   that its emitter is the track, from the fit and the tracks' classes: ``_weigh_identities``), confirmation;
 6. new tentative tracks from unassigned (JPDA: unexplained) radar plots and Remote ID positions, except near
    established tracks that got no detection (see ``_near_missed``); a plot among detected established
    tracks starts with its neighbour's velocity (a formation member, ``_velocity_prior``);
@@ -66,7 +67,7 @@ from numpy.typing import NDArray
 
 from fusion.tracking import classify, formation, initiation, jpda
 from fusion.tracking.amplitude import detection_probability, excess_power
-from fusion.tracking.association import IdentityEvidence, gnn_assign
+from fusion.tracking.association import IdentityEvidence, gnn_assign, identity_probabilities
 from fusion.tracking.filters import (
     combine,
     imm_predict,
@@ -174,6 +175,8 @@ class Tracker:
         self.table = TrackTable(len(self.params.modes))
         self.identities = initiation.IdentityMap()
         self.evidence = IdentityEvidence(self.params.identity_memory_s, self.params.gate_probability)
+        #: Per RF identity and track, the summed class log-odds of its bearings (``_emitter_classes``), faded alike.
+        self.carriers = IdentityEvidence(self.params.identity_memory_s, self.params.gate_probability)
         self.strobe_store = StrobeStore(N_CLASSES)
         self._gates = chi2_gates(self.params.gate_probability)
         #: Origin of every bearing sensor seen, by sensor column (``_crosses``).
@@ -211,7 +214,14 @@ class Tracker:
             else np.zeros(0, dtype=np.intp)
         forced = np.concatenate([np.full(len(block), block.model is POSITION) for block in scan.blocks]) \
             if scan.blocks else np.zeros(0, dtype=bool)
-        prior, tracked = self._weigh_identities(scan, det_index, forced, cost, allowed)
+        bearing_only = np.zeros(scan.n_detections, dtype=bool)
+        if scan.bearings is not None:
+            bearing_only[scan.bearings.index] = True
+        loglik = classify.evidence(scan.class_probs, scan.has_class, scan.emitter, prm.class_evidence_weight,
+                                   prm.class_floor, classify.emitter_likelihoods(
+                                       bearing_only, prm.emitter_likelihood, prm.bearing_emitter_likelihood))
+        prior, tracked, carried = self._weigh_identities(scan, det_index, forced, cost, allowed,
+                                                         self._emitter_classes(scan, det_index, allowed, loglik))
         bound = self._apply_identities(scan, det_index, forced, cost, allowed)
 
         if prm.association != "gnn":
@@ -233,19 +243,14 @@ class Tracker:
             updated_rows = np.sort(rows)
 
         self._hold_formation(updated_rows, scan.time, modes)
-        bearing_only = np.zeros(scan.n_detections, dtype=bool)
-        if scan.bearings is not None:
-            bearing_only[scan.bearings.index] = True
-        loglik = classify.evidence(scan.class_probs, scan.has_class, scan.emitter, prm.class_evidence_weight,
-                                   prm.class_floor, classify.emitter_likelihoods(
-                                       bearing_only, prm.emitter_likelihood, prm.bearing_emitter_likelihood))
         # Detections tell what a track is only while its position is fixed (by this detection, or by any within
         # the crossing window): a bearing on a track that no sensor has placed lately may come from anything
         # along its line.
         placed = tab.t_fix[rows] >= scan.time - prm.crossing_window_s
         labelled, label_cols = rows[placed], cols[placed]
         if len(labelled):
-            moving = loglik[det_index[label_cols]] + np.where(
+            moving = classify.associated(loglik[det_index[label_cols]], carried[labelled, label_cols],
+                                         prm.class_prior) + np.where(
                 (tab.status[labelled] != TENTATIVE)[:, None],
                 classify.speed_evidence(np.linalg.norm(tab.x[labelled, 3:5], axis=1), prm.speed_evidence_weight,
                                         prm.class_floor), 0.0)
@@ -266,6 +271,7 @@ class Tracker:
                                         lambda rows: self._carried(rows, scan.time, modes, bearing_modes=False))
         if len(merged.numbers):  # a merged-away track is reported as ended only
             self.evidence.merge(merged.numbers, merged.into)
+            self.carriers.merge(merged.numbers, merged.into)
             started, confirmed, updated = (n[~np.isin(n, merged.numbers)] for n in (started, confirmed, updated))
         ended = ended.and_merged(merged)
         return StepResult(
@@ -477,28 +483,70 @@ class Tracker:
             near[offsets[b]:offsets[b + 1]] = (wide & missed[:, None]).any(axis=0) & ~among
         return near
 
+    def _emitter_classes(self, scan: Scan, det_index: NDArray[np.intp], allowed: NDArray[np.bool_],
+                         loglik: Array) -> Array:
+        """Log-odds (N, columns) by class alone that each RF emitter's detection comes from each track rather than
+        from the likeliest of its candidates (``classify.association_log_ratios`` less its column's maximum over
+        them: at most 0; 0 for the columns of other detections and for the other tracks). The candidates are the
+        gated tracks free to carry the emitter: a track that another identity of its kind is bound to is another
+        emitter's drone, and weighing the emitter's bearings by its 'drone' class would take them from a new
+        drone's track on the same line (measured on ``mass``: label accuracy 0.997 → 0.995).
+
+        Only the tracks are weighed against each other, not a track against no track: a goose's track that a
+        direction finder's line also crosses loses ``ln(0.6 / 0.12)`` per bearing to the drone's, while a lone
+        track's bearings count as before (``_weigh_identities``)."""
+        emitted = np.flatnonzero(scan.emitter[det_index])
+        out = np.zeros(allowed.shape)
+        if not len(emitted) or not len(self.table):
+            return out
+        numbers = self.table.number
+        keys = [scan.keys[d][0] if scan.keys and scan.keys[d] else None for d in det_index[emitted].tolist()]
+        kinds = {key.split(":", 1)[0] for key in keys if key is not None}
+        taken = {kind: np.isin(numbers, self.identities.bound(kind)) for kind in kinds}
+        others = np.zeros((len(numbers), len(emitted)), dtype=bool)
+        for e, key in enumerate(keys):  # a handful of RF detections per message
+            if key is not None:
+                own = self.identities.track_of((key,))
+                others[:, e] = taken[key.split(":", 1)[0]] & (numbers != (0 if own is None else own))
+        free = allowed[:, emitted] & ~others
+        ratio = np.where(free, classify.association_log_ratios(self.table.label_logp, loglik[det_index[emitted]],
+                                                               self.params.class_prior), -np.inf)
+        best = ratio.max(axis=0)
+        out[:, emitted] = np.where(free, ratio - np.where(np.isfinite(best), best, 0.0), 0.0)
+        return out
+
     def _weigh_identities(self, scan: Scan, det_index: NDArray[np.intp], forced: NDArray[np.bool_], cost: Array,
-                          allowed: NDArray[np.bool_]) -> tuple[Array, NDArray[np.bool_]]:
+                          allowed: NDArray[np.bool_], by_class: Array) -> tuple[Array, NDArray[np.bool_], Array]:
         """Prior log-odds (N, columns) that each bearing carrying an RF identity comes from each track, from
-        the identity's earlier bearings (``association.IdentityEvidence``; 0 for other columns), and which
+        the identity's earlier bearings (``association.IdentityEvidence``; 0 for other columns), which
         columns' identities more likely belong to some track than to none (evidence above 0 for a track:
-        their bearings start nothing);
+        their bearings start nothing), and the probability (N, columns; 1 for other columns) that each track
+        is the column's emitter, for its label (``classify.associated``);
         then add the bearings to that evidence and bind every identity to the track its evidence assigns it.
 
         The prior is the identity's evidence for the track less that of its best hypothesis (a track, or no
         track): ``ln P(k is i) - ln P(k's best)``, at most 0. It multiplies the pair's likelihood ratio, so
         the association weighs each bearing by its whole history instead of its one scan.
         ``cost`` and ``allowed`` are the message's, before ``_apply_identities`` narrows them.
+
+        That probability weighs the identity's evidence (its bearings' fit) and its bearings' class log-odds
+        ``by_class`` (``_emitter_classes``, summed over the same memory in ``carriers``) together: an emitter is
+        one target, so its bearings are drone evidence for a track only as far as it is that track. Along a
+        direction finder's line through a drone and a goose both fit, the goose a little better at times, and
+        each bearing, counted whole, was 5:1 for a drone on the goose's label (measured on ``birds``, seed 11:
+        a goose labelled drone for 17 s). The class log-odds change labels only, never the association: weighing
+        every emitter's bearings by the tracks' classes in JPDA as well moved the swarm's tracks (GOSPA
+        41.2 → 45.1 m, ID switches 5 → 7).
         """
-        prior, tracked = np.zeros(cost.shape), np.zeros(cost.shape[1], dtype=bool)
+        prior, tracked, carried = np.zeros(cost.shape), np.zeros(cost.shape[1], dtype=bool), np.ones(cost.shape)
         if not scan.keys:
-            return prior, tracked
+            return prior, tracked, carried
         # A key that a position report bound (a Remote ID serial) is that track's: bearings weigh only the others.
         weighed = [bool(keys) and not self.identities.reported(keys[0])
                    for keys in (scan.keys[d] for d in det_index.tolist())]
         cols = np.flatnonzero(~forced & np.array(weighed, dtype=bool))
         if not len(cols):
-            return prior, tracked
+            return prior, tracked, carried
         prm, numbers = self.params, self.table.number
         keys = [scan.keys[det_index[c]][0] for c in cols.tolist()]  # the most specific identity
         history = self.evidence.history(scan.time, keys, numbers)
@@ -507,8 +555,11 @@ class Tracker:
         log_ratio = jpda.log_likelihood_ratios(np.where(allowed[:, cols], cost[:, cols], 0.0),
                                                prm.detection_probability, prm.bearing_clutter_density,
                                                prm.gate_probability)
-        self.evidence.add(scan.time, keys, numbers, history + np.where(allowed[:, cols], log_ratio,
-                                                                      self.evidence.outside))
+        history += np.where(allowed[:, cols], log_ratio, self.evidence.outside)
+        self.evidence.add(scan.time, keys, numbers, history)
+        classes = self.carriers.history(scan.time, keys, numbers) + by_class[:, cols]
+        self.carriers.add(scan.time, keys, numbers, classes)
+        carried[:, cols] = identity_probabilities(history + classes)
         for key, number in self.evidence.assign(scan.time, numbers):
             if self.identities.reported(key):
                 continue
@@ -516,7 +567,7 @@ class Tracker:
                 self.identities.release(key)
             else:
                 self.identities.bind(number, (key,))
-        return prior, tracked
+        return prior, tracked, carried
 
     def _apply_identities(self, scan: Scan, det_index: NDArray[np.intp], forced: NDArray[np.bool_], cost: Array,
                           allowed: NDArray[np.bool_]) -> NDArray[np.bool_]:
