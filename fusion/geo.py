@@ -8,6 +8,7 @@ the ranges a border line spans.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -54,21 +55,30 @@ def enu_rotation(lat_deg: float, lon_deg: float) -> Array:
     return np.array([[-so, co, 0.0], [-sl * co, -sl * so, cl], [cl * co, cl * so, sl]])
 
 
+def _frozen(array: Array) -> Array:
+    array.flags.writeable = False
+    return array
+
+
 @dataclass(frozen=True)
 class LocalFrame:
-    """A local ENU frame (metres) tangent to the ellipsoid at an origin."""
+    """A local ENU frame (metres) tangent to the ellipsoid at an origin.
+
+    Its rotation and ECEF origin are computed once per frame (every conversion needs them) and
+    are read-only arrays shared by all callers.
+    """
 
     lat: float
     lon: float
     alt_m: float
 
-    @property
+    @cached_property
     def rotation(self) -> Array:
-        return enu_rotation(self.lat, self.lon)
+        return _frozen(enu_rotation(self.lat, self.lon))
 
-    @property
+    @cached_property
     def ecef_origin(self) -> Array:
-        return geodetic_to_ecef(self.lat, self.lon, self.alt_m)
+        return _frozen(geodetic_to_ecef(self.lat, self.lon, self.alt_m))
 
     def from_geodetic(self, lat: ArrayLike, lon: ArrayLike, alt_m: ArrayLike) -> Array:
         """ENU coordinates (…, 3) of geodetic points."""

@@ -17,7 +17,10 @@ used as a position.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
+from operator import attrgetter
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -49,28 +52,38 @@ def enu_rotations(lat_deg: Array, lon_deg: Array) -> Array:
     return rot
 
 
-def _fields(dets: list[Detection], names: tuple[str, ...]) -> tuple[Array, NDArray[np.bool_]]:
-    """Optional numeric fields of the detections as an (n, k) array (0 where absent) and its presence mask,
-    in one pass over the detections (a pass per field cost more than the tracker step of a small scan)."""
-    raw = np.array([[getattr(d, name) for name in names] for d in dets], dtype=float).reshape(len(dets), len(names))
-    present = ~np.isnan(raw)  # validated wire numbers are finite: NaN only marks an absent field
-    return np.where(present, raw, 0.0), present
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function reading these attributes of an object as a tuple (``attrgetter`` gives a bare value for one)."""
+    if len(names) > 1:
+        return attrgetter(*names)
+    return lambda obj: tuple(getattr(obj, name) for name in names)
 
 
-def _sigmas(dets: list[Detection], names: tuple[str, ...], defaults: tuple[float, ...]) -> Array:
-    """Per-detection sigmas (n, k) of some components: the detection's own, else the configured default."""
-    absent = (None,) * len(names)
-    raw = np.array([absent if d.sigma is None else [getattr(d.sigma, name) for name in names] for d in dets],
-                   dtype=float).reshape(len(dets), len(names))
-    return np.where(np.isnan(raw), np.asarray(defaults, dtype=float), raw)
+def _columns(dets: list[Detection], names: tuple[str, ...], sigma_names: tuple[str, ...]
+             ) -> tuple[Array, NDArray[np.bool_], Array]:
+    """Optional numeric fields of the detections as an (n, k) array (0 where absent), its presence mask, and the
+    detections' own sigmas of some components (n, j) (NaN where absent), read in one pass over the detections
+    into one array: a pass or an array per field cost more than the tracker step of a small scan."""
+    fields, sigmas = _getter(names), _getter(sigma_names)
+    absent = (None,) * len(sigma_names)
+    raw = np.array([(*fields(d), *(absent if d.sigma is None else sigmas(d.sigma))) for d in dets],
+                   dtype=float).reshape(len(dets), len(names) + len(sigma_names))
+    values, own_sigma = raw[:, :len(names)], raw[:, len(names):]
+    present = ~np.isnan(values)  # validated wire numbers are finite: NaN only marks an absent field
+    return np.where(present, values, 0.0), present, own_sigma
+
+
+def _std(own: Array, defaults: tuple[float, ...]) -> Array:
+    """Per-detection sigmas (n, k): the detection's own, else the configured default."""
+    return np.where(np.isnan(own), np.asarray(defaults, dtype=float), own)
 
 
 def _block(model: MeasurementModel, z: Array, mask: NDArray[np.bool_], variances: Array,
            index: NDArray[np.intp]) -> MeasurementBlock:
     """A block with diagonal measurement covariances."""
-    r = np.zeros((*variances.shape, variances.shape[1]))
-    idx = np.arange(variances.shape[1])
-    r[:, idx, idx] = variances
+    n, k = variances.shape
+    r = np.zeros((n, k, k))
+    r.reshape(n, k * k)[:, ::k + 1] = variances  # the diagonals
     return MeasurementBlock(model, z, mask, r, index)
 
 
@@ -79,24 +92,27 @@ _RADAR_FIELDS = ("range_m", "azimuth_deg", "elevation_deg", "radial_velocity_mps
 #: and the power ``10^(snr_db / 10)`` of a larger one overflows a float (``fusion.tracking.amplitude``).
 MAX_SNR_DB = 300.0
 _BEARING_FIELDS = ("azimuth_deg", "elevation_deg")
+_ZEROS = (0.0,) * len(LABELS)  # the probability of a label a detection does not name
 
 
 def _radar(dets: list[Detection], index: NDArray[np.intp], sig: SensorSigma) -> tuple[MeasurementBlock, Array]:
     """The radar block and each plot's ``snr_db`` (NaN where absent; at most ``MAX_SNR_DB``), read in one pass."""
-    values, present = _fields(dets, (*_RADAR_FIELDS, "snr_db"))
-    z = np.stack([values[:, 0], np.radians(values[:, 1]), np.radians(values[:, 2]), values[:, 3]], axis=1)
-    mask = np.stack([np.ones(len(dets), dtype=bool), np.ones(len(dets), dtype=bool), present[:, 2], present[:, 3]],
-                    axis=1)
-    std = _sigmas(dets, _RADAR_FIELDS, (sig.range_m, sig.azimuth_deg, sig.elevation_deg, sig.radial_velocity_mps))
+    values, present, own = _columns(dets, (*_RADAR_FIELDS, "snr_db"), _RADAR_FIELDS)
+    z = values[:, :4].copy()
+    z[:, 1:3] = np.radians(z[:, 1:3])
+    mask = np.ones((len(dets), 4), dtype=bool)
+    mask[:, 2:] = present[:, 2:4]  # range and azimuth are required
+    std = _std(own, (sig.range_m, sig.azimuth_deg, sig.elevation_deg, sig.radial_velocity_mps))
     std[:, 1:3] = np.radians(std[:, 1:3])
     return _block(RADAR, z, mask, std**2, index), np.where(present[:, 4], np.minimum(values[:, 4], MAX_SNR_DB), np.nan)
 
 
 def _bearings(dets: list[Detection], index: NDArray[np.intp], sig: SensorSigma) -> MeasurementBlock:
-    values, present = _fields(dets, _BEARING_FIELDS)
+    values, present, own = _columns(dets, _BEARING_FIELDS, _BEARING_FIELDS)
     z = np.radians(values)
-    mask = np.stack([np.ones(len(dets), dtype=bool), present[:, 1]], axis=1)
-    std = np.radians(_sigmas(dets, _BEARING_FIELDS, (sig.azimuth_deg, sig.elevation_deg)))
+    mask = present.copy()
+    mask[:, 0] = True  # the azimuth is required
+    std = np.radians(_std(own, (sig.azimuth_deg, sig.elevation_deg)))
     return _block(BEARING, z, mask, std**2, index)
 
 
@@ -115,7 +131,8 @@ def _positions(dets: list[Detection], index: NDArray[np.intp], site: LocalFrame,
     z = np.concatenate([enu, v_site], axis=1)
     mask = np.concatenate([np.ones((len(dets), 2), dtype=bool), has_alt[:, None],
                            np.repeat(has_vel[:, None], 3, axis=1)], axis=1)
-    pos_std = _sigmas(dets, ("position_m",), (sig.position_m,))[:, 0]
+    _, _, own = _columns(dets, (), ("position_m",))
+    pos_std = _std(own, (sig.position_m,))[:, 0]
     std = np.concatenate([np.repeat(pos_std[:, None], 3, axis=1), np.full((len(dets), 3), sig.velocity_mps)], axis=1)
     return _block(POSITION, z, mask, std**2, index)
 
@@ -159,13 +176,14 @@ def ingest(msg: DetectionsMessage, site: LocalFrame, config: FusionConfig, max_r
         else:
             blocks.append(_positions(chosen, index, site, sig))
 
-    probs = np.array([[0.0] * len(LABELS) if d.class_probs is None else
-                      [d.class_probs.get(label, 0.0) for label in LABELS] for d in dets], dtype=np.float64)
+    has_class = np.array([d.class_probs is not None for d in dets], dtype=bool)
+    probs = np.zeros((len(dets), len(LABELS)))
+    if has_class.any():
+        probs[has_class] = [list(map(d.class_probs.get, LABELS, _ZEROS)) for d in dets if d.class_probs is not None]
     keys = tuple(identity_keys(d.uas_id, d.emitter_id) for d in dets)
     return Scan(
         time=msg.time, sensor_id=msg.sensor_id, kind=msg.kind, origin=np.asarray(origin, dtype=float),
-        m=m, b=b, blocks=tuple(blocks), class_probs=probs.reshape(len(dets), len(LABELS)),
-        has_class=np.array([d.class_probs is not None for d in dets], dtype=bool),
+        m=m, b=b, blocks=tuple(blocks), class_probs=probs, has_class=has_class,
         emitter=np.full(len(dets), msg.kind == "rf"),
         keys=keys if any(keys) else (), max_range_m=max_range_m, snr_db=snr_db,
     )

@@ -262,7 +262,8 @@ class FusionEngine:
         tab = self.tracker.table
         events = self.threat.heartbeats(t)
         if len(tab) and self.site is not None:
-            x = np.hstack([tab.x[:, :3] + tab.x[:, 3:] * (t - tab.t)[:, None], tab.x[:, 3:]])
+            x = tab.x.copy()
+            x[:, :3] += tab.x[:, 3:] * (t - tab.t)[:, None]
             events += self.threat.assess(t, self.site, tab.number, tab.status, np.exp(tab.label_logp[:, DRONE]), x,
                                          lambda rows: self._geo(x[rows]).for_alerts())
         return self._alerts(events)
@@ -328,22 +329,23 @@ class FusionEngine:
         sigma = np.minimum(np.sqrt(np.trace(p[:, :3, :3], axis1=1, axis2=2)), 1e8)
         label, label_p = best_label(tab.label_logp)
         threat = self.threat.current(tab.number)
-        velocity = np.round(np.clip(geo.velocity, -_MAX_SPEED, _MAX_SPEED), 2).tolist()
+        zone_names = (*threat.zone_names, None)  # zone -1 (none) is the last, None
+        east, north, up = np.round(np.clip(geo.velocity, -_MAX_SPEED, _MAX_SPEED), 2).T.tolist()
         columns = zip(
-            tab.ids, tab.status.tolist(), np.round(geo.lat, 7).tolist(), np.round(geo.lon, 7).tolist(),
-            np.round(np.clip(geo.alt, _MIN_ALT, _MAX_ALT), 1).tolist(), velocity, np.round(sigma, 1).tolist(),
-            label.tolist(), np.round(label_p, 3).tolist(),
+            tab.ids, tab.status.tolist(), np.round(geo.lat, 7).tolist(),
+            np.round(geo.lon, 7).tolist(), np.round(np.clip(geo.alt, _MIN_ALT, _MAX_ALT), 1).tolist(), east, north, up,
+            np.round(sigma, 1).tolist(), label.tolist(), np.round(label_p, 3).tolist(),
             tab.recent_sensor_lists(t, self.tracker.params.sensor_recent_s), threat.level.tolist(),
-            np.round(threat.score, 3).tolist(), np.round(tab.first_seen, 6).tolist(), np.round(tab.t, 6).tolist(),
-            strict=True)
+            np.round(threat.score, 3).tolist(), threat.zone.tolist(), np.round(tab.first_seen, 6).tolist(),
+            np.round(tab.t, 6).tolist(), strict=True)
         return [
             {"track_id": ident, "status": STATUS_NAMES[status], "lat": lat, "lon": lon, "alt_m": alt,
-             "velocity": {"east_mps": v[0], "north_mps": v[1], "up_mps": v[2]}, "position_sigma_m": sig,
+             "velocity": {"east_mps": ve, "north_mps": vn, "up_mps": vu}, "position_sigma_m": sig,
              "label": LABELS[lab], "label_p": lab_p, "sensors": sensors,
-             "threat": {"level": LEVELS[level], "score": score, "zone": threat.zone_name(i)},
+             "threat": {"level": LEVELS[level], "score": score, "zone": zone_names[zone]},
              "first_seen": first, "last_update": last}
-            for i, (ident, status, lat, lon, alt, v, sig, lab, lab_p, sensors, level, score, first, last)
-            in enumerate(columns)
+            for (ident, status, lat, lon, alt, ve, vn, vu, sig, lab, lab_p, sensors, level, score, zone, first, last)
+            in columns
         ]
 
     def _strobes_at(self, t: float) -> list[Strobe]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -165,6 +166,13 @@ class _Memory:
                        self.column("zone", idx, found, -1), self.column("alerted", idx, found, False),
                        self.column("peak", idx, found, NONE), self.column("inside", idx, found, False))
 
+    def without(self, numbers: NDArray[np.int64]) -> _Memory:
+        """The memory without these tracks (located by ``rows``: ``np.isin`` cost more than a scan's scoring)."""
+        idx, found = self.rows(numbers)
+        keep = np.ones(len(self.numbers), bool)
+        keep[idx[found]] = False
+        return self.take(np.flatnonzero(keep))
+
     def sorted(self) -> _Memory:
         """The same memory in track-number order."""
         return self.take(np.argsort(self.numbers, kind="stable"))
@@ -176,14 +184,23 @@ def _place(lat: float, lon: float) -> str:
 
 def _falloff(value: Array, full: float, span: float, floor: float) -> Array:
     """1 up to ``full``, then linearly down to ``floor`` over ``span``."""
-    return np.clip(1.0 - (value - full) / span * (1.0 - floor), floor, 1.0)
+    return np.minimum(np.maximum(1.0 - (value - full) / span * (1.0 - floor), floor), 1.0)  # np.clip, less overhead
+
+
+@lru_cache(maxsize=16)
+def _thresholds(params: ThreatParams) -> tuple[Array, Array]:
+    """The scores at which each level is reached, and those below which it is left (built once per parameters)."""
+    up = np.asarray(params.thresholds)
+    down = up - params.hysteresis
+    up.flags.writeable = down.flags.writeable = False  # shared by every call
+    return up, down
 
 
 def step_levels(previous: NDArray[np.intp], score: Array, params: ThreatParams) -> NDArray[np.intp]:
     """New levels with hysteresis: up as soon as a threshold is reached, down only ``hysteresis`` below it."""
-    thresholds = np.asarray(params.thresholds)
-    up = np.searchsorted(thresholds, score, side="right").astype(np.intp)
-    down = np.searchsorted(thresholds - params.hysteresis, score, side="right").astype(np.intp)
+    up_at, down_at = _thresholds(params)
+    up = up_at.searchsorted(score, side="right").astype(np.intp)
+    down = down_at.searchsorted(score, side="right").astype(np.intp)
     return np.where(up > previous, up, np.minimum(previous, down))
 
 
@@ -219,7 +236,8 @@ class ThreatMonitor:
         the predicted seconds to enter it (0: in it, inf: not within the horizon) and zone membership now."""
         prm = self.params
         n = len(x)
-        kinematic = (_falloff(np.linalg.norm(x[:, 3:], axis=1), prm.max_speed_mps, prm.speed_falloff_mps, 0.2)
+        speed = np.sqrt(np.add.reduce(x[:, 3:] * x[:, 3:], axis=1))  # np.linalg.norm's sum, without its overhead
+        kinematic = (_falloff(speed, prm.max_speed_mps, prm.speed_falloff_mps, 0.2)
                      * _falloff(x[:, 2], prm.max_height_m, prm.height_falloff_m, 0.3))
         if len(zones) == 0:
             return (drone_p * kinematic * prm.no_zone_factor, np.full(n, -1, np.intp), np.full(n, math.inf),
@@ -321,7 +339,7 @@ class ThreatMonitor:
         if len(alerted):
             events = self._lost_events(time, numbers[alerted], geo(alerted) if callable(geo) else TrackGeo(
                 geo.lat[alerted], geo.lon[alerted], geo.heading_deg[alerted], geo.speed_mps[alerted]))
-        self._memory = self._memory.take(np.flatnonzero(~np.isin(self._memory.numbers, numbers)))
+        self._memory = self._memory.without(numbers)
         return events
 
     def merged(self, numbers: NDArray[np.int64], into: NDArray[np.int64]) -> None:
@@ -343,7 +361,7 @@ class ThreatMonitor:
         for name, combine in (("level", np.maximum), ("peak", np.maximum), ("alerted", np.logical_or),
                               ("inside", np.logical_or)):
             combine.at(getattr(m, name), dst, getattr(m, name)[src])
-        self._memory = m.take(np.flatnonzero(~np.isin(m.numbers, numbers)))
+        self._memory = m.without(numbers)
 
     def _lost_events(self, time: float, numbers: NDArray[np.int64], geo: TrackGeo) -> list[AlertEvent]:
         """The ``track_lost`` alerts of these tracks, in order."""

@@ -78,7 +78,7 @@ class TrackTable:
     @property
     def ids(self) -> list[str]:
         """Public ids of all rows, in row order."""
-        return [track_id(n) for n in self.number]
+        return list(map(track_id, self.number.tolist()))
 
     def sensor_column(self, sensor_id: str) -> int:
         """Column of ``sensor_id`` in ``sensor_last``, adding one for a new sensor."""
