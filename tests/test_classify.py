@@ -22,6 +22,7 @@ from fusion.tracking.classify import (
     evidence,
     fuse,
     prior_logp,
+    speed_evidence,
 )
 from fusion.tracking.params import TrackerParams
 from fusion.tracking.tracks import CONFIRMED
@@ -134,13 +135,15 @@ def _plot(t: float, at: np.ndarray, probs: dict[str, float]) -> DetectionsMessag
                                                    "elevation_deg": float(el), "class_probs": probs}]})
 
 
-def _df_bearing(t: float, at: np.ndarray, origin: np.ndarray) -> DetectionsMessage:
-    """An RF bearing of emitter em-1 towards ``at`` from a direction finder at ``origin``."""
+def _df_bearing(t: float, at: np.ndarray, origin: np.ndarray, kind: str = "rf",
+                **carries: object) -> DetectionsMessage:
+    """A bearing towards ``at`` from a sensor of ``kind`` at ``origin``: by default an RF bearing of emitter em-1;
+    ``carries`` replaces what the detection carries besides its azimuth and sigma."""
     _, az, _ = enu_to_polar(at - origin)
     return DetectionsMessage.model_validate({
-        "schema": "sargas.detections/1", "sensor_id": "rf-df", "kind": "rf", "time": T0 + t, "seq": 0,
-        "origin": _origin(origin), "detections": [{"azimuth_deg": float(az) % 360.0, "emitter_id": "em-1",
-                                                    "sigma": {"azimuth_deg": 3.0}}]})
+        "schema": "sargas.detections/1", "sensor_id": f"{kind}-1", "kind": kind, "time": T0 + t, "seq": 0,
+        "origin": _origin(origin), "detections": [{"azimuth_deg": float(az) % 360.0, "sigma": {"azimuth_deg": 3.0},
+                                                    **(carries or {"emitter_id": "em-1"})}]})
 
 
 def test_a_drone_s_bearings_along_a_line_through_a_goose_label_the_drone_not_the_goose() -> None:
@@ -199,3 +202,43 @@ def test_a_track_bound_to_another_emitter_does_not_compete_by_class_for_this_one
     tracker.identities.bind(1, ("emitter:em-2",))
     np.testing.assert_array_equal(tracker.identities.bound("emitter"), [1])
     np.testing.assert_allclose(tracker._emitter_classes(scan, det_index, allowed, loglik)[:, 0], [0.0, 0.0])
+
+
+def test_a_bearing_without_an_identity_labels_a_track_only_as_far_as_it_is_that_track_s() -> None:
+    """An acoustic array's line runs through a drone's track and, 400 m farther on, a gull's; the drone's sound,
+    its bearing 0.5σ off towards the gull, fits the gull a little better, so JPDA gives the gull's track the bearing
+    with a probability β between ½ and 1. Its drone evidence counts for the gull's label as a mixture of the
+    bearing's own likelihood (weight β) and the prior's (``classify.associated``), not whole."""
+    config = FusionConfig()
+    tracker = Tracker(config.tracker_params())
+    prm = tracker.params
+    array = np.array([-1500.0, -1000.0, 2.0])
+    step = np.array([6.0, 4.0, 0.0])
+
+    def drone(t: float) -> np.ndarray:
+        return np.array([600.0, 400.0, 150.0]) + step * t
+
+    def gull(t: float) -> np.ndarray:  # 1.5° off the drone's line, seen from the array
+        turn = np.radians(1.5)
+        rotation = np.array([[np.cos(turn), -np.sin(turn), 0.0], [np.sin(turn), np.cos(turn), 0.0], [0.0, 0.0, 1.0]])
+        return array + rotation @ ((drone(t) - array) * 1.16)
+
+    for t in range(8):
+        tracker.step(ingest(_plot(float(t), drone(t), {"drone": 0.8, "bird": 0.1, "unknown": 0.1}), SITE, config))
+        tracker.step(ingest(_plot(float(t) + 0.01, gull(t + 0.01), {"drone": 0.1, "bird": 0.8, "unknown": 0.1}),
+                            SITE, config))
+    tab = tracker.table
+    assert tab.status.tolist() == [CONFIRMED, CONFIRMED]
+    sound = {"drone": 0.8, "bird": 0.1, "unknown": 0.1}
+    before = tab.label_logp.copy()
+    scan = ingest(_df_bearing(7.5, gull(7.5), array, "acoustic", class_probs=sound), SITE, config)
+    tracker.step(scan)
+    speed = speed_evidence(np.linalg.norm(tab.x[:, 3:5], axis=1), prm.speed_evidence_weight, prm.class_floor)
+    change = (tab.label_logp - before) - speed
+    loglik = evidence(scan.class_probs, scan.has_class, scan.emitter, prm.class_evidence_weight, prm.class_floor,
+                      np.ones(4))
+    mixed = associated(np.repeat(loglik, 3, axis=0), np.array([0.5, 0.9, 1.0]), prm.class_prior)
+    half, most, whole = mixed[:, DRONE] - mixed[:, BIRD]
+    np.testing.assert_allclose(whole, loglik[0, DRONE] - loglik[0, BIRD])
+    # The gull's track took the bearing with β in [½, 0.9): its drone odds grew by the mixture's ratio at that β.
+    assert half <= change[1, DRONE] - change[1, BIRD] < most
