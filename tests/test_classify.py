@@ -4,6 +4,7 @@ class evidence only from detections on tracks whose position a sensor fixed late
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from fusion.config import FusionConfig
 from fusion.geo import LocalFrame, enu_to_polar
@@ -146,10 +147,16 @@ def _df_bearing(t: float, at: np.ndarray, origin: np.ndarray, kind: str = "rf",
                                                     **(carries or {"emitter_id": "em-1"})}]})
 
 
-def test_a_drone_s_bearings_along_a_line_through_a_goose_label_the_drone_not_the_goose() -> None:
+@pytest.mark.parametrize(("carries", "drone_has_another"), [({}, False), ({"freq_mhz": 2437.0}, False), ({}, True)],
+                         ids=["emitter", "anonymous", "drone-with-a-second-emitter"])
+def test_a_drone_s_bearings_along_a_line_through_a_goose_label_the_drone_not_the_goose(
+        carries: dict[str, object], drone_has_another: bool) -> None:
     """A direction finder's line runs through a drone's track and, 400 m farther on, a goose's; its bearings
     (the drone's emitter's, 0.5σ off towards the goose) fit the goose a little better, but a goose carries no
-    emitter: the emitter's identity and its drone evidence go to the drone's track, not to the goose's."""
+    emitter: the emitter's identity and its drone evidence go to the drone's track, not to the goose's. An RF
+    bearing without an ``emitter_id`` (the protocol's is optional) counts by its association probability instead,
+    and does not turn the goose into a drone either; nor does one from a drone already known by another emitter
+    (a drone may have several links)."""
     config = FusionConfig()
     tracker = Tracker(config.tracker_params())
     df = np.array([-1500.0, -1000.0, 2.0])
@@ -170,38 +177,44 @@ def test_a_drone_s_bearings_along_a_line_through_a_goose_label_the_drone_not_the
         tracker.step(ingest(_plot(float(t) + 0.01, goose(t + 0.01), goose_says), SITE, config))
     tab = tracker.table
     assert tab.status.tolist() == [CONFIRMED, CONFIRMED]
+    if drone_has_another:
+        tracker.identities.bind(int(tab.number[0]), ("emitter:em-2",))
     for t in np.arange(8.0, 20.0, 0.5):
-        tracker.step(ingest(_df_bearing(t, goose(t), df), SITE, config))
+        tracker.step(ingest(_df_bearing(t, goose(t), df, **carries), SITE, config))
         if t == int(t):
             tracker.step(ingest(_plot(t + 0.1, drone(t + 0.1), drone_says), SITE, config))
             tracker.step(ingest(_plot(t + 0.11, goose(t + 0.11), goose_says), SITE, config))
     label, _ = best_label(tab.label_logp)
     assert label.tolist() == [DRONE, BIRD]
-    assert np.exp(tab.label_logp[1, DRONE]) < 0.01
+    assert np.exp(tab.label_logp[1, DRONE]) < (0.01 if not carries else 0.5)
 
 
-def test_a_track_bound_to_another_emitter_does_not_compete_by_class_for_this_one() -> None:
-    """An emitter's bearing gates a drone's track that carries another emitter (em-2) and a new, unlabelled
-    track: the new track is the only one free to carry em-1, so the class term leaves it alone; were the drone's
-    track free too, the new track would lose ln(Σ P_drone ℓ / Σ P_new ℓ) to it."""
+def test_an_emitter_s_class_term_penalises_only_tracks_less_likely_than_the_prior_to_carry_it() -> None:
+    """An emitter's bearing gates a drone's track, an unlabelled one and a goose's. The class term is each track's
+    class likelihood ratio against clutter or a new target (the prior's class mix), clipped at 0: the drone's and
+    the unlabelled track's are 0 (the fit alone decides between them, and a drone known by another emitter still
+    competes), the goose's ln(Σ P_goose ℓ / Σ π ℓ) < 0; outside the gate, 0."""
     config = FusionConfig()
     tracker = Tracker(config.tracker_params())
     prm = tracker.params
     drone_logp = np.log(np.array([[0.997, 0.001, 0.001, 0.001]]))
-    tracker.table.add(np.zeros((2, 6)), np.repeat(np.eye(6)[None], 2, axis=0), prm.initial_mode_p, T0,
-                      np.concatenate([drone_logp, prior_logp(prm.class_prior, 1)]), "radar")
+    goose_logp = np.log(np.array([[0.001, 0.997, 0.001, 0.001]]))
+    tracker.table.add(np.zeros((3, 6)), np.repeat(np.eye(6)[None], 3, axis=0), prm.initial_mode_p, T0,
+                      np.concatenate([drone_logp, prior_logp(prm.class_prior, 1), goose_logp]), "radar")
+    tracker.identities.bind(1, ("emitter:em-2",))
     scan = ingest(_df_bearing(1.0, np.array([600.0, 400.0, 150.0]), RF_DF), SITE, config)
-    det_index, allowed = np.arange(1), np.ones((2, 1), dtype=bool)
+    det_index = np.arange(1)
     loglik = evidence(scan.class_probs, scan.has_class, scan.emitter, prm.class_evidence_weight, prm.class_floor,
                       emitter_likelihoods(np.ones(1, dtype=bool), prm.emitter_likelihood,
                                           prm.bearing_emitter_likelihood))
     lik = np.array(prm.bearing_emitter_likelihood)
-    new = np.exp(prior_logp(prm.class_prior, 1)[0]) @ lik
-    free = tracker._emitter_classes(scan, det_index, allowed, loglik)
-    np.testing.assert_allclose(free[:, 0], [0.0, np.log(new / (np.exp(drone_logp[0]) @ lik))])
-    tracker.identities.bind(1, ("emitter:em-2",))
-    np.testing.assert_array_equal(tracker.identities.bound("emitter"), [1])
-    np.testing.assert_allclose(tracker._emitter_classes(scan, det_index, allowed, loglik)[:, 0], [0.0, 0.0])
+    prior = np.exp(prior_logp(prm.class_prior, 1)[0]) @ lik
+    goose = np.log(np.exp(goose_logp[0]) @ lik / prior)
+    assert goose < -0.5
+    classes = tracker._emitter_classes(scan, det_index, np.ones((3, 1), dtype=bool), loglik)
+    np.testing.assert_allclose(classes[:, 0], [0.0, 0.0, goose], atol=1e-12)
+    outside = tracker._emitter_classes(scan, det_index, np.array([[True], [True], [False]]), loglik)
+    np.testing.assert_allclose(outside[:, 0], [0.0, 0.0, 0.0], atol=1e-12)
 
 
 def test_a_bearing_without_an_identity_labels_a_track_only_as_far_as_it_is_that_track_s() -> None:

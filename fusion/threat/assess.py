@@ -100,6 +100,7 @@ class Assessment:
     zone_names: tuple[str, ...] = ()
 
     def zone_name(self, row: int) -> str | None:
+        """The name of the zone that drives row ``row``'s threat (None: no zone)."""
         z = int(self.zone[row])
         return self.zone_names[z] if z >= 0 else None
 

@@ -91,8 +91,8 @@ def mode_transition(dt: Array, sojourn_s: Array, entry_s: Array | None = None) -
 class _EntryLayout:
     """What ``_entered_at_rate`` needs of the modes besides ``dt``: their sojourn times, which are entered at their
     own rate (``entered``: indices; ``entry_s`` theirs) and which not (``others``), each mode's targets of its even
-    split (``targets`` (r, r), as 0/1) and their count (``n_targets``, at least 1), whether every mode has some
-    (``all_switch``), and the identity."""
+    split (``targets`` (r, r), as 0/1) and their count (``n_targets``, at least 1), which modes have some
+    (``has_targets``) and whether all do (``all_switch``), and the identity."""
 
     sojourn_s: Array
     entry_s: Array
@@ -112,9 +112,13 @@ class _EntryLayout:
         entered = np.isfinite(entry_s)
         targets = ~entered[None, :] & ~np.eye(n_modes, dtype=bool)
         n_targets = targets.sum(axis=1)
-        return _EntryLayout(np.array(sojourn_s), np.array(entry_s)[entered], np.flatnonzero(entered),
-                            np.flatnonzero(~entered), targets.astype(float), np.maximum(n_targets, 1).astype(float),
-                            n_targets > 0, bool((n_targets > 0).all()), np.eye(n_modes))
+        layout = _EntryLayout(np.array(sojourn_s), np.array(entry_s)[entered], np.flatnonzero(entered),
+                              np.flatnonzero(~entered), targets.astype(float), np.maximum(n_targets, 1).astype(float),
+                              n_targets > 0, bool((n_targets > 0).all()), np.eye(n_modes))
+        for value in vars(layout).values():  # shared by every caller of the cache
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+        return layout
 
 
 def _entered_at_rate(dt: Array, layout: _EntryLayout) -> Array:

@@ -119,11 +119,6 @@ class IdentityMap:
         """The keys bound to track ``number``."""
         return tuple(self._keys_of.get(number, ()))
 
-    def bound(self, kind: str) -> NDArray[np.int64]:
-        """The numbers (sorted) of the tracks that have an identity of ``kind`` ('uas', 'emitter')."""
-        return np.unique(np.array([n for key, n in self._track_of.items() if key.split(":", 1)[0] == kind],
-                                  dtype=np.int64))
-
     def reported(self, key: str) -> bool:
         """Whether ``key`` was bound by a position report (and is still bound)."""
         return key in self._reported

@@ -78,6 +78,7 @@ def contradicting(identities: IdentityMap, a: NDArray[np.int64], b: NDArray[np.i
     flags = []
     for na, nb in zip(a.tolist(), b.tolist()):  # candidate pairs: a handful per step
         ka, kb = of[na], of[nb]
+        # A track without identities contradicts nothing (the common case, tested first).
         flags.append(bool(ka and kb) and any(ka[kind].isdisjoint(kb[kind]) for kind in ka.keys() & kb.keys()))
     return np.array(flags, dtype=bool)
 

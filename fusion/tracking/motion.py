@@ -108,7 +108,8 @@ def ou_axis(dt: Array, tau: Array, density: Array) -> tuple[Array, Array, Array,
 
 def hover_matrices(dt: ArrayLike, tau: Array, q_horizontal: Array, q_vertical: Array) -> tuple[Array, Array]:
     """F(dt) and Q(dt) of shape (n, h, 6, 6) of h hover modes (velocity time constants ``tau`` (h,), s;
-    acceleration spectral densities (h,), m²/s³): every axis is ``ou_axis``."""
+    acceleration spectral densities (h,), m²/s³): every axis is ``ou_axis``. ``mode_matrices`` writes the same
+    entries in fewer calls; this plain form is kept as the reference its tests compare against."""
     step: Array = np.asarray(dt, dtype=np.float64)
     n, h = len(step), len(tau)
     f = np.broadcast_to(np.eye(STATE_DIM), (n, h, STATE_DIM, STATE_DIM)).copy()
@@ -179,7 +180,7 @@ def _mode_layout(omega: tuple[float, ...], q_horizontal: tuple[float, ...], q_ve
         # Q: (axis, axis) ← q_pp; (axis, axis + 3) and (axis + 3, axis) ← q_pv; (axis + 3, axis + 3) ← q_vv.
         q_mode=np.tile(mode, 4), q_entry=np.concatenate([7 * axis, 7 * axis + 3, 7 * axis + 18, 7 * axis + 21]),
         q_column=np.concatenate([column, k + column, k + column, 2 * k + column]))
-    for array in (layout.omega, layout.density, layout.ou_tau, layout.ou_density):
+    for array in vars(layout).values():  # shared by every caller of the cache
         array.flags.writeable = False
     return layout
 

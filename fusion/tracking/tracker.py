@@ -93,6 +93,7 @@ from fusion.tracking.measurements import (
     predict_measurement,
 )
 from fusion.tracking.merging import Coalescence, Merged
+from fusion.tracking.motion import STATE_DIM
 from fusion.tracking.params import TrackerParams
 from fusion.tracking.scan import MeasurementBlock, Scan
 from fusion.tracking.strobes import StrobeStore, StrobeView
@@ -158,7 +159,7 @@ class StepResult:
 
 @dataclass(frozen=True)
 class _Modes:
-    """IMM prediction of the tracks to the scan time: per-mode states, covariances, mode probabilities
+    """IMM prediction of the tracks to the scan time ``time``: per-mode states, covariances, mode probabilities
     (only ``rows`` are predicted; tracks that cannot gate with the scan keep their unpredicted state: see
     ``Tracker._plausible``)."""
 
@@ -166,6 +167,7 @@ class _Modes:
     p: Array
     c: Array
     rows: NDArray[np.intp]
+    time: float
 
 
 class Tracker:
@@ -176,7 +178,8 @@ class Tracker:
         self.table = TrackTable(len(self.params.modes))
         self.identities = initiation.IdentityMap()
         self.evidence = IdentityEvidence(self.params.identity_memory_s, self.params.gate_probability)
-        #: Per RF identity and track, the summed class log-odds of its bearings (``_emitter_classes``), faded alike.
+        #: Per RF identity and track, the summed class log-odds of its bearings (``_emitter_classes``), faded alike
+        #: (the same fading store as ``evidence``; only its ``history`` and ``add`` apply to class log-odds).
         self.carriers = IdentityEvidence(self.params.identity_memory_s, self.params.gate_probability)
         self.strobe_store = StrobeStore(N_CLASSES)
         self._gates = chi2_gates(self.params.gate_probability)
@@ -238,7 +241,8 @@ class Tracker:
             usable = tab.t[rows] <= scan.time
             out_of_order = int(np.count_nonzero(~usable))
             rows, cols = rows[usable], cols[usable]
-            owned = np.ones(len(rows))
+            owned = np.zeros(cost.shape)
+            owned[rows, cols] = 1.0
             self._score(scan, offsets, rows, cols, cost)
             for b, block in enumerate(scan.blocks):
                 in_block = (cols >= offsets[b]) & (cols < offsets[b + 1])
@@ -249,15 +253,18 @@ class Tracker:
         # Detections tell what a track is only while its position is fixed (by this detection, or by any within
         # the crossing window): a bearing on a track that no sensor has placed lately may come from anything
         # along its line. A bearing's class evidence counts only as far as the bearing is the track's: an RF
-        # identity's as far as its emitter is the track (``carried``), any other's by its association probability β
-        # (its line runs through every target behind it); a plot's whole (weighing plots by β too cost label
-        # accuracy on the swarm, 0.993 → 0.990: formation mates share gates).
+        # identity's as far as its emitter is the track (``carried``), an RF bearing without one by its association
+        # probability updated by the tracks' classes (``_class_aided``), any other's by its association
+        # probability β (its line runs through every target behind it); a plot's whole (weighing plots by β too
+        # cost label accuracy on the swarm, 0.993 → 0.990: formation mates share gates).
         placed = tab.t_fix[rows] >= scan.time - prm.crossing_window_s
         labelled, label_cols = rows[placed], cols[placed]
         if len(labelled):
-            carried_here = carried[labelled, label_cols]
-            weight = np.where(np.isnan(carried_here),
-                              np.where(bearing_only[det_index[label_cols]], owned[placed], 1.0), carried_here)
+            weight = carried[labelled, label_cols]
+            aided = self._class_aided(scan, det_index, bearing_only, owned, loglik)[labelled, label_cols]
+            weight = np.where(np.isnan(weight), aided, weight)
+            weight = np.where(np.isnan(weight), np.where(bearing_only[det_index[label_cols]],
+                                                         owned[labelled, label_cols], 1.0), weight)
             moving = classify.associated(loglik[det_index[label_cols]], weight, prm.class_prior) + np.where(
                 (tab.status[labelled] != TENTATIVE)[:, None],
                 classify.speed_evidence(np.linalg.norm(tab.x[labelled, 3:5], axis=1), prm.speed_evidence_weight,
@@ -417,7 +424,7 @@ class Tracker:
         tab = self.table
         x, p, c = tab.xm.copy(), tab.pm.copy(), tab.mu.copy()
         x[rows], p[rows], c[rows] = self._imm_predict(rows, now)
-        return _Modes(x, p, c, rows)
+        return _Modes(x, p, c, rows, now)
 
     def _imm_predict(self, rows: NDArray[np.intp], now: float) -> tuple[Array, Array, Array]:
         """Per-mode states, covariances and mode probabilities of ``rows`` predicted to ``now``. Tracks that only
@@ -493,34 +500,47 @@ class Tracker:
 
     def _emitter_classes(self, scan: Scan, det_index: NDArray[np.intp], allowed: NDArray[np.bool_],
                          loglik: Array) -> Array:
-        """Log-odds (N, columns) by class alone that each RF emitter's detection comes from each track rather than
-        from the likeliest of its candidates (``classify.association_log_ratios`` less its column's maximum over
-        them: at most 0; 0 for the columns of other detections and for the other tracks). The candidates are the
-        gated tracks free to carry the emitter: a track that another identity of its kind is bound to is another
-        emitter's drone, and weighing the emitter's bearings by its 'drone' class would take them from a new
-        drone's track on the same line (measured on ``mass``: label accuracy 0.997 → 0.995).
+        """Log-odds (N, columns) by class alone that each RF emitter's detection comes from each gated track rather
+        than from clutter or a new target, whose class mix is the prior (``classify.association_log_ratios``),
+        clipped at 0; 0 for the columns of other detections and outside the gate.
 
-        Only the tracks are weighed against each other, not a track against no track: a goose's track that a
-        direction finder's line also crosses loses ``ln(0.6 / 0.12)`` per bearing to the drone's, while a lone
-        track's bearings count as before (``_weigh_identities``)."""
+        Clipped, because the class says what does not carry an emitter (a bird), not which drone carries this one:
+        a goose's track that a direction finder's line also crosses loses ``ln(0.6 / 0.12)`` per bearing whether or
+        not a drone's track competes, while a drone's track, an unlabelled one and one that already carries another
+        emitter (a drone may have several links) are weighed by the fit alone (``_weigh_identities``). Ranking the
+        candidates against the likeliest instead left the goose alone against a drone known by another emitter, and
+        excluding such drones from the ranking is what let it win (measured on ``mass``: label accuracy 0.996 with
+        this rule, 0.997 with the exclusion, whose goose case failed)."""
         emitted = np.flatnonzero(scan.emitter[det_index])
         out = np.zeros(allowed.shape)
         if not len(emitted) or not len(self.table):
             return out
-        numbers = self.table.number
-        keys = [scan.keys[d][0] if scan.keys and scan.keys[d] else None for d in det_index[emitted].tolist()]
-        kinds = {key.split(":", 1)[0] for key in keys if key is not None}
-        taken = {kind: np.isin(numbers, self.identities.bound(kind)) for kind in kinds}
-        others = np.zeros((len(numbers), len(emitted)), dtype=bool)
-        for e, key in enumerate(keys):  # a handful of RF detections per message
-            if key is not None:
-                own = self.identities.track_of((key,))
-                others[:, e] = taken[key.split(":", 1)[0]] & (numbers != (0 if own is None else own))
-        free = allowed[:, emitted] & ~others
-        ratio = np.where(free, classify.association_log_ratios(self.table.label_logp, loglik[det_index[emitted]],
-                                                               self.params.class_prior), -np.inf)
-        best = ratio.max(axis=0)
-        out[:, emitted] = np.where(free, ratio - np.where(np.isfinite(best), best, 0.0), 0.0)
+        ratio = classify.association_log_ratios(self.table.label_logp, loglik[det_index[emitted]],
+                                                self.params.class_prior)
+        out[:, emitted] = np.where(allowed[:, emitted], np.minimum(ratio, 0.0), 0.0)
+        return out
+
+    def _class_aided(self, scan: Scan, det_index: NDArray[np.intp], bearing_only: NDArray[np.bool_], beta: Array,
+                     loglik: Array) -> Array:
+        """The probability (N, columns) that each track is the origin of each RF bearing without an identity (the
+        protocol's ``emitter_id`` is optional): its association probability ``beta`` updated by the detection's class
+        evidence, ``β_i r_i / (Σ_k β_k r_k + β_0)``, with r_i the class likelihood ratio of track i against clutter
+        or a new target, whose class mix is the prior (``classify.association_log_ratios``), and β_0 the
+        probability of the latter. NaN for the other columns.
+
+        Such a bearing has no history to weigh (``_weigh_identities``), but its one scan already says that a bird
+        carries no emitter: along a direction finder's line through a drone and a goose, the goose's fitting the
+        bearing a little better no longer makes it a drone."""
+        out = np.full(beta.shape, np.nan)
+        keyed = np.array([bool(keys) for keys in scan.keys], dtype=bool)[det_index] if scan.keys \
+            else np.zeros(len(det_index), dtype=bool)
+        cols = np.flatnonzero(scan.emitter[det_index] & bearing_only[det_index] & ~keyed)
+        if not len(cols) or not len(self.table):
+            return out
+        b = beta[:, cols]
+        aided = b * np.exp(classify.association_log_ratios(self.table.label_logp, loglik[det_index[cols]],
+                                                           self.params.class_prior))
+        out[:, cols] = aided / (aided.sum(axis=0) + np.maximum(1.0 - b.sum(axis=0), 0.0))
         return out
 
     def _weigh_identities(self, scan: Scan, det_index: NDArray[np.intp], forced: NDArray[np.bool_], cost: Array,
@@ -628,7 +648,7 @@ class Tracker:
         association probabilities (pairs of negligible β are dropped). A track counts as detected
         (hits, fix time, sensors) when its miss probability is below ½, through the block of its
         most probable detection. Returns the pairs of β ≥ ½ (for labels and identities; at most
-        one per track and per detection) and their β, the detected rows, the columns some track explains
+        one per track and per detection), every pair's β (tracks, columns), the detected rows, the columns some track explains
         (Σβ ≥ ``jpda_explained`` and given to a track by the most likely joint event: they start
         no track) and the number of detected rows too new for the scan.
         """
@@ -662,7 +682,7 @@ class Tracker:
         self._score(scan, offsets, rows, cols, cost)  # before ``_count`` moves the fix times to now
         for b, block in enumerate(scan.blocks):
             self._count(block.model, hit[dominant == b], scan)
-        return (rows, cols, pair_beta[rows, cols], hit,
+        return (rows, cols, pair_beta, hit,
                 (pair_beta.sum(axis=0) >= prm.jpda_explained) & _in_best_event(ratio), out_of_order)
 
     def _update(self, block: MeasurementBlock, rows: NDArray[np.intp], dets: NDArray[np.intp], modes: _Modes,
@@ -728,16 +748,17 @@ class Tracker:
     def _carried(self, rows: NDArray[np.intp], now: float, modes: _Modes | None,
                  bearing_modes: bool = True) -> tuple[Array, Array]:
         """Combined states (k, 6) and covariances (k, 6, 6) of ``rows``, not updated since ``_predict``, predicted to
-        the scan time ``now``: the step's own IMM prediction (``modes``, if given) where it made one
-        (the same numbers as a new prediction without its cost: formation mates and merge candidates are mostly
+        the scan time ``now``: the step's own IMM prediction (``modes``, if given and made for ``now``) where it made
+        one (the same numbers as a new prediction without its cost: formation mates and merge candidates are mostly
         near the scan's detections), else a new one. ``bearing_modes=False``: every row with the tracker's modes
         (as ``Coalescence.merge`` predicts), so bearings-only rows (``_imm_predict``) are predicted anew."""
         tab = self.table
         known = np.zeros(len(tab), dtype=bool)
-        if modes is not None:
+        if modes is not None and modes.time == now:
             known[modes.rows] = True
+        known &= tab.t != now  # a row updated since ``_predict`` has moved on: its prediction is stale
         reuse = known[rows] if bearing_modes else known[rows] & ~self._bearings_only(rows)
-        x, p = np.empty((len(rows), 6)), np.empty((len(rows), 6, 6))
+        x, p = np.empty((len(rows), STATE_DIM)), np.empty((len(rows), STATE_DIM, STATE_DIM))
         if modes is not None and reuse.any():
             old = rows[reuse]
             x[reuse], p[reuse] = combine(modes.x[old], modes.p[old], modes.c[old])
