@@ -186,7 +186,7 @@ def test_a_drone_s_bearings_along_a_line_through_a_goose_label_the_drone_not_the
             tracker.step(ingest(_plot(t + 0.11, goose(t + 0.11), goose_says), SITE, config))
     label, _ = best_label(tab.label_logp)
     assert label.tolist() == [DRONE, BIRD]
-    assert np.exp(tab.label_logp[1, DRONE]) < (0.01 if not carries else 0.5)
+    assert np.exp(tab.label_logp[1, DRONE]) < 0.01
 
 
 def test_an_emitter_s_class_term_penalises_only_tracks_less_likely_than_the_prior_to_carry_it() -> None:
@@ -215,6 +215,30 @@ def test_an_emitter_s_class_term_penalises_only_tracks_less_likely_than_the_prio
     np.testing.assert_allclose(classes[:, 0], [0.0, 0.0, goose], atol=1e-12)
     outside = tracker._emitter_classes(scan, det_index, np.array([[True], [True], [False]]), loglik)
     np.testing.assert_allclose(outside[:, 0], [0.0, 0.0, 0.0], atol=1e-12)
+
+
+def test_an_anonymous_rf_bearing_weighs_each_track_by_its_association_and_the_others_classes() -> None:
+    """An RF bearing without an identity, β = (0.5, 0.3) for a drone's and a goose's track and β_0 = 0.2 for
+    clutter or a new target: each track's weight is β_i / (β_i + Σ_{k≠i} β_k r_k + β_0), r_k the other track's class
+    likelihood ratio against the prior; a bearing with an identity is left to ``carried`` (NaN here)."""
+    config = FusionConfig()
+    tracker = Tracker(config.tracker_params())
+    prm = tracker.params
+    logp = np.log(np.array([[0.997, 0.001, 0.001, 0.001], [0.001, 0.997, 0.001, 0.001]]))
+    tracker.table.add(np.zeros((2, 6)), np.repeat(np.eye(6)[None], 2, axis=0), prm.initial_mode_p, T0, logp, "radar")
+    scan = ingest(_df_bearing(1.0, np.array([600.0, 400.0, 150.0]), RF_DF, freq_mhz=2437.0), SITE, config)
+    loglik = evidence(scan.class_probs, scan.has_class, scan.emitter, prm.class_evidence_weight, prm.class_floor,
+                      emitter_likelihoods(np.ones(1, dtype=bool), prm.emitter_likelihood,
+                                          prm.bearing_emitter_likelihood))
+    lik = np.array(prm.bearing_emitter_likelihood)
+    r = np.exp(logp) @ lik / (np.exp(prior_logp(prm.class_prior, 1)[0]) @ lik)
+    beta = np.array([[0.5], [0.3]])
+    expected = [0.5 / (0.5 + 0.3 * r[1] + 0.2), 0.3 / (0.3 + 0.5 * r[0] + 0.2)]
+    weights = tracker._class_aided(scan, np.arange(1), np.ones(1, dtype=bool), beta, loglik, np.full((2, 1), np.nan))
+    np.testing.assert_allclose(weights[:, 0], expected, rtol=1e-12)
+    assert expected[1] < 0.3 < 0.5 < expected[0]  # the goose loses the bearing to the drone, which gains it
+    keyed = tracker._class_aided(scan, np.arange(1), np.ones(1, dtype=bool), beta, loglik, np.full((2, 1), 0.9))
+    assert np.isnan(keyed).all()
 
 
 def test_a_bearing_without_an_identity_labels_a_track_only_as_far_as_it_is_that_track_s() -> None:

@@ -261,7 +261,7 @@ class Tracker:
         labelled, label_cols = rows[placed], cols[placed]
         if len(labelled):
             weight = carried[labelled, label_cols]
-            aided = self._class_aided(scan, det_index, bearing_only, owned, loglik)[labelled, label_cols]
+            aided = self._class_aided(scan, det_index, bearing_only, owned, loglik, carried)[labelled, label_cols]
             weight = np.where(np.isnan(weight), aided, weight)
             weight = np.where(np.isnan(weight), np.where(bearing_only[det_index[label_cols]],
                                                          owned[labelled, label_cols], 1.0), weight)
@@ -505,8 +505,8 @@ class Tracker:
         clipped at 0; 0 for the columns of other detections and outside the gate.
 
         Clipped, because the class says what does not carry an emitter (a bird), not which drone carries this one:
-        a goose's track that a direction finder's line also crosses loses ``ln(0.6 / 0.12)`` per bearing whether or
-        not a drone's track competes, while a drone's track, an unlabelled one and one that already carries another
+        a goose's track that a direction finder's line also crosses loses ``ln(Σ P_goose ℓ / Σ π ℓ)`` (0.67 with the
+        default likelihoods) per bearing whether or not a drone's track competes, while a drone's track, an unlabelled one and one that already carries another
         emitter (a drone may have several links) are weighed by the fit alone (``_weigh_identities``). Ranking the
         candidates against the likeliest instead left the goose alone against a drone known by another emitter, and
         excluding such drones from the ranking is what let it win (measured on ``mass``: label accuracy 0.996 with
@@ -521,26 +521,29 @@ class Tracker:
         return out
 
     def _class_aided(self, scan: Scan, det_index: NDArray[np.intp], bearing_only: NDArray[np.bool_], beta: Array,
-                     loglik: Array) -> Array:
-        """The probability (N, columns) that each track is the origin of each RF bearing without an identity (the
-        protocol's ``emitter_id`` is optional): its association probability ``beta`` updated by the detection's class
-        evidence, ``β_i r_i / (Σ_k β_k r_k + β_0)``, with r_i the class likelihood ratio of track i against clutter
-        or a new target, whose class mix is the prior (``classify.association_log_ratios``), and β_0 the
-        probability of the latter. NaN for the other columns.
+                     loglik: Array, carried: Array) -> Array:
+        """The weight (N, columns) of each RF bearing's class evidence for each track's label where no identity
+        weighs it (``carried`` NaN: no ``emitter_id``, which the protocol makes optional, or a Remote ID serial
+        that a position report bound): ``w_i = β_i / (β_i + Σ_{k≠i} β_k r_k + β_0)``, with ``beta`` the association
+        probabilities, β_0 = 1 - Σβ that of clutter or a new target, and r_k track k's class likelihood ratio
+        against the latter, whose class mix is the prior (``classify.association_log_ratios``). NaN elsewhere.
 
-        Such a bearing has no history to weigh (``_weigh_identities``), but its one scan already says that a bird
-        carries no emitter: along a direction finder's line through a drone and a goose, the goose's fitting the
-        bearing a little better no longer makes it a drone."""
+        This is the exact mixture weight of ``classify.associated``: the bearing's class likelihood for track i is
+        ``β_i ℓ + Σ_{k≠i} β_k L_k + β_0 L_0``, and the other tracks explain it by their own classes (a bird carries
+        no emitter), so along a direction finder's line through a drone and a goose, the goose's fitting the
+        bearing a little better no longer makes it a drone. Track i's own r_i stays out: putting it in would count
+        the bearing's class twice. Plain β (``step``) is the case r_k = 1. With ``association: gnn`` β is one-hot
+        and the weight 1: hard assignments leave nothing to weigh."""
         out = np.full(beta.shape, np.nan)
-        keyed = np.array([bool(keys) for keys in scan.keys], dtype=bool)[det_index] if scan.keys \
-            else np.zeros(len(det_index), dtype=bool)
-        cols = np.flatnonzero(scan.emitter[det_index] & bearing_only[det_index] & ~keyed)
+        unweighed = np.isnan(carried).all(axis=0)
+        cols = np.flatnonzero(scan.emitter[det_index] & bearing_only[det_index] & unweighed)
         if not len(cols) or not len(self.table):
             return out
         b = beta[:, cols]
-        aided = b * np.exp(classify.association_log_ratios(self.table.label_logp, loglik[det_index[cols]],
-                                                           self.params.class_prior))
-        out[:, cols] = aided / (aided.sum(axis=0) + np.maximum(1.0 - b.sum(axis=0), 0.0))
+        explained = b * np.exp(classify.association_log_ratios(self.table.label_logp, loglik[det_index[cols]],
+                                                               self.params.class_prior))
+        others = explained.sum(axis=0) - explained + np.maximum(1.0 - b.sum(axis=0), 0.0)
+        out[:, cols] = b / np.maximum(b + others, np.finfo(float).tiny)
         return out
 
     def _weigh_identities(self, scan: Scan, det_index: NDArray[np.intp], forced: NDArray[np.bool_], cost: Array,
@@ -648,9 +651,9 @@ class Tracker:
         association probabilities (pairs of negligible β are dropped). A track counts as detected
         (hits, fix time, sensors) when its miss probability is below ½, through the block of its
         most probable detection. Returns the pairs of β ≥ ½ (for labels and identities; at most
-        one per track and per detection), every pair's β (tracks, columns), the detected rows, the columns some track explains
-        (Σβ ≥ ``jpda_explained`` and given to a track by the most likely joint event: they start
-        no track) and the number of detected rows too new for the scan.
+        one per track and per detection), every pair's β (tracks, columns), the detected rows, the
+        columns some track explains (Σβ ≥ ``jpda_explained`` and given to a track by the most likely
+        joint event: they start no track) and the number of detected rows too new for the scan.
         """
         prm, tab = self.params, self.table
         n_columns = cost.shape[1]
@@ -756,7 +759,6 @@ class Tracker:
         known = np.zeros(len(tab), dtype=bool)
         if modes is not None and modes.time == now:
             known[modes.rows] = True
-        known &= tab.t != now  # a row updated since ``_predict`` has moved on: its prediction is stale
         reuse = known[rows] if bearing_modes else known[rows] & ~self._bearings_only(rows)
         x, p = np.empty((len(rows), STATE_DIM)), np.empty((len(rows), STATE_DIM, STATE_DIM))
         if modes is not None and reuse.any():
