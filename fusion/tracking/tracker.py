@@ -224,8 +224,7 @@ class Tracker:
         loglik = classify.evidence(scan.class_probs, scan.has_class, scan.emitter, prm.class_evidence_weight,
                                    prm.class_floor, classify.emitter_likelihoods(
                                        bearing_only, prm.emitter_likelihood, prm.bearing_emitter_likelihood))
-        prior, tracked, carried = self._weigh_identities(scan, det_index, forced, cost, allowed,
-                                                         self._emitter_classes(scan, det_index, allowed, loglik))
+        prior, tracked, carried = self._weigh_identities(scan, det_index, forced, cost, allowed, loglik)
         bound = self._apply_identities(scan, det_index, forced, cost, allowed)
 
         if prm.association != "gnn":
@@ -504,13 +503,14 @@ class Tracker:
         than from clutter or a new target, whose class mix is the prior (``classify.association_log_ratios``),
         clipped at 0; 0 for the columns of other detections and outside the gate.
 
-        Clipped, because the class says what does not carry an emitter (a bird), not which drone carries this one:
-        a goose's track that a direction finder's line also crosses loses ``ln(Σ P_goose ℓ / Σ π ℓ)`` (0.67 with the
-        default likelihoods) per bearing whether or not a drone's track competes, while a drone's track, an unlabelled one and one that already carries another
-        emitter (a drone may have several links) are weighed by the fit alone (``_weigh_identities``). Ranking the
-        candidates against the likeliest instead left the goose alone against a drone known by another emitter, and
-        excluding such drones from the ranking is what let it win (measured on ``mass``: label accuracy 0.996 with
-        this rule, 0.997 with the exclusion, whose goose case failed)."""
+        Clipped, because the class says what does not carry an emitter (a bird), not which drone carries this
+        one: a goose's track that a direction finder's line also crosses loses ``ln(Σ P_goose ℓ / Σ π ℓ)`` (0.67
+        with the default likelihoods) per bearing whether or not a drone's track competes, while a drone's track,
+        an unlabelled one and one that already carries another emitter (a drone may have several links) are
+        weighed by the fit alone (``_weigh_identities``). Ranking the candidates against the likeliest instead left
+        the goose alone against a drone known by another emitter, and excluding such drones from the ranking is
+        what let it win (measured on ``mass``: label accuracy 0.996 with this rule, 0.997 with the exclusion,
+        whose goose case failed)."""
         emitted = np.flatnonzero(scan.emitter[det_index])
         out = np.zeros(allowed.shape)
         if not len(emitted) or not len(self.table):
@@ -535,8 +535,8 @@ class Tracker:
         the bearing's class twice. Plain β (``step``) is the case r_k = 1. With ``association: gnn`` β is one-hot
         and the weight 1: hard assignments leave nothing to weigh."""
         out = np.full(beta.shape, np.nan)
-        unweighed = np.isnan(carried).all(axis=0)
-        cols = np.flatnonzero(scan.emitter[det_index] & bearing_only[det_index] & unweighed)
+        cols = np.flatnonzero(scan.emitter[det_index] & bearing_only[det_index])
+        cols = cols[np.isnan(carried[:, cols]).all(axis=0)]  # no identity weighs them
         if not len(cols) or not len(self.table):
             return out
         b = beta[:, cols]
@@ -547,7 +547,7 @@ class Tracker:
         return out
 
     def _weigh_identities(self, scan: Scan, det_index: NDArray[np.intp], forced: NDArray[np.bool_], cost: Array,
-                          allowed: NDArray[np.bool_], by_class: Array) -> tuple[Array, NDArray[np.bool_], Array]:
+                          allowed: NDArray[np.bool_], loglik: Array) -> tuple[Array, NDArray[np.bool_], Array]:
         """Prior log-odds (N, columns) that each bearing carrying an RF identity comes from each track, from
         the identity's earlier bearings (``association.IdentityEvidence``; 0 for other columns), which
         columns' identities more likely belong to some track than to none (evidence above 0 for a track:
@@ -561,13 +561,13 @@ class Tracker:
         ``cost`` and ``allowed`` are the message's, before ``_apply_identities`` narrows them.
 
         That probability weighs the identity's evidence (its bearings' fit) and its bearings' class log-odds
-        ``by_class`` (``_emitter_classes``, summed over the same memory in ``carriers``) together: an emitter is
-        one target, so its bearings are drone evidence for a track only as far as it is that track. Along a
-        direction finder's line through a drone and a goose both fit, the goose a little better at times, and
-        each bearing, counted whole, was 5:1 for a drone on the goose's label (measured on ``birds``, seed 11:
-        a goose labelled drone for 17 s). The class log-odds change labels only, never the association: weighing
-        every emitter's bearings by the tracks' classes in JPDA as well moved the swarm's tracks (GOSPA
-        41.2 → 45.1 m, ID switches 5 → 7).
+        (``_emitter_classes`` from the detections' class log-likelihoods ``loglik``, summed over the same memory
+        in ``carriers``) together: an emitter is one target, so its bearings are drone evidence for a track only
+        as far as it is that track. Along a direction finder's line through a drone and a goose both fit, the
+        goose a little better at times, and each bearing, counted whole, was 5:1 for a drone on the goose's
+        label (measured on ``birds``, seed 11: a goose labelled drone for 17 s). The class log-odds change labels
+        only, never the association: weighing every emitter's bearings by the tracks' classes in JPDA as well
+        moved the swarm's tracks (GOSPA 41.2 → 45.1 m, ID switches 5 → 7).
         """
         prior, tracked = np.zeros(cost.shape), np.zeros(cost.shape[1], dtype=bool)
         carried = np.full(cost.shape, np.nan)
@@ -589,7 +589,8 @@ class Tracker:
                                                prm.gate_probability)
         history += np.where(allowed[:, cols], log_ratio, self.evidence.outside)
         self.evidence.add(scan.time, keys, numbers, history)
-        classes = self.carriers.history(scan.time, keys, numbers) + by_class[:, cols]
+        classes = self.carriers.history(scan.time, keys, numbers) + self._emitter_classes(scan, det_index, allowed,
+                                                                                          loglik)[:, cols]
         self.carriers.add(scan.time, keys, numbers, classes)
         carried[:, cols] = identity_probabilities(history + classes)
         for key, number in self.evidence.assign(scan.time, numbers):
