@@ -132,6 +132,19 @@ def test_label_accuracy_and_false_drone_tracks() -> None:
     assert evaluate(line_truth([0.0, 1.0]), stray, NOT_DETECTED).false_drone_tracks == 0
 
 
+def test_a_second_track_beside_a_drone_is_a_duplicate_not_a_false_drone_track() -> None:
+    truth = line_truth([0.0, 1.0])  # a drone at x = 0, then 10 m
+    est = Estimates([EstimateFrame(t, ("T-1", "T-2"), np.array([[x, 0.0, 100.0], [x + dx, 0.0, 100.0]]),
+                                   ("drone", "drone")) for t, x, dx in ((0.0, 0.0, 60.0), (1.0, 10.0, 90.0))])
+    ev = evaluate(truth, est, NOT_DETECTED)
+    assert (ev.false_tracks, ev.false_drone_tracks, ev.duplicate_drone_tracks) == (1, 0, 1)
+    # Beyond c of the drone at one time: born of clutter as far as anyone can tell.
+    far = Estimates([EstimateFrame(t, ("T-1", "T-2"), np.array([[x, 0.0, 100.0], [x + dx, 0.0, 100.0]]),
+                                   ("drone", "drone")) for t, x, dx in ((0.0, 0.0, 60.0), (1.0, 10.0, 101.0))])
+    ev = evaluate(truth, far, NOT_DETECTED)
+    assert (ev.false_tracks, ev.false_drone_tracks, ev.duplicate_drone_tracks) == (1, 1, 0)
+
+
 def test_truth_is_interpolated_and_absent_outside_its_samples() -> None:
     truth = line_truth([0.0, 2.0])
     idx, pos = truth.at(0.5)

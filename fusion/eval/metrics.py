@@ -82,6 +82,7 @@ class Evaluation:
     tracks: int
     false_tracks: int
     false_drone_tracks: int
+    duplicate_drone_tracks: int
     label_pairs: int
     label_correct: int
     matched_errors: Array = field(default_factory=lambda: np.zeros(0))
@@ -134,31 +135,36 @@ class _Identity:
     matched: set[str] = field(default_factory=set)
     drone_on_other: set[str] = field(default_factory=set)
     drone_on_nothing: set[str] = field(default_factory=set)
+    drone_beside_drone: set[str] = field(default_factory=set)
     on_drone: set[str] = field(default_factory=set)
     switches: int = 0
     label_pairs: int = 0
     label_correct: int = 0
 
-    def pairs(self, present: NDArray[np.intp], tpos: Array, frame: EstimateFrame) -> list[tuple[int, int, float]]:
-        """(object, estimate index, distance) pairs, preferring to keep earlier pairings."""
-        d = distances(tpos, frame.pos)
+    def pairs(self, present: NDArray[np.intp], d: Array, frame: EstimateFrame) -> list[tuple[int, int, float]]:
+        """(object, estimate index, distance) pairs from the distances ``d`` (objects × estimates), preferring to
+        keep earlier pairings."""
         changed = np.array([[self.last_track.get(i, ident) != ident or self.last_object.get(ident, i) != i
                              for ident in frame.ids] for i in present.tolist()], dtype=bool).reshape(d.shape)
         p = self.params
         rows, cols = identity_assignment(d, changed, p.c, p.p, p.switch_margin_m**p.p)
         return list(zip(present[rows].tolist(), cols.tolist(), d[rows, cols].tolist(), strict=True))
 
-    def add(self, t: float, present: NDArray[np.intp], frame: EstimateFrame,
+    def add(self, t: float, present: NDArray[np.intp], frame: EstimateFrame, d: Array,
             pairs: list[tuple[int, int, float]]) -> None:
-        """Count one time's pairs."""
+        """Count one time's pairs (``d``: the distances they come from, objects × estimates)."""
         self.seen.update(frame.ids)
         assigned = {j: i for i, j, _ in pairs}
+        drones = np.array([self.labels[i] == "drone" for i in present.tolist()], dtype=bool)
+        beside_drone = (d[drones] <= self.params.c).any(axis=0) if drones.any() else np.zeros(len(frame.ids), bool)
         for j, label in enumerate(frame.labels):
             obj = assigned.get(j)
             if obj is not None and self.labels[obj] == "drone":
                 self.on_drone.add(frame.ids[j])
+            elif label == "drone" and obj is not None:
+                self.drone_on_other.add(frame.ids[j])
             elif label == "drone":
-                (self.drone_on_nothing if obj is None else self.drone_on_other).add(frame.ids[j])
+                (self.drone_beside_drone if beside_drone[j] else self.drone_on_nothing).add(frame.ids[j])
         for i in present.tolist():
             self.objects[i].frames += 1
         for i, j, error in pairs:
@@ -180,6 +186,12 @@ class _Identity:
     def false_drone_tracks(self) -> int:
         return len(self.drone_on_other | (self.drone_on_nothing - self.on_drone))
 
+    @property
+    def duplicate_drone_tracks(self) -> int:
+        """Tracks never assigned to any object, labelled drone only within c of a true drone: a second track on a
+        real drone (counted among the false tracks, not among the false drone tracks: not born of clutter)."""
+        return len(self.drone_beside_drone - self.matched - self.drone_on_other - self.drone_on_nothing)
+
 
 def evaluate(truth: Truth, estimates: Estimates, detected: Detected, coverage: Coverage | None = None,
              times: Array | None = None, params: GospaParams = GospaParams(), all_truth: bool = False) -> Evaluation:
@@ -191,7 +203,10 @@ def evaluate(truth: Truth, estimates: Estimates, detected: Detected, coverage: C
     object's assigned track id differs from the one it last had), the time to confirm (first
     assignment), the per-object errors, the false tracks (never assigned to any object), the
     false drone tracks (labelled ``drone`` while assigned to a bird or an aircraft, or while
-    assigned to nothing if never assigned to a drone: born of clutter) and the label accuracy.
+    assigned to nothing and farther than c from every drone if never assigned to a drone: born of
+    clutter), the duplicate drone tracks (never assigned, labelled ``drone`` only within c of a
+    drone: a second track on a real drone, which the identity assignment leaves to the first) and
+    the label accuracy.
     """
     times = evaluation_times(estimates) if times is None else np.asarray(times, dtype=float)
     objects = [ObjectResult(ident, label, detected.first.get(ident), detected.second_sensor.get(ident))
@@ -205,15 +220,17 @@ def evaluate(truth: Truth, estimates: Estimates, detected: Detected, coverage: C
             inside = coverage.contains(tpos)
             present, tpos = present[inside], tpos[inside]
         frame = estimates.at(t)
+        d = distances(tpos, frame.pos)
         g = gospa(tpos, frame.pos, params.c, params.p, params.alpha)
         for name, values in series.items():
             values[k] = getattr(g, name)
         errors.append(g.errors)
-        identity.add(t, present, frame, identity.pairs(present, tpos, frame))
+        identity.add(t, present, frame, d, identity.pairs(present, d, frame))
     return Evaluation(
         params=params, detection_source=detected.source, times=times, objects=objects,
         id_switches=identity.switches, tracks=len(identity.seen), false_tracks=len(identity.seen - identity.matched),
-        false_drone_tracks=identity.false_drone_tracks, label_pairs=identity.label_pairs,
+        false_drone_tracks=identity.false_drone_tracks, duplicate_drone_tracks=identity.duplicate_drone_tracks,
+        label_pairs=identity.label_pairs,
         label_correct=identity.label_correct, matched_errors=np.concatenate(errors) if errors else np.zeros(0),
         **{k: v.astype(int) if k.startswith("n_") else v for k, v in series.items()},  # type: ignore[arg-type]
     )
