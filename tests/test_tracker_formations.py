@@ -82,11 +82,12 @@ def _two_confirmed_tracks() -> Tracker:
 
 
 def test_a_plot_among_detected_tracks_starts_a_track_next_to_a_missed_neighbour() -> None:
-    # T-1 gets its plot; T-2 is missed. The plot at 3,030 m is in T-1's gate (d² 3.4, not its best
-    # plot) and 70 m short of T-2 (d² 18.6: outside its gate, inside 4 gates): a target among tracked
-    # ones, where an undetected neighbour is likelier than one that left its gate. It starts T-3.
+    # T-1 gets its plot; T-2 is missed. The plot at 3,020 m is in T-1's gate (d² 1.3, not its best
+    # plot) and 80 m short of T-2 (d² 20.6 in its nearest mode: outside its gate, inside 4 gates): a target
+    # among tracked ones, where an undetected neighbour is likelier than one that left its gate. It starts T-3.
+    # (At 3,030 m, 70 m short, T-2's turn modes, 8 % each, hold the plot in their gates: d² 15.8 < 16.3.)
     tracker = _two_confirmed_tracks()
-    result = tracker.step(scan("radar", T0 + 4, [radar_plot(3000.0, 45.0), radar_plot(3030.0, 45.0)]))
+    result = tracker.step(scan("radar", T0 + 4, [radar_plot(3000.0, 45.0), radar_plot(3020.0, 45.0)]))
     assert result.updated == ("T-1",)
     assert result.started == ("T-3",)
     assert tracker.table.status.tolist() == [CONFIRMED, CONFIRMED, TENTATIVE]
@@ -123,10 +124,10 @@ def test_a_plot_among_detected_tracks_starts_with_the_nearest_ones_velocity() ->
 
 
 def test_a_track_started_among_a_formation_has_its_neighbours_velocity() -> None:
-    # As above: the plot at 3,030 m lies in detected T-1's gate and starts T-3, with T-1's velocity and its
+    # As above: the plot at 3,020 m lies in detected T-1's gate and starts T-3, with T-1's velocity and its
     # velocity covariance widened by the formation's spread.
     tracker = _two_confirmed_tracks()
-    tracker.step(scan("radar", T0 + 4, [radar_plot(3000.0, 45.0), radar_plot(3030.0, 45.0)]))
+    tracker.step(scan("radar", T0 + 4, [radar_plot(3000.0, 45.0), radar_plot(3020.0, 45.0)]))
     tab = tracker.table
     assert tab.ids == ["T-1", "T-2", "T-3"]
     np.testing.assert_allclose(tab.x[2, 3:], tab.x[0, 3:])

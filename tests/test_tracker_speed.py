@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from scipy.special import logsumexp
 
 from fusion.tracking import MeasurementBlock, Scan, Tracker
-from fusion.tracking.filters import combine, imm_predict, project_covariance
-from fusion.tracking.gating import gate, masked_covariance
+from fusion.tracking.filters import combine, imm_predict
+from fusion.tracking.gating import masked_covariance
 from fusion.tracking.measurements import (
     BEARING,
     POSITION,
@@ -76,15 +77,15 @@ def test_the_plausibility_pre_gate_keeps_every_track_within_its_gate_of_a_detect
         yaw = rng.uniform(0, 2 * math.pi)
         m = np.array([[math.cos(yaw), -math.sin(yaw), 0.0], [math.sin(yaw), math.cos(yaw), 0.0], [0.0, 0.0, 1.0]])
         b = rng.uniform(-2000, 2000, 3)
-        x, p = combine(*imm_predict(tab.xm, tab.pm, tab.mu, 0.5 - tab.t, prm.modes))
+        every = np.arange(len(tab))
+        modes = tracker._predict(every, 0.5)
+        x, p = combine(modes.x, modes.p, modes.c)
         picked = rng.choice(len(tab), 8, replace=False)
         block = _block(rng, model, np.concatenate([x[picked], x[:4] + rng.uniform(-3000, 3000, (4, 6))]), m, b)
         scan = Scan(time=0.5, sensor_id="s", kind=model.name, origin=np.zeros(3), m=m, b=b, blocks=(block,),
                     class_probs=np.zeros((len(block), 4)), has_class=np.zeros(len(block), dtype=bool),
                     emitter=np.zeros(len(block), dtype=bool))
-        z_pred, h = predict_measurement(model, x, m, b)
-        exact = gate(z_pred, project_covariance(h, p), block.z, block.r, block.mask, model.angles, tracker._gates,
-                     wide=prm.initiation_exclusion)
+        exact = tracker._gate(block, modes, x, p, every, scan)  # every mode of every track
         limit = np.where(tab.status != TENTATIVE, prm.initiation_exclusion, 1.0)[:, None] \
             * tracker._gates[block.mask.sum(axis=1)][None, :]
         needed = np.flatnonzero((exact.d2 <= limit).any(axis=1))
@@ -92,6 +93,30 @@ def test_the_plausibility_pre_gate_keeps_every_track_within_its_gate_of_a_detect
         assert set(needed.tolist()) <= set(kept.tolist())
         checked += len(needed)
     assert checked > 20  # the detections did gate with tracks: the test exercised the bound
+
+
+@pytest.mark.parametrize("model", [RADAR, BEARING, POSITION])
+def test_the_batched_mixture_gate_equals_each_pairs_mode_likelihoods(model: MeasurementModel) -> None:
+    """``Tracker._gate``'s cost, for every pair within the initiation exclusion, is ``-2 ln Σ_r c_r l_r - ln|R|``
+    with ``l_r`` the mode likelihoods ``_posteriors`` computes for that pair alone (the update's own numbers)."""
+    rng = np.random.default_rng({"radar": 6, "bearing": 7, "position": 8}[model.name])
+    tracker = _tracker(rng, 30)
+    tab = tracker.table
+    m, b = np.eye(3), np.array([100.0, -200.0, 0.0])
+    every = np.arange(len(tab))
+    modes = tracker._predict(every, 0.5)
+    x, p = combine(modes.x, modes.p, modes.c)
+    block = _block(rng, model, x[:10], m, b)
+    scan = Scan(time=0.5, sensor_id="s", kind=model.name, origin=np.zeros(3), m=m, b=b, blocks=(block,),
+                class_probs=np.zeros((len(block), 4)), has_class=np.zeros(len(block), dtype=bool),
+                emitter=np.zeros(len(block), dtype=bool))
+    g = tracker._gate(block, modes, x, p, every, scan)
+    rows, dets = np.nonzero(np.isfinite(g.d2))
+    assert len(rows) >= 10 and g.inside.any()
+    loglik = tracker._posteriors(block, rows, dets, modes, scan)[2]
+    log_r = np.linalg.slogdet(masked_covariance(block.r[dets], block.mask[dets]))[1]
+    expected = -2.0 * logsumexp(np.log(modes.c[rows]) + loglik, axis=1) - log_r
+    np.testing.assert_allclose(g.cost[rows, dets], expected, rtol=1e-9, atol=1e-9)
 
 
 def test_masked_covariance_replaces_absent_components_by_the_identity_and_copies_a_full_mask() -> None:

@@ -135,8 +135,8 @@ def test_mahalanobis_gate_by_hand_with_masks_and_azimuth_wrap() -> None:
     np.testing.assert_allclose(g.d2[0], [2.0, 9.0, 12.25, 1.0])
     assert thresholds[2] == pytest.approx(chi2.ppf(0.99, 2))
     assert g.inside[0].tolist() == [True, True, False, True]
-    np.testing.assert_allclose(g.log_det_ratio[0, :3], np.log(36.0))
-    assert g.log_det_ratio[0, 3] == pytest.approx(np.log(4.0))
+    np.testing.assert_allclose(g.cost[0, :3] - g.d2[0, :3], np.log(36.0))  # d² + ln|S| - ln|R|
+    assert g.cost[0, 3] - g.d2[0, 3] == pytest.approx(np.log(4.0))
 
     wrapped = gate(np.array([[-np.pi + 0.01, 0.0]]), hph, np.array([[np.pi - 0.01, 0.0]]), r[:1], mask[:1],
                    angles=(0,), thresholds=thresholds)
@@ -146,6 +146,35 @@ def test_mahalanobis_gate_by_hand_with_masks_and_azimuth_wrap() -> None:
     narrow = gate(z_pred, hph, z, r, mask, angles=(), thresholds=thresholds, wide=1.0)
     assert narrow.d2[0, :2].tolist() == [2.0, 9.0] and np.isinf(narrow.d2[0, 2])
     assert narrow.inside.tolist() == g.inside.tolist()
+
+
+def test_a_plot_that_only_the_hover_mode_predicts_is_gated_with_the_mixture_likelihood() -> None:
+    # Two modes of one track: CV (c = 0.98) at 0 with HPHᵀ = 3 I, hover (0.02) at (10, 0) with I; R = I.
+    # Moment matching gives mean (0.2, 0) and variance 0.98·(3 + 0.2²) + 0.02·(1 + 9.8²) + 1 = 5.92 along x:
+    # d² = 9.8² / 5.92 = 16.2 > χ²₂(0.99) = 9.21, outside. The hover mode predicts the plot exactly.
+    z_pred = np.array([[[0.0, 0.0], [10.0, 0.0]]])
+    hph = np.array([[np.eye(2) * 3.0, np.eye(2)]])
+    weights = np.array([[0.98, 0.02]])
+    z, r, mask = np.array([[10.0, 0.0]]), np.eye(2)[None], np.ones((1, 2), dtype=bool)
+    thresholds = chi2_gates(0.99)
+    assert 9.8**2 / (0.98 * (3.0 + 0.2**2) + 0.02 * (1.0 + 9.8**2) + 1.0) > thresholds[2]
+    g = gate(z_pred, hph, z, r, mask, (), thresholds, wide=4.0, weights=weights, floor=0.001)
+    assert g.inside.tolist() == [[True]] and g.d2[0, 0] == 0.0  # the hover's own gate holds it
+    # Per mode, d² + ln|S| - ln|R|: 100/4 + ln 16 (CV, S = 4 I) and 0 + ln 4 (hover, S = 2 I); the cost is
+    # -2 ln of their c-weighted sum of e^(-cost/2): the mixture's, on the same cell √|2πR| as one Gaussian's.
+    mixture = 0.98 * math.exp(-12.5) / 4.0 + 0.02 / 2.0
+    assert g.cost[0, 0] == pytest.approx(-2.0 * math.log(mixture), rel=1e-12)
+    # Within one gate of the hover only, the CV mode (25 > 9.21 on x alone) still counts: the pair passed the pre-gate.
+    narrow = gate(z_pred, hph, z, r, mask, (), thresholds, wide=1.0, weights=weights, floor=0.001)
+    assert narrow.cost[0, 0] == g.cost[0, 0]
+    # A mode below the floor counts in the likelihood but opens no gate: the CV's d² decides.
+    rare = gate(z_pred, hph, z, r, mask, (), thresholds, wide=4.0, weights=weights, floor=0.05)
+    assert rare.inside.tolist() == [[False]] and rare.d2[0, 0] == 25.0 and rare.cost[0, 0] == g.cost[0, 0]
+    # One mode of weight 1 is the plain gate, bit for bit.
+    one = gate(z_pred[:, :1], hph[:, :1], z, r, mask, (), thresholds, wide=4.0, weights=np.ones((1, 1)))
+    plain = gate(z_pred[:, 0], hph[:, 0], z, r, mask, (), thresholds, wide=4.0)
+    assert one.d2.tolist() == plain.d2.tolist() == [[25.0]]
+    assert one.cost.tolist() == plain.cost.tolist() == [[25.0 + math.log(16.0)]]
 
 
 def test_gnn_beats_greedy_and_respects_non_assignment_and_gates() -> None:

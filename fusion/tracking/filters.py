@@ -8,8 +8,9 @@ IMM (Blom & Bar-Shalom; Bar-Shalom, Li & Kirubarajan 11.6): each track keeps one
 mode and the mode probabilities μ. Before a prediction the modes are mixed through the
 Markov transition matrix Π(dt); after an update μ is reweighted by each mode's measurement
 likelihood. Every mode here shares the 6-state (CV, coordinated turns of fixed rate, hover), so
-mixing is a plain weighted sum. The combined (moment-matched) estimate is what is gated,
-published and managed. Tracks that only bearings see use a slower chain (``slower_switching``).
+mixing is a plain weighted sum. The combined (moment-matched) estimate is what is published and
+managed; gating and association use the modes themselves (``gating.gate``). Tracks that only
+bearings see use a slower chain (``slower_switching``).
 """
 
 from __future__ import annotations

@@ -4,6 +4,16 @@ For tracks i and detections j: ``S_ij = H_i P_i H_iᵀ + R_j`` and ``d²_ij = y_
 Components a detection does not carry (masked) get a zero innovation and a unit, uncoupled
 block in S, so they add nothing to d² or to ln|S|, and the chi² gate uses the number of
 present components as its degrees of freedom.
+
+An IMM track predicts a mixture of Gaussians, one per motion mode r with probability c_r, each
+linearised at its own prediction: its likelihood for a detection is ``p(z) = Σ_r c_r N(z; ẑ_r, S_r)``
+and its gate the union of the χ² gates of its modes of probability at least ``floor``. Each such
+mode's gate holds its own measurements with the gate probability Pg, so the union holds the
+mixture's with at least Pg less the probability of the modes left out; a target that stops or
+turns hard, which only its hover or turn mode predicts, stays in its track's gate instead of
+falling outside the moment-matched Gaussian's. (Gating on a level of the mixture's density instead,
+the mixture of the modes' densities on their own gates, a smaller region within this union, was
+measured worse on the swarm: 9 ID switches against 5 before and 3 with the union.)
 """
 
 from __future__ import annotations
@@ -30,8 +40,11 @@ def chi2_gates(probability: float, max_dim: int = 6) -> Array:
 class Gating:
     """Everything the assignment needs for tracks × detections of one model."""
 
-    d2: Array  # (N, M) squared Mahalanobis distances; inf for pairs the marginal pre-gate ruled out
-    log_det_ratio: Array  # (N, M) ln|S| - ln|R| ≥ 0: how much wider than the sensor the track looks
+    #: (N, M) squared Mahalanobis distances (a mixture's: of its nearest gating mode); inf beyond the pre-gate
+    d2: Array
+    #: (N, M) the association cost ``-2 ln(p(z) √|2πR|)``: p the track's predicted density of the detection, √|2πR| the
+    #: sensor's resolution cell; ``d² + ln|S| - ln|R|`` for one Gaussian. inf beyond the pre-gate
+    cost: Array
     inside: NDArray[np.bool_]  # (N, M) within the chi² gate
 
 
@@ -57,34 +70,51 @@ def innovations(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.
 
 
 def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
-         angles: tuple[int, ...], thresholds: Array, wide: float = 1.0) -> Gating:
-    """Gate predicted measurements z_pred (N, m) with projected covariances HPHᵀ (N, m, m)
-    against detections z (M, m) with covariances R (M, m, m) and component masks (M, m).
+         angles: tuple[int, ...], thresholds: Array, wide: float = 1.0, weights: Array | None = None,
+         floor: float = 0.0) -> Gating:
+    """Gate predicted measurements z_pred (N, m) with projected covariances HPHᵀ (N, m, m) against
+    detections z (M, m) with covariances R (M, m, m) and component masks (M, m); or, with mode
+    ``weights`` (N, K) summing to 1, tracks that predict a mixture of K Gaussians, z_pred (N, K, m)
+    and HPHᵀ (N, K, m, m), whose gate is the union of those of the modes of weight at least ``floor``.
 
-    A cheap exact pre-gate comes first: for any single component i, d² ≥ y_i² / S_ii, so a
-    pair whose worst component already exceeds ``wide`` times its gate cannot be within
-    ``wide`` gates, and only the remaining pairs get the full m×m solve. ``d2`` is exact for
-    every pair within ``wide`` gates (callers may look that far) and inf beyond.
+    A cheap exact pre-gate comes first: for any single component i, d²_r ≥ y_i² / S_ii, so a
+    pair whose worst component already exceeds ``wide`` times its gate in every mode is within
+    ``wide`` gates of none, and only the remaining pairs get the full m×m solves, of every mode.
+    ``d2`` and ``cost`` are exact for every pair within ``wide`` gates of a mode (callers may look that
+    far) and inf beyond.
     """
+    if weights is None:
+        z_pred, hph, weights = z_pred[:, None], hph[:, None], np.ones((len(z_pred), 1))
     n, m = len(z_pred), len(z)
     dof = mask.sum(axis=1)
-    y_all = z[None, :, :] - z_pred[:, None, :]
+    y_all = z[None, None, :, :] - z_pred[:, :, None, :]  # (N, K, M, m)
     if angles:
         idx = list(angles)
         y_all[..., idx] = wrap_angle(y_all[..., idx])
-    var = np.diagonal(hph, axis1=1, axis2=2)[:, None, :] + np.diagonal(r, axis1=1, axis2=2)[None, :, :]
-    bound = np.where(mask[None], y_all * y_all / var, 0.0).max(axis=2, initial=0.0)
+    var = (np.diagonal(hph, axis1=2, axis2=3)[:, :, None, :]
+           + np.diagonal(r, axis1=1, axis2=2)[None, None, :, :])
+    bound = np.where(mask[None, None], y_all * y_all / var, 0.0).max(axis=3, initial=0.0).min(axis=1)
     limit = thresholds[dof]
     rows, cols = np.nonzero(bound <= wide * limit[None, :])
-    kept = mask[cols]
-    y = np.where(kept, y_all[rows, cols], 0.0)  # = innovations(...)[0], already wrapped
-    s = masked_covariance(hph[rows] + r[cols], kept)
+    kept = mask[cols][:, None, :]
+    y = np.where(kept, y_all[rows, :, cols], 0.0)  # (p, K, m) = innovations(...)[0], already wrapped
+    s = masked_covariance(hph[rows] + r[cols][:, None], kept)
+    d2_modes = np.einsum("pki,pki->pk", y, np.linalg.solve(s, y[..., None])[..., 0])
+    cost_modes = d2_modes + (np.linalg.slogdet(s)[1]
+                             - np.linalg.slogdet(masked_covariance(r, mask))[1][cols][:, None])
+    cost = np.full((n, m), np.inf)
+    cost[rows, cols] = _neg2_log_sum_exp(np.log(np.maximum(weights[rows], np.finfo(float).tiny)), cost_modes)
     d2 = np.full((n, m), np.inf)
-    d2[rows, cols] = np.einsum("ki,ki->k", y, np.linalg.solve(s, y[..., None])[..., 0])
-    log_det_ratio = np.zeros((n, m))
-    log_det_ratio[rows, cols] = np.linalg.slogdet(s)[1] - np.linalg.slogdet(masked_covariance(r, mask))[1][cols]
+    d2[rows, cols] = np.where(weights[rows] >= floor, d2_modes, np.inf).min(axis=1)
     inside = (d2 <= limit[None, :]) & (dof > 0)[None, :]
-    return Gating(d2=d2, log_det_ratio=log_det_ratio, inside=inside)
+    return Gating(d2=d2, cost=cost, inside=inside)
+
+
+def _neg2_log_sum_exp(log_weight: Array, value: Array) -> Array:
+    """``-2 ln Σ_k exp(log_weight_k - value_k / 2)`` over the last axis, shifted by the smallest value so that
+    one term of weight 1 gives its value exactly."""
+    low = value.min(axis=-1, initial=np.inf, keepdims=True)
+    return low[..., 0] - 2.0 * np.log(np.exp(log_weight - 0.5 * (value - low)).sum(axis=-1))
 
 
 def plausible(pos: Array, var: Array, offset: Array, z: Array, r: Array, mask: NDArray[np.bool_],

@@ -6,7 +6,9 @@ A step, all in array operations over tracks × detections:
 2. batched prediction of every track to the scan time (tracks already newer than the scan
    are retrodicted, only to recognise their detections; tracks that only bearings see switch
    modes more slowly, ``_imm_predict``);
-3. per measurement model, batched innovations, covariances and chi² gates;
+3. per measurement model, batched innovations, covariances and chi² gates of every IMM mode, each linearised at its
+   own prediction: a pair's likelihood is the modes' mixture, its gate the union of the gates of the modes that are
+   not negligible (``gating.gate``), so a target that stops or turns hard stays in its own track's gate;
 4. one association over all detections of the message, with Remote ID serials forcing their bound
    track and each RF identity's earlier bearings weighing its bearing's pairs (``_weigh_identities``):
    JPDA by default (``fusion.tracking.jpda``: association probabilities per gated pair),
@@ -206,13 +208,13 @@ class Tracker:
         modes = self._predict(near, scan.time)
         x_pred, p_pred = combine(modes.x[near], modes.p[near], modes.c[near])
 
-        gated = [self._gate(block, x_pred, p_pred, near, scan) for block in scan.blocks]
+        gated = [self._gate(block, modes, x_pred, p_pred, near, scan) for block in scan.blocks]
         offsets = np.concatenate([[0], np.cumsum([len(block) for block in scan.blocks])]).astype(np.intp)
         n_columns = int(offsets[-1])
         cost = np.zeros((len(tab), n_columns))
         allowed = np.zeros((len(tab), n_columns), dtype=bool)
         for b, (block, g) in enumerate(zip(scan.blocks, gated)):
-            cost[:, offsets[b]:offsets[b + 1]] = g.d2 + g.log_det_ratio
+            cost[:, offsets[b]:offsets[b + 1]] = g.cost
             allowed[:, offsets[b]:offsets[b + 1]] = g.inside
         det_index = np.concatenate([block.index for block in scan.blocks]) if scan.blocks \
             else np.zeros(0, dtype=np.intp)
@@ -389,7 +391,11 @@ class Tracker:
         the IMM mean is within ``min(ω a², 3a)·(|v| + √tr P_vv)`` of the constant-velocity
         position (ω the fastest turn, or 1/τ of a hover or an altitude hold whose velocity decays with time
         constant τ; twice the mode's deviation), and the trace of the predicted
-        position covariance is below ``5 (tr P_pp + a² tr P_vv) + 2 offset² + tr Q_pp``.
+        position covariance is below ``5 (tr P_pp + a² tr P_vv) + 2 offset² + tr Q_pp``. The gate is per mode
+        (``_gate``), so both must hold for every mode: the offset does (twice every mode's deviation), and the
+        covariance bound in practice (the modes share every measurement, so their covariances differ by little more
+        than their process noise, which ``tr Q_pp`` takes at the largest mode's; checked against the per-mode gate by
+        ``test_the_plausibility_pre_gate_keeps_every_track_within_its_gate_of_a_detection``).
         Below ``_PREGATE_MIN_TRACKS`` tracks the bound costs more than it saves: all rows are kept.
         """
         tab, prm = self.table, self.params
@@ -446,21 +452,26 @@ class Tracker:
         tab = self.table
         return tab.t[rows] - tab.t_point[rows] > self.params.sensor_recent_s
 
-    def _gate(self, block: MeasurementBlock, x_pred: Array, p_pred: Array, rows: NDArray[np.intp],
+    def _gate(self, block: MeasurementBlock, modes: _Modes, x_pred: Array, p_pred: Array, rows: NDArray[np.intp],
               scan: Scan) -> Gating:
-        """Gate the (combined) predicted tracks of ``rows`` against every detection of one block; other
-        rows are beyond every gate."""
+        """Gate the predicted tracks of ``rows`` against every detection of one block, their IMM modes as a mixture,
+        each linearised at its own prediction (``gating.gate``: the modes' mixture likelihood, the union of the gates
+        of the modes of probability at least 1 - ``gate_probability``, whose loss is then within the gate's own);
+        ``x_pred``, ``p_pred``: their combined states. Other rows are beyond every gate."""
         n, m = len(self.table), len(block)
-        d2, log_det_ratio, inside = np.full((n, m), np.inf), np.zeros((n, m)), np.zeros((n, m), dtype=bool)
+        d2, cost, inside = np.full((n, m), np.inf), np.full((n, m), np.inf), np.zeros((n, m), dtype=bool)
         if len(rows):
-            z_pred, h = predict_measurement(block.model, x_pred, scan.m, scan.b)
-            g = gate(z_pred, project_covariance(h, p_pred), block.z, block.r, block.mask, block.model.angles,
-                     self._gates, wide=max(self.params.initiation_exclusion, 1.0))
-            d2[rows], log_det_ratio[rows], inside[rows] = g.d2, g.log_det_ratio, g.inside
+            k, n_modes = len(rows), modes.x.shape[1]
+            z_pred, h = predict_measurement(block.model, modes.x[rows].reshape(k * n_modes, STATE_DIM), scan.m, scan.b)
+            hph = project_covariance(h, modes.p[rows].reshape(k * n_modes, STATE_DIM, STATE_DIM))
+            g = gate(z_pred.reshape(k, n_modes, -1), hph.reshape(k, n_modes, *hph.shape[1:]), block.z, block.r,
+                     block.mask, block.model.angles, self._gates, wide=max(self.params.initiation_exclusion, 1.0),
+                     weights=modes.c[rows], floor=1.0 - self.params.gate_probability)
+            d2[rows], cost[rows], inside[rows] = g.d2, g.cost, g.inside
             if block.model is BEARING:  # a bearing has no range of its own: the sensor's coverage bounds it
                 beyond = rows[self._beyond_coverage(x_pred, p_pred, scan)]
-                d2[beyond], inside[beyond] = np.inf, False
-        return Gating(d2=d2, log_det_ratio=log_det_ratio, inside=inside)
+                d2[beyond], cost[beyond], inside[beyond] = np.inf, np.inf, False
+        return Gating(d2=d2, cost=cost, inside=inside)
 
     def _beyond_coverage(self, x: Array, p: Array, scan: Scan) -> NDArray[np.bool_]:
         """Which tracks (states ``x``, covariances ``p``) lie surely beyond the scan's sensor range: farther
