@@ -119,7 +119,8 @@ class FusionConfig(_Frozen):
 
     #: Probability that the true detection falls inside the gate (chi² gate per dimension count).
     gate_probability: Probability = 0.999
-    #: Cost of leaving a track or a detection unassigned in GNN (in units of d² + ln|S R⁻¹|).
+    #: Cost of leaving a track or a detection unassigned in GNN (in the association cost's units, -2 ln(p(z) √|2πR|):
+    #: d² + ln|S R⁻¹| for one Gaussian).
     non_assignment_cost: PositiveFloat = 20.0
     #: Association per sensor message: "gnn" (one optimal assignment), "jpda" (joint probabilistic
     #: data association: every track is updated with all its gated detections, weighted by their

@@ -38,7 +38,8 @@ def _spd(rng: np.random.Generator, n: int, scale: np.ndarray) -> np.ndarray:
 
 
 def _tracker(rng: np.random.Generator, n: int) -> Tracker:
-    """A tracker with n tracks of random IMM states (modes spread apart), covariances and times."""
+    """A tracker with n tracks of random IMM states (modes spread apart: a third of the tracks by 10σ, with
+    mode probabilities down to a few thousandths), covariances and times."""
     tracker = Tracker()
     tab = tracker.table
     x = np.concatenate([rng.uniform(-4000, 4000, (n, 2)), rng.uniform(0, 300, (n, 1)),
@@ -46,9 +47,10 @@ def _tracker(rng: np.random.Generator, n: int) -> Tracker:
     scale = 10.0 ** rng.uniform(0, 4, n)
     r = len(tracker.params.modes)
     tab.add(x, _spd(rng, n, scale), tracker.params.initial_mode_p, 0.0, np.log(np.full((n, 4), 0.25)), "s")
-    tab.xm = tab.xm + rng.normal(size=tab.xm.shape) * np.sqrt(scale)[:, None, None] * 0.3
+    spread = np.where(rng.random(n) < 1.0 / 3.0, 10.0, 0.3)
+    tab.xm = tab.xm + rng.normal(size=tab.xm.shape) * (np.sqrt(scale) * spread)[:, None, None]
     tab.pm = np.stack([_spd(rng, n, scale) for _ in range(r)], axis=1)
-    tab.mu = rng.dirichlet(np.ones(r), n)
+    tab.mu = 0.99 * rng.dirichlet(np.full(r, 0.3), n) + 0.01 / r
     tab.x, tab.p = combine(tab.xm, tab.pm, tab.mu)
     tab.t = rng.uniform(-6.0, 1.0, n)
     tab.status = np.where(rng.random(n) < 0.5, CONFIRMED, TENTATIVE).astype(np.int8)
@@ -81,7 +83,9 @@ def test_the_plausibility_pre_gate_keeps_every_track_within_its_gate_of_a_detect
         modes = tracker._predict(every, 0.5)
         x, p = combine(modes.x, modes.p, modes.c)
         picked = rng.choice(len(tab), 8, replace=False)
-        block = _block(rng, model, np.concatenate([x[picked], x[:4] + rng.uniform(-3000, 3000, (4, 6))]), m, b)
+        at_modes = modes.x[picked, rng.integers(0, modes.x.shape[1], len(picked))]  # a mode's own prediction
+        block = _block(rng, model, np.concatenate([x[picked], at_modes, x[:4] + rng.uniform(-3000, 3000, (4, 6))]),
+                       m, b)
         scan = Scan(time=0.5, sensor_id="s", kind=model.name, origin=np.zeros(3), m=m, b=b, blocks=(block,),
                     class_probs=np.zeros((len(block), 4)), has_class=np.zeros(len(block), dtype=bool),
                     emitter=np.zeros(len(block), dtype=bool))
@@ -191,3 +195,29 @@ def test_carried_states_equal_a_new_prediction_exactly() -> None:
     fresh_x, fresh_p = combine(*imm_predict(tab.xm, tab.pm, tab.mu, now - tab.t, prm.modes))
     np.testing.assert_array_equal(x, fresh_x)
     np.testing.assert_array_equal(p, fresh_p)
+
+
+def test_the_plausibility_pre_gate_keeps_a_track_whose_improbable_mode_holds_a_report() -> None:
+    """A tentative track whose modes sit at one point (σ 2 m), but for the hover (probability 0.002, above the gating
+    floor of 0.001) 70 m east; a position report at the hover: the hover's gate holds it (d² = 0), so the pre-gate
+    must keep the track although the combined state puts the report 20σ away."""
+    tracker = _tracker(np.random.default_rng(0), 30)  # enough tracks for the pre-gate to act
+    tab = tracker.table
+    tab.xm[0] = np.array([0.0, 0.0, 100.0, 0.0, 0.0, 0.0])
+    tab.xm[0, 3, 0] = 70.0
+    tab.pm[0] = np.diag([4.0, 4.0, 4.0, 1.0, 1.0, 1.0])
+    tab.mu[0] = [0.818, 0.09, 0.09, 0.002]
+    tab.t[0], tab.status[0] = 0.5, TENTATIVE
+    tab.x, tab.p = combine(tab.xm, tab.pm, tab.mu)
+    mask = np.zeros((1, 6), dtype=bool)
+    mask[:, :3] = True
+    block = MeasurementBlock(POSITION, np.array([[70.0, 0.0, 100.0, 0.0, 0.0, 0.0]]), mask,
+                             np.diag([25.0] * 3 + [4.0] * 3)[None].copy(), np.arange(1))
+    scan = Scan(time=0.5, sensor_id="s", kind="position", origin=np.zeros(3), m=np.eye(3), b=np.zeros(3),
+                blocks=(block,), class_probs=np.zeros((1, 4)), has_class=np.zeros(1, dtype=bool),
+                emitter=np.zeros(1, dtype=bool))
+    every = np.arange(len(tab))
+    modes = tracker._predict(every, 0.5)
+    exact = tracker._gate(block, modes, *combine(modes.x, modes.p, modes.c), every, scan)
+    assert exact.inside[0, 0] and exact.d2[0, 0] == pytest.approx(0.0, abs=1e-9)
+    assert 0 in tracker._plausible(scan).tolist()

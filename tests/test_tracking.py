@@ -177,6 +177,24 @@ def test_a_plot_that_only_the_hover_mode_predicts_is_gated_with_the_mixture_like
     assert one.cost.tolist() == plain.cost.tolist() == [[25.0 + math.log(16.0)]]
 
 
+def test_the_mixture_gate_survives_a_diverged_mode_a_far_plot_and_a_floor_above_every_weight() -> None:
+    z, r, mask, thresholds = np.array([[10.0, 0.0]]), np.eye(2)[None], np.ones((1, 2), dtype=bool), chi2_gates(0.99)
+    # A diverged mode below the floor predicts nothing: the pair is gated by the other mode, with its cost alone.
+    with np.errstate(invalid="ignore"):
+        diverged = gate(np.array([[[10.0, 0.0], [0.0, 0.0]]]), np.array([[np.eye(2), np.full((2, 2), np.inf)]]), z,
+                        r, mask, (), thresholds, weights=np.array([[0.9995, 0.0005]]), floor=0.001)
+    assert diverged.inside.tolist() == [[True]]  # d² 0 and cost ln|2I| - ln|I| = ln 4 for the finite mode
+    assert diverged.cost[0, 0] == pytest.approx(math.log(4.0) - 2.0 * math.log(0.9995), rel=1e-12)
+    # Far beyond both modes, the cost is still the mixture's: -2 ln(c₂ e^(-800)) with c₁'s term underflowing.
+    far = gate(np.array([[[-1590.0, 0.0], [-30.0, 0.0]]]), np.array([[np.zeros((2, 2)), np.zeros((2, 2))]]), z, r,
+               mask, (), thresholds, wide=1e9, weights=np.array([[1e-300, 1.0]]))
+    assert far.cost[0, 0] == pytest.approx(1600.0, rel=1e-12)
+    # A floor above every weight (gate probability 0.7, two equal modes): the most probable modes still gate.
+    equal = gate(np.array([[[10.0, 0.0], [40.0, 0.0]]]), np.array([[np.eye(2), np.eye(2)]]), z, r, mask, (),
+                 thresholds, weights=np.array([[0.5, 0.5]]), floor=0.3 + 0.5)
+    assert equal.inside.tolist() == [[True]] and equal.d2[0, 0] == 0.0
+
+
 def test_gnn_beats_greedy_and_respects_non_assignment_and_gates() -> None:
     cost = np.array([[1.0, 2.0, 50.0], [2.0, 8.0, 50.0], [50.0, 50.0, 3.0]])
     allowed = np.ones((3, 3), dtype=bool)

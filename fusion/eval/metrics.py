@@ -190,7 +190,7 @@ class _Identity:
     def duplicate_drone_tracks(self) -> int:
         """Tracks never assigned to any object, labelled drone only within c of a true drone: a second track on a
         real drone (counted among the false tracks, not among the false drone tracks: not born of clutter)."""
-        return len(self.drone_beside_drone - self.matched - self.drone_on_other - self.drone_on_nothing)
+        return len(self.drone_beside_drone - self.matched - self.drone_on_nothing)
 
 
 def evaluate(truth: Truth, estimates: Estimates, detected: Detected, coverage: Coverage | None = None,

@@ -43,7 +43,7 @@ class Gating:
     #: (N, M) squared Mahalanobis distances (a mixture's: of its nearest gating mode); inf beyond the pre-gate
     d2: Array
     #: (N, M) the association cost ``-2 ln(p(z) √|2πR|)``: p the track's predicted density of the detection, √|2πR| the
-    #: sensor's resolution cell; ``d² + ln|S| - ln|R|`` for one Gaussian. inf beyond the pre-gate
+    #: sensor's resolution cell; ``d² + ln|S| - ln|R|`` for one Gaussian. inf beyond the pre-gate (``gate``)
     cost: Array
     inside: NDArray[np.bool_]  # (N, M) within the chi² gate
 
@@ -102,19 +102,26 @@ def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
     d2_modes = np.einsum("pki,pki->pk", y, np.linalg.solve(s, y[..., None])[..., 0])
     cost_modes = d2_modes + (np.linalg.slogdet(s)[1]
                              - np.linalg.slogdet(masked_covariance(r, mask))[1][cols][:, None])
+    finite = np.isfinite(cost_modes)  # a diverged mode (NaN or infinite state) predicts nothing
+    d2_modes, cost_modes = np.where(finite, d2_modes, np.inf), np.where(finite, cost_modes, np.inf)
     cost = np.full((n, m), np.inf)
     cost[rows, cols] = _neg2_log_sum_exp(np.log(np.maximum(weights[rows], np.finfo(float).tiny)), cost_modes)
+    # The most probable mode gates whatever the floor (a floor above every weight would gate nothing).
+    gating_mode = (weights >= floor) | (weights == weights.max(axis=1, keepdims=True))
     d2 = np.full((n, m), np.inf)
-    d2[rows, cols] = np.where(weights[rows] >= floor, d2_modes, np.inf).min(axis=1)
+    d2[rows, cols] = np.where(gating_mode[rows], d2_modes, np.inf).min(axis=1)
     inside = (d2 <= limit[None, :]) & (dof > 0)[None, :]
     return Gating(d2=d2, cost=cost, inside=inside)
 
 
 def _neg2_log_sum_exp(log_weight: Array, value: Array) -> Array:
-    """``-2 ln Σ_k exp(log_weight_k - value_k / 2)`` over the last axis, shifted by the smallest value so that
-    one term of weight 1 gives its value exactly."""
-    low = value.min(axis=-1, initial=np.inf, keepdims=True)
-    return low[..., 0] - 2.0 * np.log(np.exp(log_weight - 0.5 * (value - low)).sum(axis=-1))
+    """``-2 ln Σ_k exp(log_weight_k - value_k / 2)`` over the last axis, shifted by the largest term (no term
+    underflows that matters; one term of weight 1 gives its value exactly); inf where every value is inf."""
+    term = log_weight - 0.5 * value
+    top = term.max(axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return -2.0 * (top[..., 0] + np.log(np.exp(term - top).sum(axis=-1)))
 
 
 def plausible(pos: Array, var: Array, offset: Array, z: Array, r: Array, mask: NDArray[np.bool_],

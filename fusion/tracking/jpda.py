@@ -40,14 +40,15 @@ MAX_LOG_RATIO = 40.0
 
 def log_likelihood_ratios(cost: Array, detection_probability: float, clutter_density: float,
                           gate_probability: float) -> Array:
-    """``ln L_ij`` (N, M) from the GNN cost ``d² + ln|S| - ln|R|`` (meaningful inside the gate only)."""
+    """``ln L_ij`` (N, M) from the association cost ``-2 ln(p(z) √|2πR|)`` (``gating.Gating.cost``; ``d² + ln|S| -
+    ln|R|`` for one Gaussian; meaningful inside the gate only)."""
     log_odds = math.log(detection_probability / (clutter_density * (1.0 - detection_probability * gate_probability)))
     return log_odds - 0.5 * cost
 
 
 def likelihood_ratios(cost: Array, allowed: NDArray[np.bool_], detection_probability: float,
                       clutter_density: float, gate_probability: float) -> Array:
-    """``L_ij`` (N, M) of every gated pair from the GNN cost ``d² + ln|S| - ln|R|``; 0 outside the gate.
+    """``L_ij`` (N, M) of every gated pair from the association cost (``gating.Gating.cost``); 0 outside the gate.
 
     ``ln L`` is capped at ``MAX_LOG_RATIO`` so that a product over 16 pairs stays finite (a pair
     that likely already has a miss probability below e⁻⁶⁰).

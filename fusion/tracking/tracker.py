@@ -392,10 +392,13 @@ class Tracker:
         position (ω the fastest turn, or 1/τ of a hover or an altitude hold whose velocity decays with time
         constant τ; twice the mode's deviation), and the trace of the predicted
         position covariance is below ``5 (tr P_pp + a² tr P_vv) + 2 offset² + tr Q_pp``. The gate is per mode
-        (``_gate``), so both must hold for every mode: the offset does (twice every mode's deviation), and the
-        covariance bound in practice (the modes share every measurement, so their covariances differ by little more
-        than their process noise, which ``tr Q_pp`` takes at the largest mode's; checked against the per-mode gate by
-        ``test_the_plausibility_pre_gate_keeps_every_track_within_its_gate_of_a_detection``).
+        (``_gate``), and a mode of small probability may lie far from the combined state, so both bounds take every
+        mode: the variances are the largest of any mode's (and the combined), and the modes' spread about the
+        combined state (per axis, the largest deviation of any mode: ``s_p`` in position, ``s_v`` in velocity)
+        widens the offset by ``s_p + a s_v`` and the speed in it by ``s_v``, and the variance by ``20 (s_p² + a² s_v²)``
+        (the mixing's spread term, up to twice the deviation per axis, carried like a covariance). Checked against
+        the per-mode gate, with modes of tiny probability far out, by
+        ``test_the_plausibility_pre_gate_keeps_every_track_within_its_gate_of_a_detection``.
         Below ``_PREGATE_MIN_TRACKS`` tracks the bound costs more than it saves: all rows are kept.
         """
         tab, prm = self.table, self.params
@@ -403,14 +406,19 @@ class Tracker:
             return np.arange(len(tab), dtype=np.intp)
         dt = scan.time - tab.t
         a = np.abs(dt)
-        variances = tab.p.reshape(len(tab), 36)[:, ::7]
+        variances = np.maximum(tab.p.reshape(len(tab), 36)[:, ::7],
+                               np.diagonal(tab.pm, axis1=2, axis2=3).max(axis=1))
         velocity_var = variances[:, 3:].sum(axis=1)
+        spread = np.abs(tab.xm - tab.x[:, None, :]).max(axis=1)
+        spread_pos, spread_vel = np.linalg.norm(spread[:, :3], axis=1), np.linalg.norm(spread[:, 3:], axis=1)
         omega = max(max(abs(mode.omega), 1.0 / mode.velocity_tau_s, 1.0 / mode.vertical_tau_s)
                     for mode in prm.modes)
         q_pos = max(2.0 * mode.q_horizontal + mode.q_vertical for mode in prm.modes) / 3.0
-        offset = np.minimum(omega * a * a, 3.0 * a) * (np.linalg.norm(tab.x[:, 3:], axis=1) + np.sqrt(velocity_var))
+        offset = (np.minimum(omega * a * a, 3.0 * a)
+                  * (np.linalg.norm(tab.x[:, 3:], axis=1) + spread_vel + np.sqrt(velocity_var))
+                  + spread_pos + a * spread_vel)
         var = (5.0 * (variances[:, :3].sum(axis=1) + a * a * velocity_var) + 2.0 * offset**2
-               + q_pos * a**3)
+               + 20.0 * (spread_pos**2 + a * a * spread_vel**2) + q_pos * a**3)
         pos = tab.drifted(scan.time)
         # Only confirmed and coasting tracks look beyond their gate (``_near_missed``).
         wide = np.where(tab.status != TENTATIVE, max(prm.initiation_exclusion, 1.0), 1.0)
@@ -456,7 +464,8 @@ class Tracker:
               scan: Scan) -> Gating:
         """Gate the predicted tracks of ``rows`` against every detection of one block, their IMM modes as a mixture,
         each linearised at its own prediction (``gating.gate``: the modes' mixture likelihood, the union of the gates
-        of the modes of probability at least 1 - ``gate_probability``, whose loss is then within the gate's own);
+        of the most probable mode and of every mode of probability at least 1 - ``gate_probability``: what the modes
+        left out may lose is at most their number times the gate's own loss);
         ``x_pred``, ``p_pred``: their combined states. Other rows are beyond every gate."""
         n, m = len(self.table), len(block)
         d2, cost, inside = np.full((n, m), np.inf), np.full((n, m), np.inf), np.zeros((n, m), dtype=bool)
@@ -829,7 +838,8 @@ class Tracker:
                cost: Array) -> None:
         """Add to the scores of tracks ``rows`` the log-likelihood ratios of their detections ``cols`` (columns of
         ``cost``): ``ln(Pd N(ν; 0, S) / λ)``, target against clutter, in the association's units (``cost`` is
-        ``d² + ln|S R⁻¹|``, λ per sensor resolution cell √|2πR|). For a radar plot Pd is the track's own
+        ``-2 ln(p(z) √|2πR|)``, ``d² + ln|S R⁻¹|`` for one Gaussian, λ per sensor resolution cell √|2πR|). For a radar
+        plot Pd is the track's own
         (``_detection_probability``, before the plot), and the plot's SNR then joins the track's estimate.
 
         The ratio weighs what a detection says: a plot where the track predicted it, in a sparse
