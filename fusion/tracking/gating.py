@@ -7,9 +7,9 @@ present components as its degrees of freedom.
 
 An IMM track predicts a mixture of Gaussians, one per motion mode r with probability c_r, each
 linearised at its own prediction: its likelihood for a detection is ``p(z) = Σ_r c_r N(z; ẑ_r, S_r)``
-and its gate the union of the χ² gates of its modes of probability at least ``floor``. Each such
-mode's gate holds its own measurements with the gate probability Pg, so the union holds the
-mixture's with at least Pg less the probability of the modes left out; a target that stops or
+and its gate the union of the χ² gates of its most probable mode and of its modes of probability at
+least ``floor``. Each such mode's gate holds its own measurements with the gate probability Pg, so
+the union holds the mixture's with at least Pg less the probability of the modes left out; a target that stops or
 turns hard, which only its hover or turn mode predicts, stays in its track's gate instead of
 falling outside the moment-matched Gaussian's. (Gating on a level of the mixture's density instead,
 the mixture of the modes' densities on their own gates, a smaller region within this union, was
@@ -75,7 +75,8 @@ def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
     """Gate predicted measurements z_pred (N, m) with projected covariances HPHᵀ (N, m, m) against
     detections z (M, m) with covariances R (M, m, m) and component masks (M, m); or, with mode
     ``weights`` (N, K) summing to 1, tracks that predict a mixture of K Gaussians, z_pred (N, K, m)
-    and HPHᵀ (N, K, m, m), whose gate is the union of those of the modes of weight at least ``floor``.
+    and HPHᵀ (N, K, m, m), whose gate is the union of those of the most probable mode and of the modes of
+    weight at least ``floor``.
 
     A cheap exact pre-gate comes first: for any single component i, d²_r ≥ y_i² / S_ii, so a
     pair whose worst component already exceeds ``wide`` times its gate in every mode is within
