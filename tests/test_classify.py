@@ -211,9 +211,10 @@ def test_an_emitter_s_class_term_penalises_only_tracks_less_likely_than_the_prio
     prior = np.exp(prior_logp(prm.class_prior, 1)[0]) @ lik
     goose = np.log(np.exp(goose_logp[0]) @ lik / prior)
     assert goose < -0.5
-    classes = tracker._emitter_classes(scan, det_index, np.ones((3, 1), dtype=bool), loglik)
+    classes = tracker._emitter_classes(scan, det_index, np.ones((3, 1), dtype=bool), loglik, np.arange(1))
     np.testing.assert_allclose(classes[:, 0], [0.0, 0.0, goose], atol=1e-12)
-    outside = tracker._emitter_classes(scan, det_index, np.array([[True], [True], [False]]), loglik)
+    outside = tracker._emitter_classes(scan, det_index, np.array([[True], [True], [False]]), loglik,
+                                       np.arange(1))
     np.testing.assert_allclose(outside[:, 0], [0.0, 0.0, 0.0], atol=1e-12)
 
 

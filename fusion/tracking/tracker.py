@@ -518,10 +518,11 @@ class Tracker:
         return near
 
     def _emitter_classes(self, scan: Scan, det_index: NDArray[np.intp], allowed: NDArray[np.bool_],
-                         loglik: Array) -> Array:
-        """Log-odds (N, columns) by class alone that each RF emitter's detection comes from each gated track rather
-        than from clutter or a new target, whose class mix is the prior (``classify.association_log_ratios``),
-        clipped at 0; 0 for the columns of other detections and outside the gate.
+                         loglik: Array, cols: NDArray[np.intp]) -> Array:
+        """Log-odds (N, len(cols)) by class alone that the RF emitter's detection of each column of ``cols`` comes
+        from each gated track rather than from clutter or a new target, whose class mix is the prior
+        (``classify.association_log_ratios``), clipped at 0; 0 for detections without an emitter and outside the
+        gate.
 
         Clipped, because the class says what does not carry an emitter (a bird), not which drone carries this
         one: a goose's track that a direction finder's line also crosses loses ``ln(Σ P_goose ℓ / Σ π ℓ)`` (0.67
@@ -531,13 +532,13 @@ class Tracker:
         the goose alone against a drone known by another emitter, and excluding such drones from the ranking is
         what let it win (measured on ``mass``: label accuracy 0.996 with this rule, 0.997 with the exclusion,
         whose goose case failed)."""
-        emitted = np.flatnonzero(scan.emitter[det_index])
-        out = np.zeros(allowed.shape)
+        emitted = np.flatnonzero(scan.emitter[det_index[cols]])
+        out = np.zeros((len(self.table), len(cols)))
         if not len(emitted) or not len(self.table):
             return out
-        ratio = classify.association_log_ratios(self.table.label_logp, loglik[det_index[emitted]],
+        ratio = classify.association_log_ratios(self.table.label_logp, loglik[det_index[cols[emitted]]],
                                                 self.params.class_prior)
-        out[:, emitted] = np.where(allowed[:, emitted], np.minimum(ratio, 0.0), 0.0)
+        out[:, emitted] = np.where(allowed[:, cols[emitted]], np.minimum(ratio, 0.0), 0.0)
         return out
 
     def _class_aided(self, scan: Scan, det_index: NDArray[np.intp], bearing_only: NDArray[np.bool_], beta: Array,
@@ -610,7 +611,7 @@ class Tracker:
         history += np.where(allowed[:, cols], log_ratio, self.evidence.outside)
         self.evidence.add(scan.time, keys, numbers, history)
         classes = self.carriers.history(scan.time, keys, numbers) + self._emitter_classes(scan, det_index, allowed,
-                                                                                          loglik)[:, cols]
+                                                                                          loglik, cols)
         self.carriers.add(scan.time, keys, numbers, classes)
         carried[:, cols] = identity_probabilities(history + classes)
         for key, number in self.evidence.assign(scan.time, numbers):
