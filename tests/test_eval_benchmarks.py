@@ -114,3 +114,21 @@ def test_the_comparison_records_a_scenario_with_another_seed(tmp_path: Path) -> 
     shipped = radar_ranges(None)
     assert shipped and radar_ranges(load_scenario("crossing").seed) == shipped
     assert radar_ranges(7) != shipped  # other noise draws on the same geometry
+
+
+def test_the_seed_sweep_scores_each_draw_and_leaves_the_speed_target_out(tmp_path: Path) -> None:
+    pytest.importorskip("stonesoup")  # the comparison module imports the Stone Soup tracker
+    from benchmarks.compare_trackers import run_scenarios, targets
+    from benchmarks.seed_sweep import row
+
+    rows, results, _ = run_scenarios(["crossing"], {"crossing": 20.0}, float("inf"), 7, ["Sargas", "floor"], None,
+                                         tmp_path)
+    assert [(name, duration, r.system) for name, duration, r in rows] == [("crossing", 20.0, "Sargas"),
+                                                                          ("crossing", 20.0, "floor")]
+    sargas = results["crossing"]["Sargas"].evaluation
+    cells = [cell.strip() for cell in row(7, "crossing", results["crossing"]).strip("|").split("|")]
+    assert cells[:4] == ["7", "crossing", f"{sargas.gospa_mean:.1f}", "-"]  # no Stone Soup run: no ratio
+    assert cells[5:8] == [str(sargas.id_switches), str(sargas.false_drone_tracks), str(sargas.duplicate_drone_tracks)]
+    as_mass = {"mass": results["crossing"]}
+    assert any("50,000 det/s" in line for line in targets(as_mass, {}, None))
+    assert not any("50,000 det/s" in line for line in targets(as_mass, {}, None, with_speed=False))
