@@ -118,17 +118,38 @@ def test_the_comparison_records_a_scenario_with_another_seed(tmp_path: Path) -> 
 
 def test_the_seed_sweep_scores_each_draw_and_leaves_the_speed_target_out(tmp_path: Path) -> None:
     pytest.importorskip("stonesoup")  # the comparison module imports the Stone Soup tracker
-    from benchmarks.compare_trackers import run_scenarios, targets
+    from benchmarks.compare_trackers import late_drones, run_scenarios, target_checks
     from benchmarks.seed_sweep import row
 
     rows, results, _ = run_scenarios(["crossing"], {"crossing": 20.0}, float("inf"), 7, ["Sargas", "floor"], None,
-                                         tmp_path)
+                                     tmp_path)
     assert [(name, duration, r.system) for name, duration, r in rows] == [("crossing", 20.0, "Sargas"),
                                                                           ("crossing", 20.0, "floor")]
     sargas = results["crossing"]["Sargas"].evaluation
     cells = [cell.strip() for cell in row(7, "crossing", results["crossing"]).strip("|").split("|")]
-    assert cells[:4] == ["7", "crossing", f"{sargas.gospa_mean:.1f}", "-"]  # no Stone Soup run: no ratio
+    assert cells[:5] == ["7", "crossing", f"{sargas.gospa_mean:.1f}", "-", "-"]  # no Stone Soup: no GOSPA, no ratio
     assert cells[5:8] == [str(sargas.id_switches), str(sargas.false_drone_tracks), str(sargas.duplicate_drone_tracks)]
+    late = late_drones(sargas)
+    assert cells[8] == str(len(late)) and cells[10] == f"{sargas.label_accuracy:.3f}"
     as_mass = {"mass": results["crossing"]}
-    assert any("50,000 det/s" in line for line in targets(as_mass, {}, None))
-    assert not any("50,000 det/s" in line for line in targets(as_mass, {}, None, with_speed=False))
+    assert [what for what, _, _ in target_checks(as_mass, {}, None)][-1].startswith("mass: ≥ 50,000 det/s")
+    checks = target_checks(as_mass, {}, None, with_speed=False)
+    assert [what for what, _, _ in checks] == ["mass: every drone confirmed ≤ 5 s after its 2nd sensor",
+                                               "mass: no drone track from birds/clutter",
+                                               "mass: label accuracy ≥ 0.9"]
+    assert checks[0][2] == (not late) and checks[1][1].startswith(f"{sargas.false_drone_tracks} false drone tracks")
+
+
+def test_the_comparisons_read_seeds_and_caps_strictly() -> None:
+    pytest.importorskip("stonesoup")
+    import argparse
+
+    from benchmarks.compare_trackers import cap_arg, seed_arg
+
+    assert seed_arg("7") == 7 and cap_arg("mass=300") == ("mass", 300.0)
+    for bad in ("-1", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            seed_arg(bad)
+    for bad in ("mass", "mass=", "=300", "mass=0", "mass=-5", "mass=nan"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            cap_arg(bad)
