@@ -34,6 +34,7 @@ from fusion import pipeline
 from fusion.config import FusionConfig
 from fusion.pipeline import FusionEngine
 from fusion.protocol import RecordingError, Topics, read_recording
+from fusion.tracking.scan import Scan
 from simulators.runner import write_recording
 from simulators.scenario import load_scenario
 
@@ -48,19 +49,31 @@ def _rss_mib() -> float:
 
 
 class _Timer:
-    """Accumulates the CPU time spent in wrapped functions, by name."""
+    """Accumulates the CPU time spent in wrapped functions, by name, and for those given a ``key``, by the key of
+    their arguments too (CPU seconds and calls)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.by_key: dict[str, dict[str, list[float]]] = {}
 
-    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrap(self, name: str, fn: Callable[..., Any], key: Callable[..., str] | None = None) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
             start = time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.seconds[name] = self.seconds.get(name, 0.0) + time.process_time() - start
+                spent = time.process_time() - start
+                self.seconds[name] = self.seconds.get(name, 0.0) + spent
+                if key is not None:
+                    tally = self.by_key.setdefault(name, {}).setdefault(key(*args, **kwargs), [0.0, 0.0])
+                    tally[0] += spent
+                    tally[1] += 1
         return timed
+
+
+def _scan_kind(scan: Scan) -> str:
+    """A tracker step's key: its sensor kind, or "empty" for a message without detections."""
+    return scan.kind if scan.n_detections else "empty"
 
 
 #: Stages timed, each (label, object, attribute); they do not nest, so their times add up.
@@ -80,7 +93,8 @@ def run(path: Path, samples: int = 10, stages: bool = True, config: FusionConfig
     if stages:
         owners = {"module": pipeline, "tracker": engine.tracker, "engine": engine}
         for label, where, name in _STAGES:
-            setattr(owners[where], name, timer.wrap(label, getattr(owners[where], name)))
+            key = _scan_kind if label == "tracker.step" else None
+            setattr(owners[where], name, timer.wrap(label, getattr(owners[where], name), key))
     digest = hashlib.sha256()
     memory = []
     every = max(1, len(lines) // samples)
@@ -100,7 +114,7 @@ def run(path: Path, samples: int = 10, stages: bool = True, config: FusionConfig
     detections = engine.stats["detections"]
     return {"detections": detections, "messages": engine.stats["scans"], "seconds": wall,
             "per_second": detections / wall, "cpu_seconds": cpu, "per_cpu_second": detections / cpu,
-            "stages": timer.seconds, "tracks_messages": engine.stats["tracks_messages"], "memory_mib": memory,
+            "stages": timer.seconds, "step_by_kind": timer.by_key.get("tracker.step", {}), "tracks_messages": engine.stats["tracks_messages"], "memory_mib": memory,
             "sha256": digest.hexdigest()}
 
 
@@ -132,6 +146,9 @@ def main() -> None:
     split = ", ".join(f"{label} {seconds.get(label, 0.0):.2f}" for label, _, _ in _STAGES)
     print(f"  CPU s by stage (a separate, wrapped run of {staged['cpu_seconds']:.2f} s): {split}, other "
           f"{staged['cpu_seconds'] - sum(seconds.values()):.2f} ({staged['tracks_messages']} tracks messages)")
+    per_kind = ", ".join(f"{kind} {calls:.0f} × {1e3 * cpu / calls:.2f} ms"
+                         for kind, (cpu, calls) in sorted(staged["step_by_kind"].items()))
+    print(f"  tracker.step CPU per message by sensor kind (messages × mean): {per_kind}")
     print(f"  output sha256 {result['sha256'][:16]}; resident memory through the run, MiB: {result['memory_mib']}")
 
 

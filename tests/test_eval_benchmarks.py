@@ -153,3 +153,15 @@ def test_the_comparisons_read_seeds_and_caps_strictly() -> None:
     for bad in ("mass", "mass=", "=300", "mass=0", "mass=-5", "mass=nan"):
         with pytest.raises(argparse.ArgumentTypeError):
             cap_arg(bad)
+
+
+def test_the_speed_benchmark_splits_wrapped_time_by_key() -> None:
+    from benchmarks.fusion_speed import _Timer
+
+    timer = _Timer()
+    step = timer.wrap("step", lambda scan: sum(range(scan * 1000)), key=lambda scan: "big" if scan > 5 else "small")
+    for scan in (1, 2, 50):
+        step(scan)
+    assert set(timer.by_key) == {"step"} and sorted(timer.by_key["step"]) == ["big", "small"]
+    assert [timer.by_key["step"][k][1] for k in ("big", "small")] == [1.0, 2.0]  # calls
+    assert timer.seconds["step"] == pytest.approx(sum(cpu for cpu, _ in timer.by_key["step"].values()))
