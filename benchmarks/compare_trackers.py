@@ -174,6 +174,15 @@ def cap_arg(text: str) -> tuple[str, float]:
     return name, seconds
 
 
+def shipped_names(parser: argparse.ArgumentParser, names: list[str]) -> list[str]:
+    """``names`` if every one is a shipped scenario; else the parser's usage error naming the others."""
+    shipped = {s.name for s in list_scenarios()}
+    unknown = [n for n in names if n not in shipped]
+    if unknown:
+        parser.error(f"no such scenario: {', '.join(unknown)} (shipped: {', '.join(sorted(shipped))})")
+    return list(names)
+
+
 def _cell(value: float | None, fmt: str = ".1f") -> str:
     return "-" if value is None else format(value, fmt)
 
@@ -254,6 +263,7 @@ def targets(results: dict[str, dict[str, SystemResult]], blind: dict[str, list[s
             *(f"| {what} | {measured} | {'yes' if ok else '**no**'} |"
               for what, measured, ok in target_checks(results, blind, mass_speed))]
 
+
 def run_scenario(name: str, duration: float, seed: int | None, systems: list[str], q: float | None, workdir: Path,
                  stonesoup_bearings: bool = False) -> tuple[dict[str, SystemResult], list[str]]:
     """Record one scenario (``duration`` s; with ``seed`` if given) and run ``systems`` on it: the results by system
@@ -313,10 +323,7 @@ def main() -> None:
                         "bearings (updates only; measured worse for it on 5 of 6 scenarios, so off by default)")
     args = parser.parse_args()
     shipped = {s.name for s in list_scenarios()}
-    names = list(args.scenarios)
-    unknown = [n for n in names if n not in shipped]
-    if unknown:
-        parser.error(f"no such scenario: {', '.join(unknown)} (shipped: {', '.join(sorted(shipped))})")
+    names = shipped_names(parser, args.scenarios)
     caps = dict(args.cap)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}; "
           f"scenarios: {', '.join(names)}", flush=True)

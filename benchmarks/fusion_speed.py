@@ -114,8 +114,8 @@ def run(path: Path, samples: int = 10, stages: bool = True, config: FusionConfig
     detections = engine.stats["detections"]
     return {"detections": detections, "messages": engine.stats["scans"], "seconds": wall,
             "per_second": detections / wall, "cpu_seconds": cpu, "per_cpu_second": detections / cpu,
-            "stages": timer.seconds, "step_by_kind": timer.by_key.get("tracker.step", {}), "tracks_messages": engine.stats["tracks_messages"], "memory_mib": memory,
-            "sha256": digest.hexdigest()}
+            "stages": timer.seconds, "step_by_kind": timer.by_key.get("tracker.step", {}),
+            "tracks_messages": engine.stats["tracks_messages"], "memory_mib": memory, "sha256": digest.hexdigest()}
 
 
 def main() -> None:

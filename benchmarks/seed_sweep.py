@@ -8,7 +8,7 @@ chosen systems (Stone Soup with one fixed process noise, by default the one its 
 miss it (the speed target aside: ``compare_trackers.py`` and ``fusion_speed.py`` measure it).
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/seed_sweep.py --seeds 13 17 19 [--scenarios swarm birds]
-[--systems Sargas "Stone Soup"] [--q 0.3]``.
+[--systems "Stone Soup"] [--q 0.3]``.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from benchmarks.compare_trackers import (
     late_drones,
     run_scenarios,
     seed_arg,
+    shipped_names,
     target_checks,
 )
-from simulators.scenario import list_scenarios
 
 #: The process noise Stone Soup's sweep chose on the shipped ``default`` (m²/s³; docs/performance.md).
 SHIPPED_Q = 0.3
@@ -55,6 +55,7 @@ def row(seed: int, name: str, by_system: dict[str, SystemResult]) -> str:
 
 
 def _q(text: str) -> float:
+    """A Stone Soup process noise from the command line (positive, m²/s³)."""
     q = float(text)
     if not q > 0.0:
         raise argparse.ArgumentTypeError(f"a process noise is positive, not {text!r}")
@@ -71,21 +72,18 @@ def main() -> None:
                         help="other systems to run beside Sargas (Stone Soup gives the GOSPA ratios)")
     parser.add_argument("--q", type=_q, default=SHIPPED_Q, help="Stone Soup process noise, m²/s³")
     args = parser.parse_args()
-    shipped = {s.name for s in list_scenarios()}
-    unknown = [n for n in args.scenarios if n not in shipped]
-    if unknown:
-        parser.error(f"no such scenario: {', '.join(unknown)} (shipped: {', '.join(sorted(shipped))})")
+    names = shipped_names(parser, args.scenarios)
     seeds = list(dict.fromkeys(args.seeds))
     systems = ["Sargas", *args.systems]
     stone_soup = f"; Stone Soup q = {args.q:g} m²/s³" if args.systems else ""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}; "
-          f"seeds {', '.join(map(str, seeds))}; scenarios {', '.join(args.scenarios)}{stone_soup}", flush=True)
+          f"seeds {', '.join(map(str, seeds))}; scenarios {', '.join(names)}{stone_soup}", flush=True)
     rows: list[str] = []
     checked: dict[str, list[tuple[int, str, bool]]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="sargas-seeds-") as tmp:
         for seed in seeds:
             print(f"seed {seed}:", flush=True)
-            _, results, blind = run_scenarios(args.scenarios, dict(args.cap), math.inf, seed, systems, args.q,
+            _, results, blind = run_scenarios(names, dict(args.cap), math.inf, seed, systems, args.q,
                                               Path(tmp))
             rows += [row(seed, name, by_system) for name, by_system in results.items()]
             for what, measured, ok in target_checks(results, blind, None, with_speed=False):
