@@ -131,7 +131,7 @@ class FusionConfig(_Frozen):
     #: tentative track use each track's own estimate from its radar plots' SNR instead, at most this.
     detection_probability: Probability = 0.9
     #: JPDA: expected false detections (clutter and new targets) per sensor resolution cell, i.e.
-    #: per √|2πR| of measurement space.
+    #: per √|2πR| of measurement space, of plots and position reports (bearings: ``bearing_clutter_density``).
     clutter_density: PositiveFloat = 1e-6
     #: JPDA: clusters whose smaller side (tracks or detections) is at most this are enumerated exactly
     #: (cost ∝ 2^n); larger ones use cheap JPDA.
@@ -178,8 +178,10 @@ class FusionConfig(_Frozen):
     #: above the birth odds of a plot (~ln 1e-6 for one target among the clutter plots of a scan). It
     #: confirms at the detection that reaches it, a bearing too for a track one plot short of ``confirm_hits``.
     confirm_score: PositiveFloat = 30.0
-    #: Track score: expected false bearings per bearing resolution cell (√|2πR| of angle space);
-    #: a bearing sensor reports a handful of lines over a few hundred cells.
+    #: Track score, RF identities and JPDA: expected bearings from no track (clutter and targets without a
+    #: track) per bearing resolution cell (√|2πR| of angle space); a bearing sensor reports a handful of lines
+    #: over a few hundred cells. A radar cell's ``clutter_density`` in JPDA made every bearing on a track's line
+    #: that track's (β ≈ 1): a new drone's first bearings went to another drone's track on its line.
     bearing_clutter_density: PositiveFloat = 1e-2
     #: Track score: a plot or report pays ln(1 - detection_probability) for every this long without a fix
     #: beyond the first (a surveillance radar's scan period), s.

@@ -92,6 +92,14 @@ def test_likelihood_ratio_is_pd_times_gaussian_over_clutter_and_miss() -> None:
     np.testing.assert_allclose(ratio, [[expected, 0.0]], rtol=1e-10)
 
 
+def test_likelihood_ratios_take_a_pd_per_track_and_a_density_per_column() -> None:
+    cost = np.array([[1.0, 2.0], [3.0, 4.0]])
+    pd, rho, pg = np.array([[0.9], [0.09]]), np.array([1e-6, 1e-2]), 0.999
+    expected = pd * np.exp(-0.5 * cost) / (rho[None, :] * (1.0 - pd * pg))
+    np.testing.assert_allclose(jpda.likelihood_ratios(cost, np.ones((2, 2), dtype=bool), pd, rho, pg), expected,
+                               rtol=1e-12)
+
+
 def test_clusters_split_and_are_solved_independently() -> None:
     ratio = np.array([[5.0, 0.0, 2.0, 0.0],
                       [0.0, 7.0, 0.0, 0.0],

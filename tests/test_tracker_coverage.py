@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from scipy.stats import norm
+from test_tracker_bearings import ARRAYS, SITE, T0, _bearing_message, _origin
 
 from fusion.config import FusionConfig, SiteOrigin
 from fusion.ingest import ingest
 from fusion.pipeline import FusionEngine
 from fusion.protocol import SensorStatus, encode
 from fusion.tracking import Tracker
-
-from test_tracker_bearings import ARRAYS, SITE, T0, _bearing_message, _origin
 
 #: A drone 1,140 m from mic-north and 1,430 m from mic-south (site ENU, m).
 DRONE = np.array([300.0, 600.0, 150.0])
@@ -47,6 +48,27 @@ def test_a_bearing_from_beyond_its_sensors_range_does_not_update_a_track() -> No
     tracker.step(ingest(_bearing_message("mic-north", T0 + 1.25, [DRONE]), SITE, config, 1500.0))
     assert tracker.table.t.tolist() == [T0 + 1.25]
 
+
+
+def test_a_bearing_sensors_detection_probability_is_the_chance_that_the_track_is_within_its_range() -> None:
+    tracker, config = _cross(np.inf), FusionConfig()
+    scan = ingest(_bearing_message("mic-north", T0 + 1.0, [DRONE]), SITE, config, 1000.0)
+    x, p = np.zeros((2, 6)), np.zeros((2, 6, 6))
+    x[:, :3] = scan.origin + np.array([[0.0, 900.0, 0.0], [1100.0, 0.0, 0.0]])
+    p[:, :3, :3] = np.diag([400.0**2, 50.0**2, 10.0**2])  # the line of sight is north for one, east for the other
+    np.testing.assert_allclose(tracker._coverage(x, p, scan), [norm.cdf(100.0 / 50.0), norm.cdf(-100.0 / 400.0)],
+                               rtol=1e-12)
+    x[0, :3] = scan.origin + np.array([0.0, 2000.0, 0.0])  # surely beyond: as unlikely as leaving the gate
+    assert tracker._coverage(x, p, scan)[0] == pytest.approx(1.0 - tracker.params.gate_probability)
+
+
+def test_a_bearing_from_a_sensor_whose_range_the_track_is_likely_beyond_detects_it_not() -> None:
+    # The drone is 1,140 m from mic-north: within 1.25 × 1,000 m (no hard cut), but beyond 1,000 m.
+    north = 0
+    for max_range_m, detected in ((1000.0, False), (1500.0, True)):
+        tracker, config = _cross(np.inf), FusionConfig()
+        tracker.step(ingest(_bearing_message("mic-north", T0 + 1.0, [DRONE]), SITE, config, max_range_m))
+        assert (tracker.table.sensor_last[0, north] == T0 + 1.0) == detected
 
 def _status(sensor: str, max_range_m: float | None) -> bytes:
     coverage = {"azimuth_min_deg": 0.0, "azimuth_max_deg": 360.0}

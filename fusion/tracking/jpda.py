@@ -23,8 +23,6 @@ the combined innovation ``ν = Σ β_j ν_j`` plus the spread term ``K (Σ β_j 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -38,17 +36,21 @@ STAR_MAX_MEMBERS = 16
 MAX_LOG_RATIO = 40.0
 
 
-def log_likelihood_ratios(cost: Array, detection_probability: float, clutter_density: float,
+def log_likelihood_ratios(cost: Array, detection_probability: float | Array, clutter_density: float | Array,
                           gate_probability: float) -> Array:
     """``ln L_ij`` (N, M) from the association cost ``-2 ln(p(z) √|2πR|)`` (``gating.Gating.cost``; ``d² + ln|S| -
-    ln|R|`` for one Gaussian; meaningful inside the gate only)."""
-    log_odds = math.log(detection_probability / (clutter_density * (1.0 - detection_probability * gate_probability)))
+    ln|R|`` for one Gaussian; meaningful inside the gate only). ``detection_probability`` and ``clutter_density``
+    may be arrays that broadcast against ``cost``: a track's Pd for this sensor (N, 1) or per pair, a density per
+    column (M,)."""
+    pd = np.asarray(detection_probability, dtype=float)
+    log_odds = np.log(pd) - np.log(clutter_density) - np.log1p(-pd * gate_probability)
     return log_odds - 0.5 * cost
 
 
-def likelihood_ratios(cost: Array, allowed: NDArray[np.bool_], detection_probability: float,
-                      clutter_density: float, gate_probability: float) -> Array:
+def likelihood_ratios(cost: Array, allowed: NDArray[np.bool_], detection_probability: float | Array,
+                      clutter_density: float | Array, gate_probability: float) -> Array:
     """``L_ij`` (N, M) of every gated pair from the association cost (``gating.Gating.cost``); 0 outside the gate.
+    ``detection_probability`` and ``clutter_density`` as in ``log_likelihood_ratios``.
 
     ``ln L`` is capped at ``MAX_LOG_RATIO`` so that a product over 16 pairs stays finite (a pair
     that likely already has a miss probability below e⁻⁶⁰).

@@ -67,10 +67,15 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import ndtr
 
 from fusion.tracking import classify, formation, initiation, jpda
 from fusion.tracking.amplitude import detection_probability, excess_power
-from fusion.tracking.association import IdentityEvidence, gnn_assign, identity_probabilities
+from fusion.tracking.association import (
+    IdentityEvidence,
+    gnn_assign,
+    identity_probabilities,
+)
 from fusion.tracking.filters import (
     combine,
     imm_predict,
@@ -207,6 +212,9 @@ class Tracker:
         near = self._plausible(scan)
         modes = self._predict(near, scan.time)
         x_pred, p_pred = combine(modes.x[near], modes.p[near], modes.c[near])
+        coverage = np.ones(len(tab))
+        if scan.bearings is not None:
+            coverage[near] = self._coverage(x_pred, p_pred, scan)
 
         gated = [self._gate(block, modes, x_pred, p_pred, near, scan) for block in scan.blocks]
         offsets = np.concatenate([[0], np.cumsum([len(block) for block in scan.blocks])]).astype(np.intp)
@@ -226,12 +234,16 @@ class Tracker:
         loglik = classify.evidence(scan.class_probs, scan.has_class, scan.emitter, prm.class_evidence_weight,
                                    prm.class_floor, classify.emitter_likelihoods(
                                        bearing_only, prm.emitter_likelihood, prm.bearing_emitter_likelihood))
-        prior, tracked, carried = self._weigh_identities(scan, det_index, forced, cost, allowed, loglik)
+        bearing_column = np.concatenate([np.full(len(block), block.model is BEARING) for block in scan.blocks]) \
+            if scan.blocks else np.zeros(0, dtype=bool)
+        pd = np.where(bearing_column[None, :], prm.detection_probability * coverage[:, None], prm.detection_probability)
+        density = np.where(bearing_column, prm.bearing_clutter_density, prm.clutter_density)
+        prior, tracked, carried = self._weigh_identities(scan, det_index, forced, cost, allowed, loglik, pd)
         bound = self._apply_identities(scan, det_index, forced, cost, allowed)
 
         if prm.association != "gnn":
             rows, cols, owned, updated_rows, explained, out_of_order = self._jpda(scan, cost, allowed, offsets, modes,
-                                                                                 prior)
+                                                                                 prior, pd, density, coverage)
             consumed = bound | tracked | explained | self._near_missed(scan, gated, offsets, updated_rows)
         else:
             live = np.flatnonzero(allowed.any(axis=1))  # a track that gates with nothing stays unassigned anyway
@@ -244,7 +256,7 @@ class Tracker:
             rows, cols = rows[usable], cols[usable]
             owned = np.zeros(cost.shape)
             owned[rows, cols] = 1.0
-            self._score(scan, offsets, rows, cols, cost)
+            self._score(scan, offsets, rows, cols, cost, coverage)
             for b, block in enumerate(scan.blocks):
                 in_block = (cols >= offsets[b]) & (cols < offsets[b + 1])
                 self._update(block, rows[in_block], cols[in_block] - offsets[b], modes, scan)
@@ -482,6 +494,25 @@ class Tracker:
                 d2[beyond], cost[beyond], inside[beyond] = np.inf, np.inf, False
         return Gating(d2=d2, cost=cost, inside=inside)
 
+    def _coverage(self, x: Array, p: Array, scan: Scan) -> Array:
+        """The probability that each track (states ``x``, covariances ``p``) lies within the scan's sensor's stated
+        range ``max_range_m``: ``Φ((R - d) / σ_d)``, d its distance from the sensor and σ_d the sd of d (the
+        covariance along the line of sight, linearised); 1 for an unbounded sensor. At least ``1 - gate_probability``:
+        a stated range is nominal, and a bearing from a little beyond it then weighs on a track (and on its RF
+        identity's evidence) about as much as one outside its gate (``IdentityEvidence.outside``), not without bound.
+
+        A bearing sensor hears nothing beyond its range, so it detects a track with probability Pd times this. The
+        hard cut (``_beyond_coverage``) leaves alone a track that may still be within ``coverage_margin`` times the
+        range, and a crossing two direction finders just started is uncertain by hundreds of metres along their
+        lines: with Pd whole, an acoustic array's false bearing took such a track 1.86 km from the 1.5 km array
+        (β ≈ 1) and pulled it 500 m off its drone.
+        """
+        offset = x[:, :3] - scan.origin
+        distance = np.linalg.norm(offset, axis=1)
+        los = offset / np.maximum(distance, 1e-9)[:, None]
+        sigma = np.sqrt(np.maximum(np.einsum("ki,kij,kj->k", los, p[:, :3, :3], los), 1e-6))
+        return np.maximum(ndtr((scan.max_range_m - distance) / sigma), 1.0 - self.params.gate_probability)
+
     def _beyond_coverage(self, x: Array, p: Array, scan: Scan) -> NDArray[np.bool_]:
         """Which tracks (states ``x``, covariances ``p``) lie surely beyond the scan's sensor range: farther
         than ``coverage_margin`` times its stated ``max_range_m`` by more than three position sigmas.
@@ -568,7 +599,8 @@ class Tracker:
         return out
 
     def _weigh_identities(self, scan: Scan, det_index: NDArray[np.intp], forced: NDArray[np.bool_], cost: Array,
-                          allowed: NDArray[np.bool_], loglik: Array) -> tuple[Array, NDArray[np.bool_], Array]:
+                          allowed: NDArray[np.bool_], loglik: Array, pd: Array
+                          ) -> tuple[Array, NDArray[np.bool_], Array]:
         """Prior log-odds (N, columns) that each bearing carrying an RF identity comes from each track, from
         the identity's earlier bearings (``association.IdentityEvidence``; 0 for other columns), which
         columns' identities more likely belong to some track than to none (evidence above 0 for a track:
@@ -579,7 +611,8 @@ class Tracker:
         The prior is the identity's evidence for the track less that of its best hypothesis (a track, or no
         track): ``ln P(k is i) - ln P(k's best)``, at most 0. It multiplies the pair's likelihood ratio, so
         the association weighs each bearing by its whole history instead of its one scan.
-        ``cost`` and ``allowed`` are the message's, before ``_apply_identities`` narrows them.
+        ``cost`` and ``allowed`` are the message's, before ``_apply_identities`` narrows them; ``pd`` (N, columns) each
+        track's detection probability by the sensor (``step``: a bearing's within the sensor's range only).
 
         That probability weighs the identity's evidence (its bearings' fit) and its bearings' class log-odds
         (``_emitter_classes`` from the detections' class log-likelihoods ``loglik``, summed over the same memory
@@ -606,7 +639,7 @@ class Tracker:
         prior[:, cols] = history - np.maximum(history.max(axis=0, initial=0.0), 0.0)
         tracked[cols] = history.max(axis=0, initial=0.0) > 0.0
         log_ratio = jpda.log_likelihood_ratios(np.where(allowed[:, cols], cost[:, cols], 0.0),
-                                               prm.detection_probability, prm.bearing_clutter_density,
+                                               pd[:, cols], prm.bearing_clutter_density,
                                                prm.gate_probability)
         history += np.where(allowed[:, cols], log_ratio, self.evidence.outside)
         self.evidence.add(scan.time, keys, numbers, history)
@@ -664,11 +697,16 @@ class Tracker:
         return bound
 
     def _jpda(self, scan: Scan, cost: Array, allowed: NDArray[np.bool_], offsets: NDArray[np.intp], modes: _Modes,
-              prior: Array) -> tuple[NDArray[np.intp], NDArray[np.intp], Array, NDArray[np.intp], NDArray[np.bool_],
-                                     int]:
+              prior: Array, pd: Array, density: Array, coverage: Array
+              ) -> tuple[NDArray[np.intp], NDArray[np.intp], Array, NDArray[np.intp], NDArray[np.bool_], int]:
         """JPDA (or JPDA*) association and update of one message (``fusion.tracking.jpda``).
 
         ``prior`` (tracks, columns) adds to each pair's ``ln L`` (the identities' evidence, ``_weigh_identities``).
+        ``pd`` (tracks, columns) is each track's detection probability by the sensor, ``density`` (columns) the density
+        of detections from no track per resolution cell (``step``): a bearing is weighed, as by the track score and
+        the identities, against ``bearing_clutter_density``, not against a radar cell's ``clutter_density``, and a
+        track that may lie beyond the bearing sensor's range is detected only as likely as it lies within
+        (``_coverage``, also the ``coverage`` (tracks,) that ``_score`` takes).
         Every track is updated with all its gated detections at once, weighted by their marginal
         association probabilities (pairs of negligible β are dropped). A track counts as detected
         (hits, fix time, sensors) when its miss probability is below ½, through the block of its
@@ -679,8 +717,7 @@ class Tracker:
         """
         prm, tab = self.params, self.table
         n_columns = cost.shape[1]
-        ratio = jpda.likelihood_ratios(cost - 2.0 * prior, allowed, prm.detection_probability, prm.clutter_density,
-                                       prm.gate_probability)
+        ratio = jpda.likelihood_ratios(cost - 2.0 * prior, allowed, pd, density, prm.gate_probability)
         beta = jpda.marginals(ratio, prm.jpda_max_exact, star=prm.association == "jpda_star")
         pair_beta, miss = beta[:, :n_columns], beta[:, n_columns]
         usable = tab.t <= scan.time
@@ -704,7 +741,7 @@ class Tracker:
         hit = np.flatnonzero(detected & usable)
         dominant = block_of[pair_beta[hit].argmax(axis=1)] if len(hit) else np.zeros(0, dtype=np.intp)
         rows, cols = np.nonzero((pair_beta >= 0.5) & usable[:, None])
-        self._score(scan, offsets, rows, cols, cost)  # before ``_count`` moves the fix times to now
+        self._score(scan, offsets, rows, cols, cost, coverage)  # before ``_count`` moves the fix times to now
         for b, block in enumerate(scan.blocks):
             self._count(block.model, hit[dominant == b], scan)
         return (rows, cols, pair_beta, hit,
@@ -836,7 +873,7 @@ class Tracker:
         tab.hits[rows] += 1 if model.starts_tracks else tab.from_bearings[rows]
 
     def _score(self, scan: Scan, offsets: NDArray[np.intp], rows: NDArray[np.intp], cols: NDArray[np.intp],
-               cost: Array) -> None:
+               cost: Array, coverage: Array | None = None) -> None:
         """Add to the scores of tracks ``rows`` the log-likelihood ratios of their detections ``cols`` (columns of
         ``cost``): ``ln(Pd N(ν; 0, S) / λ)``, target against clutter, in the association's units (``cost`` is
         ``-2 ln(p(z) √|2πR|)``, ``d² + ln|S R⁻¹|`` for one Gaussian, λ per sensor resolution cell √|2πR|). For a radar
@@ -857,6 +894,9 @@ class Tracker:
         block_of = np.searchsorted(offsets, cols, side="right") - 1
         missed = np.maximum(np.floor((scan.time - tab.t_fix[rows]) / prm.revisit_s - 0.5), 0.0) * places[block_of]
         pd = np.full(len(rows), prm.detection_probability)
+        if coverage is not None:  # a bearing sensor detects a track only within its range (``_coverage``)
+            bearing = np.array([block.model is BEARING for block in scan.blocks], dtype=bool)[block_of]
+            pd[bearing] *= coverage[rows[bearing]]
         plot = np.array([block.model is RADAR for block in scan.blocks], dtype=bool)[block_of]
         if plot.any():
             det_index = np.concatenate([block.index for block in scan.blocks])
