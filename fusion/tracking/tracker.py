@@ -187,7 +187,8 @@ class Tracker:
         self._gates = chi2_gates(self.params.gate_probability)
         #: Origin of every bearing sensor seen, by sensor column (``_crosses``).
         self._bearing_origins: dict[int, Array] = {}
-        self.coalescence = Coalescence(self.params, float(chi2_gates(self.params.merge_gate_probability)[6]))
+        self.coalescence = Coalescence(self.params, float(chi2_gates(self.params.merge_gate_probability)[6]),
+                                       class_prior=self._class_prior)
         #: Velocity sigma (east, north, up) of a track started without a velocity measurement, m/s.
         self._velocity_sigma = np.array([self.params.initial_velocity_sigma_mps] * 2
                                         + [self.params.initial_vertical_velocity_sigma_mps])
