@@ -197,6 +197,9 @@ class FusionConfig(_Frozen):
 
     #: Class prior (drone, bird, aircraft, unknown); an unseen track stays 'unknown'.
     class_prior: tuple[PositiveFloat, PositiveFloat, PositiveFloat, PositiveFloat] = (0.2, 0.2, 0.1, 0.5)
+    #: Weight, in tracks, of the class prior's drone:bird:aircraft proportions against those of the established
+    #: tracks when a new track's prior is set (``classify.class_mix``: the airspace's base rates).
+    class_mix_strength: Annotated[float, Field(ge=0.0)] = 10.0
     #: Exponent applied to a classifier's output: successive outputs are correlated.
     class_evidence_weight: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
     #: Floor of a classifier likelihood, so one output never rules a class out.

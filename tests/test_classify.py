@@ -19,6 +19,7 @@ from fusion.tracking.classify import (
     associated,
     association_log_ratios,
     best_label,
+    class_mix,
     emitter_likelihoods,
     evidence,
     fuse,
@@ -35,10 +36,26 @@ RF_DF = np.array([900.0, -700.0, 2.0])
 
 
 def test_the_label_is_unknown_until_one_class_is_more_likely_than_all_others_together() -> None:
-    p = np.array([[0.45, 0.30, 0.05, 0.20], [0.50, 0.30, 0.10, 0.10], [0.10, 0.60, 0.10, 0.20]])
+    """A bird or an aircraft is labelled at P ≥ ½, a drone only at P ≥ 2/3 (twice as likely as all else)."""
+    p = np.array([[0.45, 0.30, 0.05, 0.20], [0.66, 0.14, 0.10, 0.10], [2 / 3, 0.13, 0.10, 0.1 - 1 / 30],
+                  [0.10, 0.50, 0.10, 0.30]])
     label, label_p = best_label(np.log(p))
-    assert label.tolist() == [UNKNOWN, DRONE, BIRD]
-    np.testing.assert_allclose(label_p, [0.20, 0.50, 0.60])
+    assert label.tolist() == [UNKNOWN, UNKNOWN, DRONE, BIRD]
+    np.testing.assert_allclose(label_p, [0.20, 0.10, 2 / 3, 0.50])
+
+
+def test_a_new_track_s_prior_spreads_the_known_classes_by_the_established_tracks_mix() -> None:
+    """Eight bird tracks and two drone tracks against the configured prior worth ten tracks: a new track's
+    drone:bird:aircraft proportions are the soft counts (0.4, 0.4, 0.2)·10 + (2, 8, 0), 'unknown' keeps its 0.5;
+    with no track yet, the configured prior. Among birds a new track is a bird first, in a raid a drone."""
+    prior = (0.2, 0.2, 0.1, 0.5)
+    birds = np.log(np.array([[0.001, 0.997, 0.001, 0.001]] * 8 + [[0.997, 0.001, 0.001, 0.001]] * 2))
+    counts = np.array([4.0 + 2 * 0.997 + 8 * 0.001, 4.0 + 8 * 0.997 + 2 * 0.001, 2.0 + 10 * 0.001])
+    np.testing.assert_allclose(class_mix(birds, prior, 10.0), [*(0.5 * counts / counts.sum()), 0.5], rtol=1e-12)
+    assert class_mix(birds, prior, 10.0)[DRONE] < 0.6 * class_mix(birds, prior, 10.0)[BIRD]
+    raid = np.log(np.array([[0.997, 0.001, 0.001, 0.001]] * 10))
+    assert class_mix(raid, prior, 10.0)[DRONE] > 2.0 * class_mix(raid, prior, 10.0)[BIRD]
+    np.testing.assert_allclose(class_mix(np.zeros((0, 4)), prior, 10.0), prior, rtol=1e-12)
 
 
 def test_a_bearing_only_emitter_is_5_to_1_for_a_drone_and_a_located_one_90_to_1() -> None:
@@ -246,7 +263,9 @@ def test_a_bearing_without_an_identity_labels_a_track_only_as_far_as_it_is_that_
     """An acoustic array's line runs through a drone's track and, 400 m farther on, a gull's; the drone's sound,
     its bearing 0.5σ off towards the gull, fits the gull a little better, so JPDA gives the gull's track the bearing
     with a probability β between ½ and 1. Its drone evidence counts for the gull's label as a mixture of the
-    bearing's own likelihood (weight β) and the prior's (``classify.associated``), not whole."""
+    bearing's own likelihood and the prior's (``classify.associated``), not whole, with a weight below β: the
+    drone's track explains a drone's sound better than the gull's (``Tracker._class_aided``, as for an RF bearing).
+    Measured on ``birds``, seed 29: a gull's track took a drone's sound at β 0.5-0.7 and was a drone for 2 s."""
     config = FusionConfig()
     tracker = Tracker(config.tracker_params())
     prm = tracker.params
@@ -270,13 +289,24 @@ def test_a_bearing_without_an_identity_labels_a_track_only_as_far_as_it_is_that_
     sound = {"drone": 0.8, "bird": 0.1, "unknown": 0.1}
     before = tab.label_logp.copy()
     scan = ingest(_df_bearing(7.5, gull(7.5), array, "acoustic", class_probs=sound), SITE, config)
+    aided, seen = tracker._class_aided, {}
+
+    def spy(*args: np.ndarray) -> np.ndarray:
+        seen["beta"], seen["w"] = args[3], aided(*args)
+        return seen["w"]
+
+    tracker._class_aided = spy  # type: ignore[method-assign]
     tracker.step(scan)
     speed = speed_evidence(np.linalg.norm(tab.x[:, 3:5], axis=1), prm.speed_evidence_weight, prm.class_floor)
     change = (tab.label_logp - before) - speed
     loglik = evidence(scan.class_probs, scan.has_class, scan.emitter, prm.class_evidence_weight, prm.class_floor,
                       np.ones(4))
-    mixed = associated(np.repeat(loglik, 3, axis=0), np.array([0.5, 0.9, 1.0]), prm.class_prior)
-    half, most, whole = mixed[:, DRONE] - mixed[:, BIRD]
+    beta, w = seen["beta"][1, 0], seen["w"][1, 0]
+    mixed = associated(np.repeat(loglik, 3, axis=0), np.array([w, beta, 1.0]), prm.class_prior)
+    aided_gain, plain_gain, whole = mixed[:, DRONE] - mixed[:, BIRD]
     np.testing.assert_allclose(whole, loglik[0, DRONE] - loglik[0, BIRD])
-    # The gull's track took the bearing with β in [½, 0.9): its drone odds grew by the mixture's ratio at that β.
-    assert half <= change[1, DRONE] - change[1, BIRD] < most
+    # The gull's track took the bearing with β ≥ ½ but a weight below it: its drone odds grew by the mixture's ratio
+    # at that weight, less than plain β would have given.
+    assert 0.5 <= beta and w < beta
+    np.testing.assert_allclose(change[1, DRONE] - change[1, BIRD], aided_gain, rtol=1e-9)
+    assert 0.0 < aided_gain < plain_gain < whole

@@ -67,6 +67,18 @@ def test_a_lasting_duplicate_is_merged_into_the_established_track_with_the_fresh
     assert merging.since == {}
 
 
+def test_pooled_labels_divide_out_the_prior_that_new_tracks_start_from() -> None:
+    """With the tracker's class mix as the new tracks' prior (``Tracker._class_prior``), the pooled posterior
+    divides out that prior, not the configured one: each track's posterior counts it once."""
+    tab, identities = _two_tracks(10.0, 20.0)
+    mix = (0.1, 0.3, 0.1, 0.5)
+    merging = Coalescence(PARAMS, GATE, class_prior=lambda: mix)
+    for now in (T0 + 0.5, T0 + 1.5, T0 + 2.5):
+        merging.merge(tab, identities, now, np.array([1]))
+    expected = np.array([0.7 * 0.4, 0.1 * 0.4, 0.1 * 0.1, 0.1 * 0.1]) / np.asarray(mix)
+    np.testing.assert_allclose(np.exp(tab.label_logp[0]), expected / expected.sum())
+
+
 def test_tracks_that_one_scan_detected_both_are_never_merged() -> None:
     tab, identities = _two_tracks(10.0, 20.0)
     merging = Coalescence(PARAMS, GATE)

@@ -89,6 +89,9 @@ class Coalescence:
 
     params: TrackerParams
     gate: float
+    #: The class prior that new tracks start from now (the tracker's ``_class_prior``, the airspace's class mix),
+    #: divided out of one of two pooled label posteriors; None: the configured ``class_prior``.
+    class_prior: Callable[[], tuple[float, ...]] | None = None
     #: (smaller number, larger number) → time of its first passing test in the current run.
     since: dict[tuple[int, int], float] = field(default_factory=dict)
     #: Pairs of close tracks that one scan has detected both of: two objects, never merged.
@@ -194,7 +197,7 @@ class Coalescence:
         donor = np.where(fresher, drop, keep)
         for name in ("x", "p", "xm", "pm", "mu", "t"):
             getattr(tab, name)[keep] = getattr(tab, name)[donor]
-        prior = classify.prior_logp(prm.class_prior, len(keep))
+        prior = classify.prior_logp(prm.class_prior if self.class_prior is None else self.class_prior(), len(keep))
         tab.label_logp[keep] = classify.fuse(tab.label_logp[keep], tab.label_logp[drop] - prior, prm.class_min_p)
         tab.t_fix[keep] = np.maximum(tab.t_fix[keep], tab.t_fix[drop])
         tab.t_point[keep] = np.maximum(tab.t_point[keep], tab.t_point[drop])

@@ -47,6 +47,7 @@ class TrackerParams:
     max_position_sigma_m: float = 2000.0
     sensor_recent_s: float = 10.0
     class_prior: tuple[float, float, float, float] = (0.2, 0.2, 0.1, 0.5)
+    class_mix_strength: float = 10.0
     class_evidence_weight: float = 0.5
     class_floor: float = 0.05
     emitter_likelihood: tuple[float, float, float, float] = (0.9, 0.01, 0.04, 0.05)

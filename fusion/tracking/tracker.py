@@ -192,7 +192,8 @@ class Tracker:
         self._gates = chi2_gates(self.params.gate_probability)
         #: Origin of every bearing sensor seen, by sensor column (``_crosses``).
         self._bearing_origins: dict[int, Array] = {}
-        self.coalescence = Coalescence(self.params, float(chi2_gates(self.params.merge_gate_probability)[6]))
+        self.coalescence = Coalescence(self.params, float(chi2_gates(self.params.merge_gate_probability)[6]),
+                                       class_prior=self._class_prior)
         #: Velocity sigma (east, north, up) of a track started without a velocity measurement, m/s.
         self._velocity_sigma = np.array([self.params.initial_velocity_sigma_mps] * 2
                                         + [self.params.initial_vertical_velocity_sigma_mps])
@@ -266,10 +267,10 @@ class Tracker:
         # Detections tell what a track is only while its position is fixed (by this detection, or by any within
         # the crossing window): a bearing on a track that no sensor has placed lately may come from anything
         # along its line. A bearing's class evidence counts only as far as the bearing is the track's: an RF
-        # identity's as far as its emitter is the track (``carried``), an RF bearing without one by its association
-        # probability updated by the tracks' classes (``_class_aided``), any other's by its association
-        # probability β (its line runs through every target behind it); a plot's whole (weighing plots by β too
-        # cost label accuracy on the swarm, 0.993 → 0.990: formation mates share gates).
+        # identity's as far as its emitter is the track (``carried``), any other bearing with class evidence (an RF
+        # bearing without an identity, an acoustic array's) by its association probability updated by the tracks'
+        # classes (``_class_aided``: its line runs through every target behind it), one without by β; a plot's
+        # whole (weighing plots by β too cost label accuracy on the swarm, 0.993 → 0.990: formation mates share gates).
         placed = tab.t_fix[rows] >= scan.time - prm.crossing_window_s
         labelled, label_cols = rows[placed], cols[placed]
         if len(labelled):
@@ -385,8 +386,15 @@ class Tracker:
         """The bearings of each sensor's latest scan that no track explains and nothing crossed, with labels."""
         prm = self.params
         view = self.strobe_store.latest(now, prm.strobe_max_age_s)
-        prior = classify.prior_logp(prm.class_prior, len(view.time))
+        prior = classify.prior_logp(self._class_prior(), len(view.time))
         return replace(view, label_logp=classify.fuse(prior, view.label_logp, prm.class_min_p))
+
+    def _class_prior(self) -> tuple[float, ...]:
+        """The class prior of a new track: the configured one with the established tracks' class mix
+        (``classify.class_mix``)."""
+        tab = self.table
+        return classify.class_mix(tab.label_logp[tab.status != TENTATIVE], self.params.class_prior,
+                                  self.params.class_mix_strength)
 
     def predicted(self, now: float) -> tuple[Array, Array]:
         """Every track's (combined IMM) state and covariance predicted to ``now``, without changing the table."""
@@ -574,9 +582,10 @@ class Tracker:
 
     def _class_aided(self, scan: Scan, det_index: NDArray[np.intp], bearing_only: NDArray[np.bool_], beta: Array,
                      loglik: Array, carried: Array) -> Array:
-        """The weight (N, columns) of each RF bearing's class evidence for each track's label where no identity
-        weighs it (``carried`` NaN: no ``emitter_id``, which the protocol makes optional, or a Remote ID serial
-        that a position report bound): ``w_i = β_i / (β_i + Σ_{k≠i} β_k r_k + β_0)``, with ``beta`` the association
+        """The weight (N, columns) of each bearing's class evidence (an emitter's, or a classifier's output: an
+        acoustic array's) for each track's label where no identity weighs it (``carried`` NaN: an acoustic bearing,
+        an RF one without ``emitter_id``, which the protocol makes optional, or a Remote ID serial that a position
+        report bound): ``w_i = β_i / (β_i + Σ_{k≠i} β_k r_k + β_0)``, with ``beta`` the association
         probabilities, β_0 = 1 - Σβ that of clutter or a new target, and r_k track k's class likelihood ratio
         against the latter, whose class mix is the prior (``classify.association_log_ratios``). NaN elsewhere.
 
@@ -587,7 +596,7 @@ class Tracker:
         the bearing's class twice. Plain β (``step``) is the case r_k = 1. With ``association: gnn`` β is one-hot
         and the weight 1: hard assignments leave nothing to weigh."""
         out = np.full(beta.shape, np.nan)
-        cols = np.flatnonzero(scan.emitter[det_index] & bearing_only[det_index])
+        cols = np.flatnonzero((scan.emitter[det_index] | scan.has_class[det_index]) & bearing_only[det_index])
         cols = cols[np.isnan(carried[:, cols]).all(axis=0)]  # no identity weighs them
         if not len(cols) or not len(self.table):
             return out
@@ -983,7 +992,7 @@ class Tracker:
             else:
                 continue
             dets = block.index[free]
-            logp = classify.fuse(classify.prior_logp(prm.class_prior, len(dets)), loglik[dets], prm.class_min_p)
+            logp = classify.fuse(classify.prior_logp(self._class_prior(), len(dets)), loglik[dets], prm.class_min_p)
             excess, range_m = self._amplitudes(scan, dets) if block.model is RADAR else (None, None)
             numbers = self.table.add(x, p, prm.initial_mode_p, scan.time, logp, scan.sensor_id, excess=excess,
                                      radar_range=range_m)
@@ -1067,7 +1076,7 @@ class Tracker:
                 p[:, 3:, 3:] = np.diag(self._velocity_sigma**2)
                 mates = partners[cols]
                 evidence = loglik[dets[rows]] + store.loglik[mates]
-                logp = classify.fuse(classify.prior_logp(prm.class_prior, len(rows)), evidence, prm.class_min_p)
+                logp = classify.fuse(classify.prior_logp(self._class_prior(), len(rows)), evidence, prm.class_min_p)
                 started = self.table.add(x, p, prm.initial_mode_p, scan.time, logp, scan.sensor_id, hits=2,
                                          from_bearings=True)
                 added = np.arange(len(self.table) - len(rows), len(self.table))
