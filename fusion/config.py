@@ -217,8 +217,10 @@ class FusionConfig(_Frozen):
     #: Smallest class probability a track keeps, so labels can still change.
     class_min_p: Probability = 1e-3
 
-    #: A confirmed drone track with at least this label probability is a threat.
-    threat_min_p: Probability = 0.5
+    #: A confirmed track with at least this P(drone) is a threat: by default the probability at which the tracker
+    #: labels a track drone (``classify.MIN_DRONE_P``), so that no alert names a track the console shows as
+    #: 'unknown' and a bird's run of drone-like classifier outputs raises no alert.
+    threat_min_p: Probability = ThreatParams.min_p
     #: GeoJSON FeatureCollection of the site's zones (see ``fusion.threat.zones``); None: no zones.
     zones_file: Path | None = None
     #: A sensor with no status for this long (fusion time) missed its heartbeat (3 × the 5 s period), s.

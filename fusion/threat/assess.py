@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 
 from fusion.geo import LocalFrame
 from fusion.threat.zones import CORRIDOR, ZoneSet, ZoneSpec
+from fusion.tracking.classify import MIN_DRONE_P
 from fusion.tracking.tracks import CONFIRMED, TENTATIVE
 
 Array = NDArray[np.float64]
@@ -57,8 +58,9 @@ NONE, LOW, MEDIUM, HIGH, CRITICAL = range(5)
 class ThreatParams:
     """Tunables of threat scoring and alerting."""
 
-    #: A track is a threat (may raise alerts) only with at least this drone probability.
-    min_p: float = 0.5
+    #: A track is a threat (may raise alerts) only with at least this drone probability: the one at which the
+    #: tracker labels it drone.
+    min_p: float = MIN_DRONE_P
     #: Scores at which the levels low, medium, high and critical begin.
     thresholds: tuple[float, float, float, float] = (0.15, 0.35, 0.55, 0.8)
     #: A level is left only when the score is this far below its threshold.
