@@ -94,6 +94,19 @@ def test_a_rarely_detected_pair_takes_longer_and_two_objects_again_restart_it() 
     assert merging.doubt == {(1, 2): 0.0}
 
 
+def test_a_radar_scan_in_two_messages_that_detects_each_track_sees_two_objects() -> None:
+    tab, identities = _two_tracks(10.0, 20.0)
+    merging = Coalescence(PARAMS, GATE)
+    merging.merge(tab, identities, T0 + 1.0, np.array([0, 1]), np.array([1.0, 1.0]))
+    one, mass, pd = np.array([1]), np.array([0.0, 1.0]), np.full(2, 0.9)
+    merging.merge(tab, identities, T0 + 2.0, one, mass, pd=pd, last=np.array([T0 + 1.0, T0 + 2.0]))  # last revisit
+    assert merging.doubt[(1, 2)] == pytest.approx(-np.log(0.19))
+    merging.merge(tab, identities, T0 + 3.0, one, mass, pd=pd, last=np.array([T0 + 2.9, T0 + 3.0]))  # this one
+    assert merging.doubt == {(1, 2): 0.0}
+    merging.merge(tab, identities, T0 + 4.0, one, mass, pd=pd, last=np.array([np.nan, T0 + 4.0]))  # never: one
+    assert merging.doubt[(1, 2)] == pytest.approx(-np.log(0.19))
+
+
 def test_a_track_started_near_another_is_a_second_object_even_if_both_are_tentative() -> None:
     tab, identities = _two_tracks(10.0, 20.0)
     tab.status[0] = TENTATIVE

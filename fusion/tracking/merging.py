@@ -101,13 +101,14 @@ class Coalescence:
 
     def merge(self, tab: TrackTable, identities: IdentityMap, now: float, detected: NDArray[np.intp],
               mass: Array | None = None, born: NDArray[np.intp] | None = None,
-              pd: Array | None = None,
+              pd: Array | None = None, last: Array | None = None,
               predict: Callable[[NDArray[np.intp]], tuple[Array, Array]] | None = None) -> Merged:
         """Test the tracks ``detected`` at ``now`` against every other track; merge pairs that have
         looked like one target for ``merge_after_s``; return the tracks merged away (removed from ``tab``).
         ``mass``: per row, the detections of this message it explains, Σβ (default: 1 for ``detected``);
         ``born``: the rows this message started; ``pd``: per row, the probability that this message detects the
-        track's target if it is a radar scan (which sees each object apart), else None. ``predict(rows)``: the
+        track's target if it is a radar scan (which sees each object apart), else None; ``last``: then, per row,
+        when this radar last detected it (its scans come in several messages). ``predict(rows)``: the
         combined states and covariances of rows at ``now`` (default: an IMM prediction with the tracker's modes;
         the tracker reuses its step's).
 
@@ -122,7 +123,7 @@ class Coalescence:
         if mass is None:
             mass = np.zeros(len(tab))
             mass[detected] = 1.0
-        unresolved = self._doubt(tab, a, b, mass, pd)
+        unresolved = self._doubt(tab, now, a, b, mass, pd, last)
         a, b = a[unresolved], b[unresolved]
         if len(a):
             rows = np.unique(np.concatenate([a, b]))
@@ -150,13 +151,14 @@ class Coalescence:
             self.doubt = {key: llr for key, llr in self.doubt.items() if alive.issuperset(key)}
         return self._merge_due(tab, identities, now)
 
-    def _doubt(self, tab: TrackTable, a: NDArray[np.intp], b: NDArray[np.intp], mass: Array,
-               pd: Array | None) -> NDArray[np.bool_]:
+    def _doubt(self, tab: TrackTable, now: float, a: NDArray[np.intp], b: NDArray[np.intp], mass: Array,
+               pd: Array | None, last: Array | None) -> NDArray[np.bool_]:
         """Update the pairs' evidence of two objects with this message; return which may be tested as one target.
 
         A message of which the pair explains more than one detection and a half (Σβ; one object gives one
         detection, so its duplicate tracks share at most one) sees two objects: the pair's log-likelihood
-        ratio, one object against two, restarts at 0 (as when one of them starts, ``merge``). A radar scan
+        ratio, one object against two, restarts at 0 (as when one of them starts, ``merge``), as it does when
+        the radar detected them in two messages of one revisit (a scan sent in parts). A radar scan
         that detected a track of the pair but not two objects adds ``-ln(1 - Pd_a Pd_b)``: two objects
         would both have been detected with probability ``Pd_a Pd_b``. The pair may be one target again
         once the ratio reaches ``ln(1 / merge_unseen_probability)``: a target that a track walked onto
@@ -164,6 +166,8 @@ class Coalescence:
         detects stay apart far longer than a well-seen drone's duplicate. Pairs never seen as two
         objects are tested at once."""
         seen = mass[a] + mass[b] >= 1.5
+        if last is not None:
+            seen |= (last[a] != last[b]) & (now - np.minimum(last[a], last[b]) < 0.5 * self.params.revisit_s)
         keys = _keys(tab, a, b)
         gain = np.zeros(len(a)) if pd is None else -np.log1p(-pd[a] * pd[b])
         limit = -np.log(self.params.merge_unseen_probability)
