@@ -163,10 +163,13 @@ class FusionConfig(_Frozen):
     #: that range (a stated range is nominal, hence the margin; sensors without a status are unbounded).
     coverage_margin: Annotated[float, Field(ge=1.0)] = 1.25
     #: Two tracks whose state difference passes the χ²₆ test at this probability at every update for
-    #: ``merge_after_s``, and that no sensor detected in one scan, are one target: they are merged
-    #: (``fusion.tracking.merging``). 2 s is two radar scans, shorter than a coasting track's life.
+    #: ``merge_after_s`` are one target: they are merged (``fusion.tracking.merging``). 2 s is two radar
+    #: scans, shorter than a coasting track's life.
     merge_gate_probability: Probability = 0.99
     merge_after_s: PositiveFloat = 2.0
+    #: A pair once seen as two objects is tested only when two objects would have been detected together by
+    #: the radar scans since (by the tracks' detection probabilities) with at most this probability.
+    merge_unseen_probability: Probability = 1e-3
 
     #: Updates needed to confirm a tentative track. 4 rather than 3: with 10 false plots per scan
     #: spread over a 5 km radar, 3 hits confirmed ~9 false tracks in 300 s, 4 hits none.

@@ -1,13 +1,15 @@
-"""Track coalescence (``fusion.tracking.merging``): duplicates of one target merge, resolved targets never do."""
+"""Track coalescence (``fusion.tracking.merging``): duplicates of one target merge, resolved targets only once the
+radar has long seen one object where two would have shown."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from fusion.tracking import Tracker, TrackerParams
 from fusion.tracking.gating import chi2_gates
 from fusion.tracking.initiation import IdentityMap
-from fusion.tracking.merging import Coalescence, codetected, state_chi2
+from fusion.tracking.merging import Coalescence, state_chi2
 from fusion.tracking.tracks import CONFIRMED, TENTATIVE, TrackTable
 from test_tracking import T0, radar_plot, scan
 
@@ -21,13 +23,6 @@ def test_state_chi2_is_the_mahalanobis_distance_of_the_difference() -> None:
     pb = np.eye(6)[None] * 6.0
     assert state_chi2(xa, pa, xb, pb).tolist() == [26.0 / 10.0]
     assert round(GATE, 2) == 16.81  # χ²₆ at 0.99
-
-
-def test_codetected_needs_one_sensor_at_one_known_time() -> None:
-    last = np.array([[1.0, np.nan], [1.0, 2.0], [0.5, np.nan], [0.5, 3.0]])
-    a, b = np.array([0, 0, 2]), np.array([1, 2, 3])
-    assert codetected(last, a, b).tolist() == [True, False, True]
-    assert codetected(np.full((2, 1), np.nan), np.array([0]), np.array([1])).tolist() == [False]
 
 
 def _two_tracks(offset_m: float, sigma_m: float) -> tuple[TrackTable, IdentityMap]:
@@ -79,28 +74,76 @@ def test_pooled_labels_divide_out_the_prior_that_new_tracks_start_from() -> None
     np.testing.assert_allclose(np.exp(tab.label_logp[0]), expected / expected.sum())
 
 
-def test_tracks_that_one_scan_detected_both_are_never_merged() -> None:
+def test_tracks_seen_as_two_stay_apart_until_radar_scans_make_one_object_likelier() -> None:
     tab, identities = _two_tracks(10.0, 20.0)
     merging = Coalescence(PARAMS, GATE)
     merging.merge(tab, identities, T0 + 0.5, np.array([1]))
     assert merging.since == {(1, 2): T0 + 0.5}
-    tab.sensor_column("radar-2")
-    tab.sensor_last[:, 2] = T0 + 1.5  # two plots of one radar scan: two objects
-    merging.merge(tab, identities, T0 + 1.5, np.array([0, 1]))
-    assert merging.since == {} and merging.apart == {(1, 2)}
-    tab.sensor_last[1, 2] = T0 + 2.5  # later scans see only one of them: still two
-    for now in (T0 + 2.5, T0 + 3.5, T0 + 4.5, T0 + 5.5):
-        assert len(merging.merge(tab, identities, now, np.array([1])).numbers) == 0
-    assert tab.ids == ["T-1", "T-2"] and merging.since == {}
+    both, one, pd = np.array([0, 1]), np.array([1]), np.full(2, 0.9)
+    # One message of which the pair explains 1.6 detections: two objects.
+    merging.merge(tab, identities, T0 + 1.0, both, np.array([0.8, 0.8]), pd=pd)
+    assert merging.since == {} and merging.doubt == {(1, 2): 0.0}
+    merging.merge(tab, identities, T0 + 1.2, one, np.array([0.0, 1.0]))  # not a radar scan: no evidence
+    assert merging.doubt == {(1, 2): 0.0}
+    # Radar scans with one plot for the pair: each -ln(1 - 0.81) = 1.66 for one object; ln 1000 = 6.91 needs five.
+    for k in range(1, 5):
+        merging.merge(tab, identities, T0 + 1.0 + k, one, np.array([0.0, 1.0]), pd=pd)
+    assert merging.doubt[(1, 2)] == pytest.approx(-4 * np.log(0.19)) and merging.since == {}
+    merging.merge(tab, identities, T0 + 6.0, one, np.array([0.0, 1.0]), pd=pd)
+    assert merging.since == {(1, 2): T0 + 6.0}
+    assert len(merging.merge(tab, identities, T0 + 7.0, one, np.array([0.0, 1.0]), pd=pd).numbers) == 0
+    assert merging.merge(tab, identities, T0 + 8.0, one, np.array([0.0, 1.0]), pd=pd).numbers.tolist() == [2]
 
 
-def test_tracks_with_different_identities_of_one_kind_are_two_drones() -> None:
+def test_a_rarely_detected_pair_takes_longer_and_two_objects_again_restart_it() -> None:
     tab, identities = _two_tracks(10.0, 20.0)
-    identities.bind(2, ("emitter:b",))
+    merging = Coalescence(PARAMS, GATE)
+    merging.merge(tab, identities, T0 + 1.0, np.array([0, 1]), np.array([1.0, 1.0]))
+    for k in range(1, 40):  # Pd 0.3 each: 0.094 a scan
+        merging.merge(tab, identities, T0 + 1.0 + k, np.array([1]), np.array([0.0, 1.0]), pd=np.full(2, 0.3))
+    assert merging.doubt[(1, 2)] == pytest.approx(-39 * np.log(0.91)) and merging.since == {}
+    merging.merge(tab, identities, T0 + 41.0, np.array([0, 1]), np.array([0.6, 0.9]), pd=np.full(2, 0.3))
+    assert merging.doubt == {(1, 2): 0.0}
+
+
+def test_a_radar_scan_in_two_messages_that_detects_each_track_sees_two_objects() -> None:
+    tab, identities = _two_tracks(10.0, 20.0)
+    merging = Coalescence(PARAMS, GATE)
+    merging.merge(tab, identities, T0 + 1.0, np.array([0, 1]), np.array([1.0, 1.0]))
+    one, mass, pd = np.array([1]), np.array([0.0, 1.0]), np.full(2, 0.9)
+    merging.merge(tab, identities, T0 + 2.0, one, mass, pd=pd, last=np.array([T0 + 1.0, T0 + 2.0]))  # last revisit
+    assert merging.doubt[(1, 2)] == pytest.approx(-np.log(0.19))
+    merging.merge(tab, identities, T0 + 3.0, one, mass, pd=pd, last=np.array([T0 + 2.9, T0 + 3.0]))  # this one
+    assert merging.doubt == {(1, 2): 0.0}
+    merging.merge(tab, identities, T0 + 4.0, one, mass, pd=pd, last=np.array([np.nan, T0 + 4.0]))  # never: one
+    assert merging.doubt[(1, 2)] == pytest.approx(-np.log(0.19))
+
+
+def test_a_track_started_near_another_is_a_second_object_even_if_both_are_tentative() -> None:
+    tab, identities = _two_tracks(10.0, 20.0)
+    tab.status[0] = TENTATIVE
+    merging = Coalescence(PARAMS, GATE)
+    merging.merge(tab, identities, T0 + 0.5, np.zeros(0, dtype=np.intp), born=np.array([1]))
+    assert merging.doubt == {(1, 2): 0.0}
+
+
+def test_tracks_with_different_reported_identities_of_one_kind_are_two_drones() -> None:
+    tab, identities = _two_tracks(10.0, 20.0)
+    identities.bind(1, ("uas:a",), reported=True)
+    identities.bind(2, ("uas:b",), reported=True)
     merging = Coalescence(PARAMS, GATE)
     for now in (T0 + 0.5, T0 + 1.5, T0 + 2.5, T0 + 3.5):
         assert len(merging.merge(tab, identities, now, np.array([1])).numbers) == 0
     assert tab.ids == ["T-1", "T-2"] and merging.apart == {(1, 2)}
+
+
+def test_emitters_bound_through_bearings_do_not_keep_tracks_apart() -> None:
+    tab, identities = _two_tracks(10.0, 20.0)
+    identities.bind(2, ("emitter:b",))  # T-1 holds emitter:a; bearings move such keys between tracks
+    merging = Coalescence(PARAMS, GATE)
+    for now in (T0 + 0.5, T0 + 1.5):
+        merging.merge(tab, identities, now, np.array([1]))
+    assert merging.merge(tab, identities, T0 + 2.5, np.array([1])).numbers.tolist() == [2]
 
 
 def test_a_pair_that_fails_the_test_once_starts_over() -> None:

@@ -8,10 +8,17 @@ The test (track-to-track association, Bar-Shalom & Li, "Multitarget-Multisensor 
 ch. 8): the difference Δ of the two states at one time, with covariance ``P_a + P_b``, has
 ``χ² = Δᵀ (P_a + P_b)⁻¹ Δ`` below the χ²₆ gate if both estimate one target (the cross-covariance
 of their common process noise is ignored, which only widens the gate). One passing test is weak
-evidence for close targets, so a pair must pass every test for ``merge_after_s`` seconds; and a
-sensor that once detected both close tracks in the same scan (two detections of one message) has
-resolved them as two objects, and they are never merged: two drones of a formation, or geese of
-a flock, that the radar sees as two plots now and then stay two tracks.
+evidence for close targets, so a pair must pass every test for ``merge_after_s`` seconds.
+
+A pair once seen as two objects (one message explained by the pair beyond one detection, or one of
+them started from a detection no track explained) is tested only once the radar's scans since make
+one object likelier than two: each scan that detects the pair's target without two objects weighs
+``1 - Pd_a Pd_b`` against 1 (``Coalescence._doubt``). Two drones of a formation, or geese of a flock,
+that the radar sees as two plots now and then stay two tracks; a track that walked onto another
+target after it was resolved is merged once the radar has seen one object there for long enough.
+Tracks with different decoded Remote IDs (or other identities of one kind bound by position
+reports) are never merged; identities bound through bearings move with their latest association
+and prove nothing.
 
 Only pairs with an established track are tested. The merged track keeps the identity of the
 preferred one (confirmed over coasting over tentative, then the older) and the state of the one
@@ -60,17 +67,12 @@ def state_chi2(xa: Array, pa: Array, xb: Array, pb: Array) -> Array:
     return np.einsum("ki,ki->k", d, np.linalg.solve(pa + pb, d[..., None])[..., 0])
 
 
-def codetected(sensor_last: Array, a: NDArray[np.intp], b: NDArray[np.intp]) -> NDArray[np.bool_]:
-    """Whether some sensor detected both rows of each pair in one scan (the same, known, last time)."""
-    return (sensor_last[a] == sensor_last[b]).any(axis=1)
-
-
 def contradicting(identities: IdentityMap, a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.bool_]:
-    """Whether each pair of tracks carries different RF identities of one kind (two Remote IDs, two
-    emitters): two drones, whatever their states say."""
+    """Whether each pair of tracks carries different RF identities of one kind bound by position reports
+    (two decoded Remote IDs): two drones, whatever their states say."""
     def kinds(number: int) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
-        for key in identities.keys_of(number):
+        for key in filter(identities.reported, identities.keys_of(number)):
             out.setdefault(key.split(":", 1)[0], set()).add(key)
         return out
 
@@ -94,22 +96,37 @@ class Coalescence:
     class_prior: Callable[[], tuple[float, ...]] | None = None
     #: (smaller number, larger number) → time of its first passing test in the current run.
     since: dict[tuple[int, int], float] = field(default_factory=dict)
-    #: Pairs of close tracks that one scan has detected both of: two objects, never merged.
+    #: Pairs of tracks with different reported RF identities of one kind: two drones, never merged.
     apart: set[tuple[int, int]] = field(default_factory=set)
+    #: Pairs once seen as two objects → the log-likelihood ratio, one object against two, of the radar scans
+    #: since; held apart while it is below ``ln(1 / merge_unseen_probability)`` (``_doubt``).
+    doubt: dict[tuple[int, int], float] = field(default_factory=dict)
 
     def merge(self, tab: TrackTable, identities: IdentityMap, now: float, detected: NDArray[np.intp],
+              mass: Array | None = None, born: NDArray[np.intp] | None = None,
+              pd: Array | None = None, last: Array | None = None,
               predict: Callable[[NDArray[np.intp]], tuple[Array, Array]] | None = None) -> Merged:
         """Test the tracks ``detected`` at ``now`` against every other track; merge pairs that have
         looked like one target for ``merge_after_s``; return the tracks merged away (removed from ``tab``).
-        ``predict(rows)``: the combined states and covariances of rows at ``now`` (default: an IMM prediction with
-        the tracker's modes; the tracker reuses its step's).
+        ``mass``: per row, the detections of this message it explains, Σβ (default: 1 for ``detected``);
+        ``born``: the rows this message started; ``pd``: per row, the probability that this message detects the
+        track's target if it is a radar scan (which sees each object apart), else None; ``last``: then, per row,
+        when this radar last detected it (its scans come in several messages). ``predict(rows)``: the
+        combined states and covariances of rows at ``now`` (default: an IMM prediction with the tracker's modes;
+        the tracker reuses its step's).
 
         A pending pair is dropped when a track of it ends or when one of its tracks is detected and
-        the pair fails the test; a close pair that one scan detected both of is never merged."""
+        the pair fails the test; a pair seen as two objects is merged only once the radar's scans since
+        make one object likelier (``_doubt``)."""
+        if born is not None:  # a track started from a detection that no track explained: two objects
+            self.doubt.update(dict.fromkeys(_keys(tab, *self._candidates(tab, now, born, tentative=True)), 0.0))
         a, b = self._candidates(tab, now, detected)
-        resolved = codetected(tab.sensor_last, a, b) | contradicting(identities, tab.number[a], tab.number[b])
-        self.apart.update(_keys(tab, a[resolved], b[resolved]))
-        unresolved = np.array([key not in self.apart for key in _keys(tab, a, b)], dtype=bool)
+        self.apart.update(_keys(tab, *(rows[contradicting(identities, tab.number[a], tab.number[b])]
+                                       for rows in (a, b))))
+        if mass is None:
+            mass = np.zeros(len(tab))
+            mass[detected] = 1.0
+        unresolved = self._doubt(tab, now, a, b, mass, pd, last)
         a, b = a[unresolved], b[unresolved]
         if len(a):
             rows = np.unique(np.concatenate([a, b]))
@@ -124,24 +141,55 @@ class Coalescence:
             a, b = a[ok], b[ok]
         passing = set(_keys(tab, a, b))
         tested = set(tab.number[detected].tolist())
-        crowded = len(self.apart) > 4 * len(tab) + 64  # then forget the pairs of ended tracks
+        crowded = len(self.apart) + len(self.doubt) > 4 * len(tab) + 64  # then forget the pairs of ended tracks
         alive = set(tab.number.tolist()) if self.since or crowded else set()
         for key in list(self.since):
             failed = bool(tested.intersection(key)) and key not in passing
-            if failed or key in self.apart or not alive.issuperset(key):
+            if failed or key in self.apart or self.doubt.get(key, np.inf) == 0.0 or not alive.issuperset(key):
                 del self.since[key]
         for key in passing:
             self.since.setdefault(key, now)
         if crowded:
             self.apart = {key for key in self.apart if alive.issuperset(key)}
+            self.doubt = {key: llr for key, llr in self.doubt.items() if alive.issuperset(key)}
         return self._merge_due(tab, identities, now)
 
-    def _candidates(self, tab: TrackTable, now: float,
-                    detected: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-        """Pairs (detected row, other row), each once and not both tentative, whose constant-velocity
-        positions at ``now`` are close enough for their position variances to possibly pass the test.
+    def _doubt(self, tab: TrackTable, now: float, a: NDArray[np.intp], b: NDArray[np.intp], mass: Array,
+               pd: Array | None, last: Array | None) -> NDArray[np.bool_]:
+        """Update the pairs' evidence of two objects with this message; return which may be tested as one target.
 
-        Two tentative tracks are left alone: neither is published, and pooling their hits would
+        A message of which the pair explains more than one detection and a half (Σβ; one object gives one
+        detection, so its duplicate tracks share at most one) sees two objects: the pair's log-likelihood
+        ratio, one object against two, restarts at 0 (as when one of them starts, ``merge``), as it does when
+        the radar detected them in two messages of one revisit (a scan sent in parts). A radar scan
+        that detected a track of the pair but not two objects adds ``-ln(1 - Pd_a Pd_b)``: two objects
+        would both have been detected with probability ``Pd_a Pd_b``. The pair may be one target again
+        once the ratio reaches ``ln(1 / merge_unseen_probability)``: a target that a track walked onto
+        after it was resolved, which the radar then never sees as two. Objects the radar seldom
+        detects stay apart far longer than a well-seen drone's duplicate. Pairs never seen as two
+        objects are tested at once."""
+        seen = mass[a] + mass[b] >= 1.5
+        if last is not None:
+            seen |= (last[a] != last[b]) & (now - np.minimum(last[a], last[b]) < 0.5 * self.params.revisit_s)
+        keys = _keys(tab, a, b)
+        gain = np.zeros(len(a)) if pd is None else -np.log1p(-pd[a] * pd[b])
+        limit = -np.log(self.params.merge_unseen_probability)
+        unresolved = np.ones(len(a), dtype=bool)
+        for i, key in enumerate(keys):
+            if seen[i]:
+                self.doubt[key] = 0.0
+            elif key in self.doubt:
+                self.doubt[key] += float(gain[i])
+            unresolved[i] = key not in self.apart and self.doubt.get(key, np.inf) >= limit
+        return unresolved
+
+    def _candidates(self, tab: TrackTable, now: float, detected: NDArray[np.intp],
+                    tentative: bool = False) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """Pairs (detected row, other row), each once and not both tentative (unless ``tentative``), whose
+        constant-velocity positions at ``now`` are close enough for their position variances to possibly pass
+        the test.
+
+        Two tentative tracks are not tested: neither is published, and pooling their hits would
         confirm pairs of clutter tracks that neither would have earned alone."""
         if len(detected) == 0 or len(tab) < 2:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
@@ -152,7 +200,7 @@ class Coalescence:
         d2 = ((pos[detected, None, :] - pos[None, :, :])**2).sum(axis=2)
         established = tab.status != TENTATIVE
         close = (d2 <= _PRETEST_MARGIN * self.gate * (var[detected, None] + var[None, :])) \
-            & (established[detected, None] | established[None, :])
+            & (established[detected, None] | established[None, :] | tentative)
         close[np.arange(len(detected)), detected] = False
         i, b = np.nonzero(close)
         a = detected[i]

@@ -64,6 +64,7 @@ class TrackerParams:
     coverage_margin: float = 1.25
     merge_gate_probability: float = 0.99
     merge_after_s: float = 2.0
+    merge_unseen_probability: float = 1e-3
     min_detection_probability: float = 0.2
     tentative_miss_probability: float = 0.05
     identity_memory_s: float = 10.0

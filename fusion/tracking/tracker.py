@@ -296,7 +296,10 @@ class Tracker:
             crossed = self._cross(scan, bearings, ~consumed[offsets[b]:offsets[b + 1]], loglik)
             started = np.concatenate([started, crossed])
         updated = tab.number[updated_rows]
-        merged = self.coalescence.merge(tab, self.identities, scan.time, updated_rows,
+        mass = np.zeros(len(tab))  # the detections each track explains (tracks started since have none)
+        mass[:len(owned)] = owned.sum(axis=1)
+        merged = self.coalescence.merge(tab, self.identities, scan.time, updated_rows, mass,
+                                        np.flatnonzero(np.isin(tab.number, started)), *self._scan_detection(scan),
                                         lambda rows: self._carried(rows, scan.time, modes, bearing_modes=False))
         if len(merged.numbers):  # a merged-away track is reported as ended only
             self.evidence.merge(merged.numbers, merged.into)
@@ -361,6 +364,17 @@ class Tracker:
         pd = detection_probability(tab.excess[rows], tab.plots[rows], range_m)
         return np.where(tab.plots[rows] > 0, np.clip(pd, prm.min_detection_probability, prm.detection_probability),
                         prm.detection_probability)
+
+    def _scan_detection(self, scan: Scan) -> tuple[Array | None, Array | None]:
+        """Per track, the probability that this radar scan detects its target where the track is, and when this
+        radar last detected it (both None: not a radar scan); a track the radar never placed gets the least,
+        ``min_detection_probability`` (it may be invisible to radar)."""
+        if scan.radar is None:
+            return None, None
+        tab = self.table
+        pd = self._detection_probability(np.arange(len(tab)), np.linalg.norm(tab.x[:, :3] - scan.origin, axis=1))
+        return (np.where(tab.plots > 0, pd, self.params.min_detection_probability),
+                tab.sensor_last[:, tab.sensor_column(scan.sensor_id)])
 
     def _learn_threshold(self, scan: Scan) -> None:
         """Lower the scan's radar's detection threshold to its weakest plot: a radar reports every crossing of its
