@@ -167,8 +167,8 @@ class FusionConfig(_Frozen):
     #: scans, shorter than a coasting track's life.
     merge_gate_probability: Probability = 0.99
     merge_after_s: PositiveFloat = 2.0
-    #: A pair once seen as two objects is tested only when two objects would have been detected together by
-    #: the radar scans since (by the tracks' detection probabilities) with at most this probability.
+    #: A pair once seen as two objects is tested again only once the radar scans since would, with at most this
+    #: probability (by the tracks' detection probabilities), never once have detected two objects there.
     merge_unseen_probability: Probability = 1e-3
 
     #: Updates needed to confirm a tentative track. 4 rather than 3: with 10 false plots per scan
@@ -202,7 +202,7 @@ class FusionConfig(_Frozen):
     class_prior: tuple[PositiveFloat, PositiveFloat, PositiveFloat, PositiveFloat] = (0.2, 0.2, 0.1, 0.5)
     #: Weight, in tracks, of the class prior's drone:bird:aircraft proportions against those of the established
     #: tracks when a new track's prior is set (``classify.class_mix``: the airspace's base rates).
-    class_mix_strength: Annotated[float, Field(ge=0.0)] = 10.0
+    class_mix_strength: Annotated[float, Field(gt=0.0)] = 10.0
     #: Exponent applied to a classifier's output: successive outputs are correlated.
     class_evidence_weight: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
     #: Floor of a classifier likelihood, so one output never rules a class out.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from fusion.config import FusionConfig
 from fusion.geo import LocalFrame, enu_to_polar
@@ -35,7 +36,7 @@ RADAR = np.zeros(3)
 RF_DF = np.array([900.0, -700.0, 2.0])
 
 
-def test_the_label_is_unknown_until_one_class_is_more_likely_than_all_others_together() -> None:
+def test_a_label_needs_p_one_half_and_the_drone_label_two_thirds() -> None:
     """A bird or an aircraft is labelled at P ≥ ½, a drone only at P ≥ 2/3 (twice as likely as all else)."""
     p = np.array([[0.45, 0.30, 0.05, 0.20], [0.66, 0.14, 0.10, 0.10], [2 / 3, 0.13, 0.10, 0.1 - 1 / 30],
                   [0.10, 0.50, 0.10, 0.30]])
@@ -56,6 +57,8 @@ def test_a_new_track_s_prior_spreads_the_known_classes_by_the_established_tracks
     raid = np.log(np.array([[0.997, 0.001, 0.001, 0.001]] * 10))
     assert class_mix(raid, prior, 10.0)[DRONE] > 2.0 * class_mix(raid, prior, 10.0)[BIRD]
     np.testing.assert_allclose(class_mix(np.zeros((0, 4)), prior, 10.0), prior, rtol=1e-12)
+    with pytest.raises(ValidationError, match="class_mix_strength"):  # no prior at all: 0/0 before any track
+        FusionConfig(class_mix_strength=0.0)
 
 
 def test_a_bearing_only_emitter_is_5_to_1_for_a_drone_and_a_located_one_90_to_1() -> None:

@@ -24,6 +24,7 @@ from fusion.threat import (
     parse_zones,
     step_levels,
 )
+from fusion.tracking.classify import LABELS, best_label
 from fusion.tracking.tracker import Ended
 from fusion.tracking.tracks import COASTING, CONFIRMED, TENTATIVE
 
@@ -155,6 +156,16 @@ def test_birds_tentative_and_high_fast_tracks_do_not_alarm() -> None:
     run.step(T0 + 2, drone(1000.0, 1000.0, ve=120.0, up=2500.0), numbers=[3])
     assert run.events == []
     assert run.monitor.current(np.array([1, 2, 3])).level.tolist() == [0, 0, 0]
+
+
+def test_a_track_alarms_from_the_drone_probability_at_which_it_is_labelled_drone() -> None:
+    """P(drone) 0.6 is a likely drone but labelled 'unknown' (``classify.MIN_DRONE_P``): no alert names it."""
+    for p, kinds in ((0.6, []), (0.7, ["new_threat"])):
+        run = Run(ThreatMonitor(ThreatParams(), parse_zones(ZONES)))
+        run.step(T0, drone(1000.0, 1000.0), drone_p=p)
+        assert [k[0] for k in run.kinds()] == kinds
+        label, _ = best_label(np.log(np.array([[p, 0.9 - p, 0.05, 0.05]])))
+        assert (LABELS[int(label[0])] == "drone") == bool(kinds)
 
 
 def test_approach_is_scored_before_entry_and_heading_matters() -> None:

@@ -49,7 +49,6 @@ def test_a_bearing_from_beyond_its_sensors_range_does_not_update_a_track() -> No
     assert tracker.table.t.tolist() == [T0 + 1.25]
 
 
-
 def test_a_bearing_sensors_detection_probability_is_the_chance_that_the_track_is_within_its_range() -> None:
     tracker, config = _cross(np.inf), FusionConfig()
     scan = ingest(_bearing_message("mic-north", T0 + 1.0, [DRONE]), SITE, config, 1000.0)
@@ -69,6 +68,7 @@ def test_a_bearing_from_a_sensor_whose_range_the_track_is_likely_beyond_detects_
         tracker, config = _cross(np.inf), FusionConfig()
         tracker.step(ingest(_bearing_message("mic-north", T0 + 1.0, [DRONE]), SITE, config, max_range_m))
         assert (tracker.table.sensor_last[0, north] == T0 + 1.0) == detected
+
 
 def _status(sensor: str, max_range_m: float | None) -> bytes:
     coverage = {"azimuth_min_deg": 0.0, "azimuth_max_deg": 360.0}

@@ -123,8 +123,22 @@ def test_a_track_started_near_another_is_a_second_object_even_if_both_are_tentat
     tab, identities = _two_tracks(10.0, 20.0)
     tab.status[0] = TENTATIVE
     merging = Coalescence(PARAMS, GATE)
-    merging.merge(tab, identities, T0 + 0.5, np.zeros(0, dtype=np.intp), born=np.array([1]))
+    merging.merge(tab, identities, T0 + 0.5, np.array([0]), np.array([1.0, 0.0]), born=np.array([1]))
     assert merging.doubt == {(1, 2): 0.0}
+    merging = Coalescence(PARAMS, GATE)  # both started by this message: two detections of it
+    merging.merge(tab, identities, T0 + 0.5, np.zeros(0, dtype=np.intp), np.zeros(2), born=np.array([0, 1]))
+    assert merging.doubt == {(1, 2): 0.0}
+
+
+def test_a_track_started_beside_one_this_message_missed_is_its_duplicate_and_merges() -> None:
+    """A track that lost its target and the track its next plots started: no message saw two objects."""
+    tab, identities = _two_tracks(10.0, 20.0)
+    merging = Coalescence(PARAMS, GATE)
+    merged = merging.merge(tab, identities, T0 + 0.5, np.array([1]), np.array([0.0, 1.0]), born=np.array([1]))
+    assert merging.doubt == {} and merging.since == {(1, 2): T0 + 0.5}
+    for now in (T0 + 1.5, T0 + 2.5):
+        merged = merging.merge(tab, identities, now, np.array([1]), np.array([0.0, 1.0]))
+    assert merged.numbers.tolist() == [2] and merged.into.tolist() == [1]
 
 
 def test_tracks_with_different_reported_identities_of_one_kind_are_two_drones() -> None:

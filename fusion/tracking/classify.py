@@ -147,14 +147,15 @@ def fuse(logp: Array, loglik: Array, min_p: float) -> Array:
 
 #: A track is given a class only once that class is more likely than all others together; below, it is
 #: 'unknown' with the probability of the 'unknown' class (Chow's reject option: a weak classifier's first few
-#: looks often favour a wrong class a little; the threat monitor applies its own ``min_p`` to P(drone)).
+#: looks often favour a wrong class a little).
 MIN_LABEL_P = 0.5
 #: The drone label asks more: a drone at least twice as likely as all other classes together. A false drone label
 #: sends the operator after a bird (and cries wolf: the next true alert is trusted less), while a drone left
 #: 'unknown' a little longer is still tracked, shown and watched: Chow's rule with a false drone label costing
 #: 1.5 times another wrong label, 1 - ½/1.5 = 2/3. Drones' own evidence (an emitter, a rotor's sound) passes it
 #: within a look or two; a bird's radar track whose weak micro-Doppler outputs favoured drone by chance for a few
-#: looks peaked at P(drone) 0.52-0.67 (``birds``, seeds 3, 23, 29).
+#: looks peaked at P(drone) 0.52-0.67 (``birds``, seeds 3, 23, 29). Threat alerts start at the same probability
+#: (``fusion.threat.ThreatParams.min_p``).
 MIN_DRONE_P = 2.0 / 3.0
 
 

@@ -40,8 +40,8 @@ def log_likelihood_ratios(cost: Array, detection_probability: float | Array, clu
                           gate_probability: float) -> Array:
     """``ln L_ij`` (N, M) from the association cost ``-2 ln(p(z) √|2πR|)`` (``gating.Gating.cost``; ``d² + ln|S| -
     ln|R|`` for one Gaussian; meaningful inside the gate only). ``detection_probability`` and ``clutter_density``
-    may be arrays that broadcast against ``cost``: a track's Pd for this sensor (N, 1) or per pair, a density per
-    column (M,)."""
+    may be arrays that broadcast against ``cost``: each track's Pd for this sensor (N, 1), one per track since the miss
+    hypothesis is the track's (the miss weight ``1 - Pd Pg`` assumes it), and a density per column (M,)."""
     pd = np.asarray(detection_probability, dtype=float)
     log_odds = np.log(pd) - np.log(clutter_density) - np.log1p(-pd * gate_probability)
     return log_odds - 0.5 * cost

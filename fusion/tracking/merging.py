@@ -11,7 +11,7 @@ of their common process noise is ignored, which only widens the gate). One passi
 evidence for close targets, so a pair must pass every test for ``merge_after_s`` seconds.
 
 A pair once seen as two objects (one message explained by the pair beyond one detection, or one of
-them started from a detection no track explained) is tested only once the radar's scans since make
+them started from a detection no track explained while this message detected the other too) is tested only once the radar's scans since make
 one object likelier than two: each scan that detects the pair's target without two objects weighs
 ``1 - Pd_a Pd_b`` against 1 (``Coalescence._doubt``). Two drones of a formation, or geese of a flock,
 that the radar sees as two plots now and then stay two tracks; a track that walked onto another
@@ -92,7 +92,8 @@ class Coalescence:
     params: TrackerParams
     gate: float
     #: The class prior that new tracks start from now (the tracker's ``_class_prior``, the airspace's class mix),
-    #: divided out of one of two pooled label posteriors; None: the configured ``class_prior``.
+    #: divided out of one of two pooled label posteriors (an approximation: that track started from the mix of its
+    #: birth); None: the configured ``class_prior``.
     class_prior: Callable[[], tuple[float, ...]] | None = None
     #: (smaller number, larger number) → time of its first passing test in the current run.
     since: dict[tuple[int, int], float] = field(default_factory=dict)
@@ -118,14 +119,14 @@ class Coalescence:
         A pending pair is dropped when a track of it ends or when one of its tracks is detected and
         the pair fails the test; a pair seen as two objects is merged only once the radar's scans since
         make one object likelier (``_doubt``)."""
-        if born is not None:  # a track started from a detection that no track explained: two objects
-            self.doubt.update(dict.fromkeys(_keys(tab, *self._candidates(tab, now, born, tentative=True)), 0.0))
-        a, b = self._candidates(tab, now, detected)
-        self.apart.update(_keys(tab, *(rows[contradicting(identities, tab.number[a], tab.number[b])]
-                                       for rows in (a, b))))
         if mass is None:
             mass = np.zeros(len(tab))
             mass[detected] = 1.0
+        if born is not None:
+            self._born_apart(tab, now, born, mass)
+        a, b = self._candidates(tab, now, detected)
+        self.apart.update(_keys(tab, *(rows[contradicting(identities, tab.number[a], tab.number[b])]
+                                       for rows in (a, b))))
         unresolved = self._doubt(tab, now, a, b, mass, pd, last)
         a, b = a[unresolved], b[unresolved]
         if len(a):
@@ -154,13 +155,22 @@ class Coalescence:
             self.doubt = {key: llr for key, llr in self.doubt.items() if alive.issuperset(key)}
         return self._merge_due(tab, identities, now)
 
+    def _born_apart(self, tab: TrackTable, now: float, born: NDArray[np.intp], mass: Array) -> None:
+        """Mark as seen apart each track started this message (``born``) and each close track that this message
+        detected too (``mass`` at least ½) or also started: two detections of one message, two objects. A track
+        started beside one that this message missed is no such evidence: that is how a lost target's duplicate
+        arises (the merger's first case)."""
+        a, b = self._candidates(tab, now, born, tentative=True)
+        two = (mass[b] >= 0.5) | np.isin(b, born)
+        self.doubt.update(dict.fromkeys(_keys(tab, a[two], b[two]), 0.0))
+
     def _doubt(self, tab: TrackTable, now: float, a: NDArray[np.intp], b: NDArray[np.intp], mass: Array,
                pd: Array | None, last: Array | None) -> NDArray[np.bool_]:
         """Update the pairs' evidence of two objects with this message; return which may be tested as one target.
 
-        A message of which the pair explains more than one detection and a half (Σβ; one object gives one
+        A message of which the pair explains at least one detection and a half (Σβ; one object gives one
         detection, so its duplicate tracks share at most one) sees two objects: the pair's log-likelihood
-        ratio, one object against two, restarts at 0 (as when one of them starts, ``merge``), as it does when
+        ratio, one object against two, restarts at 0 (as when one of them starts beside the other's detection, ``_born_apart``), as it does when
         the radar detected them in two messages of one revisit (a scan sent in parts). A radar scan
         that detected a track of the pair but not two objects adds ``-ln(1 - Pd_a Pd_b)``: two objects
         would both have been detected with probability ``Pd_a Pd_b``. The pair may be one target again

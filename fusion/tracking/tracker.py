@@ -71,11 +71,7 @@ from scipy.special import ndtr
 
 from fusion.tracking import classify, formation, initiation, jpda
 from fusion.tracking.amplitude import detection_probability, excess_power
-from fusion.tracking.association import (
-    IdentityEvidence,
-    gnn_assign,
-    identity_probabilities,
-)
+from fusion.tracking.association import IdentityEvidence, gnn_assign, identity_probabilities
 from fusion.tracking.filters import (
     combine,
     imm_predict,
@@ -237,7 +233,7 @@ class Tracker:
                                        bearing_only, prm.emitter_likelihood, prm.bearing_emitter_likelihood))
         bearing_column = np.concatenate([np.full(len(block), block.model is BEARING) for block in scan.blocks]) \
             if scan.blocks else np.zeros(0, dtype=bool)
-        pd = np.where(bearing_column[None, :], prm.detection_probability * coverage[:, None], prm.detection_probability)
+        pd = (prm.detection_probability * coverage)[:, None]  # one per track: the miss hypothesis is the track's
         density = np.where(bearing_column, prm.bearing_clutter_density, prm.clutter_density)
         prior, tracked, carried = self._weigh_identities(scan, det_index, forced, cost, allowed, loglik, pd)
         bound = self._apply_identities(scan, det_index, forced, cost, allowed)
@@ -573,7 +569,7 @@ class Tracker:
     def _emitter_classes(self, scan: Scan, det_index: NDArray[np.intp], allowed: NDArray[np.bool_],
                          loglik: Array, cols: NDArray[np.intp]) -> Array:
         """Log-odds (N, len(cols)) by class alone that the RF emitter's detection of each column of ``cols`` comes
-        from each gated track rather than from clutter or a new target, whose class mix is the prior
+        from each gated track rather than from clutter or a new target, whose class mix is the configured prior
         (``classify.association_log_ratios``), clipped at 0; 0 for detections without an emitter and outside the
         gate.
 
@@ -601,7 +597,7 @@ class Tracker:
         an RF one without ``emitter_id``, which the protocol makes optional, or a Remote ID serial that a position
         report bound): ``w_i = β_i / (β_i + Σ_{k≠i} β_k r_k + β_0)``, with ``beta`` the association
         probabilities, β_0 = 1 - Σβ that of clutter or a new target, and r_k track k's class likelihood ratio
-        against the latter, whose class mix is the prior (``classify.association_log_ratios``). NaN elsewhere.
+        against the latter, whose class mix is the configured prior (``classify.association_log_ratios``). NaN elsewhere.
 
         This is the exact mixture weight of ``classify.associated``: the bearing's class likelihood for track i is
         ``β_i ℓ + Σ_{k≠i} β_k L_k + β_0 L_0``, and the other tracks explain it by their own classes (a bird carries
@@ -634,8 +630,8 @@ class Tracker:
         The prior is the identity's evidence for the track less that of its best hypothesis (a track, or no
         track): ``ln P(k is i) - ln P(k's best)``, at most 0. It multiplies the pair's likelihood ratio, so
         the association weighs each bearing by its whole history instead of its one scan.
-        ``cost`` and ``allowed`` are the message's, before ``_apply_identities`` narrows them; ``pd`` (N, columns) each
-        track's detection probability by the sensor (``step``: a bearing's within the sensor's range only).
+        ``cost`` and ``allowed`` are the message's, before ``_apply_identities`` narrows them; ``pd`` (N, 1) each
+        track's detection probability by the sensor (``step``: within the sensor's range only).
 
         That probability weighs the identity's evidence (its bearings' fit) and its bearings' class log-odds
         (``_emitter_classes`` from the detections' class log-likelihoods ``loglik``, summed over the same memory
@@ -662,7 +658,7 @@ class Tracker:
         prior[:, cols] = history - np.maximum(history.max(axis=0, initial=0.0), 0.0)
         tracked[cols] = history.max(axis=0, initial=0.0) > 0.0
         log_ratio = jpda.log_likelihood_ratios(np.where(allowed[:, cols], cost[:, cols], 0.0),
-                                               pd[:, cols], prm.bearing_clutter_density,
+                                               pd, prm.bearing_clutter_density,
                                                prm.gate_probability)
         history += np.where(allowed[:, cols], log_ratio, self.evidence.outside)
         self.evidence.add(scan.time, keys, numbers, history)
@@ -725,7 +721,7 @@ class Tracker:
         """JPDA (or JPDA*) association and update of one message (``fusion.tracking.jpda``).
 
         ``prior`` (tracks, columns) adds to each pair's ``ln L`` (the identities' evidence, ``_weigh_identities``).
-        ``pd`` (tracks, columns) is each track's detection probability by the sensor, ``density`` (columns) the density
+        ``pd`` (tracks, 1) is each track's detection probability by the sensor, ``density`` (columns) the density
         of detections from no track per resolution cell (``step``): a bearing is weighed, as by the track score and
         the identities, against ``bearing_clutter_density``, not against a radar cell's ``clutter_density``, and a
         track that may lie beyond the bearing sensor's range is detected only as likely as it lies within
@@ -918,8 +914,7 @@ class Tracker:
         missed = np.maximum(np.floor((scan.time - tab.t_fix[rows]) / prm.revisit_s - 0.5), 0.0) * places[block_of]
         pd = np.full(len(rows), prm.detection_probability)
         if coverage is not None:  # a bearing sensor detects a track only within its range (``_coverage``)
-            bearing = np.array([block.model is BEARING for block in scan.blocks], dtype=bool)[block_of]
-            pd[bearing] *= coverage[rows[bearing]]
+            pd *= coverage[rows]
         plot = np.array([block.model is RADAR for block in scan.blocks], dtype=bool)[block_of]
         if plot.any():
             det_index = np.concatenate([block.index for block in scan.blocks])
