@@ -125,8 +125,8 @@ class Coalescence:
         if born is not None:
             self._born_apart(tab, now, born, mass)
         a, b = self._candidates(tab, now, detected)
-        self.apart.update(_keys(tab, *(rows[contradicting(identities, tab.number[a], tab.number[b])]
-                                       for rows in (a, b))))
+        two_drones = contradicting(identities, tab.number[a], tab.number[b])
+        self.apart.update(_keys(tab, a[two_drones], b[two_drones]))
         unresolved = self._doubt(tab, now, a, b, mass, pd, last)
         a, b = a[unresolved], b[unresolved]
         if len(a):
