@@ -24,7 +24,7 @@ from fusion.threat import (
     parse_zones,
     step_levels,
 )
-from fusion.tracking.classify import LABELS, best_label
+from fusion.tracking.classify import LABELS, MIN_DRONE_P, best_label
 from fusion.tracking.tracker import Ended
 from fusion.tracking.tracks import COASTING, CONFIRMED, TENTATIVE
 
@@ -159,8 +159,9 @@ def test_birds_tentative_and_high_fast_tracks_do_not_alarm() -> None:
 
 
 def test_a_track_alarms_from_the_drone_probability_at_which_it_is_labelled_drone() -> None:
-    """P(drone) 0.6 is a likely drone but labelled 'unknown' (``classify.MIN_DRONE_P``): no alert names it."""
-    for p, kinds in ((0.6, []), (0.7, ["new_threat"])):
+    """Below ``classify.MIN_DRONE_P`` a likely drone is labelled 'unknown', and no alert names it; at it, both."""
+    assert ThreatParams().min_p == FusionConfig().threat_min_p == MIN_DRONE_P
+    for p, kinds in ((MIN_DRONE_P - 1e-6, []), (MIN_DRONE_P, ["new_threat"])):
         run = Run(ThreatMonitor(ThreatParams(), parse_zones(ZONES)))
         run.step(T0, drone(1000.0, 1000.0), drone_p=p)
         assert [k[0] for k in run.kinds()] == kinds

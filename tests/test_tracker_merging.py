@@ -130,11 +130,21 @@ def test_a_track_started_near_another_is_a_second_object_even_if_both_are_tentat
     assert merging.doubt == {(1, 2): 0.0}
 
 
-def test_a_track_started_beside_one_this_message_missed_is_its_duplicate_and_merges() -> None:
-    """A track that lost its target and the track its next plots started: no message saw two objects."""
+def test_a_track_started_beside_one_an_earlier_part_of_the_scan_detected_is_a_second_object() -> None:
     tab, identities = _two_tracks(10.0, 20.0)
     merging = Coalescence(PARAMS, GATE)
-    merged = merging.merge(tab, identities, T0 + 0.5, np.array([1]), np.array([0.0, 1.0]), born=np.array([1]))
+    merging.merge(tab, identities, T0 + 0.5, np.zeros(0, dtype=np.intp), np.zeros(2), born=np.array([1]),
+                  last=np.array([T0 + 0.4, T0 + 0.5]))
+    assert merging.doubt == {(1, 2): 0.0}
+
+
+def test_a_track_started_beside_one_this_message_missed_is_its_duplicate_and_merges() -> None:
+    """A track that lost its target and the track its next plots started: no scan saw two objects (a β below ½
+    on the old track is no detection of it; the radar last saw it a revisit ago)."""
+    tab, identities = _two_tracks(10.0, 20.0)
+    merging = Coalescence(PARAMS, GATE)
+    merged = merging.merge(tab, identities, T0 + 0.5, np.array([1]), np.array([0.3, 1.0]), born=np.array([1]),
+                           last=np.array([T0 - 0.5, T0 + 0.5]))
     assert merging.doubt == {} and merging.since == {(1, 2): T0 + 0.5}
     for now in (T0 + 1.5, T0 + 2.5):
         merged = merging.merge(tab, identities, now, np.array([1]), np.array([0.0, 1.0]))

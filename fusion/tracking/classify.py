@@ -76,6 +76,8 @@ def class_mix(track_logp: Array, prior: tuple[float, ...], strength: float) -> t
     base = np.asarray(prior, dtype=float) / np.sum(prior)
     known = base[:UNKNOWN].sum()
     counts = np.exp(track_logp[:, :UNKNOWN]).sum(axis=0) + strength * base[:UNKNOWN] / known
+    if counts.sum() <= 0.0:  # no established track and no weight on the prior: the prior
+        return tuple(base.tolist())
     return tuple((known * counts / counts.sum()).tolist() + [float(base[UNKNOWN])])
 
 

@@ -11,9 +11,10 @@ of their common process noise is ignored, which only widens the gate). One passi
 evidence for close targets, so a pair must pass every test for ``merge_after_s`` seconds.
 
 A pair once seen as two objects (one message explained by the pair beyond one detection, or one of
-them started from a detection no track explained while this message detected the other too) is tested only once the radar's scans since make
-one object likelier than two: each scan that detects the pair's target without two objects weighs
-``1 - Pd_a Pd_b`` against 1 (``Coalescence._doubt``). Two drones of a formation, or geese of a flock,
+them started from a detection no track explained while the radar's revisit detected the other too)
+is tested only once the radar's scans since make one object likelier than two: each scan that
+detects the pair's target without two objects weighs ``1 - Pd_a Pd_b`` against 1
+(``Coalescence._doubt``). Two drones of a formation, or geese of a flock,
 that the radar sees as two plots now and then stay two tracks; a track that walked onto another
 target after it was resolved is merged once the radar has seen one object there for long enough.
 Tracks with different decoded Remote IDs (or other identities of one kind bound by position
@@ -123,7 +124,7 @@ class Coalescence:
             mass = np.zeros(len(tab))
             mass[detected] = 1.0
         if born is not None:
-            self._born_apart(tab, now, born, mass)
+            self._born_apart(tab, now, born, mass, last)
         a, b = self._candidates(tab, now, detected)
         two_drones = contradicting(identities, tab.number[a], tab.number[b])
         self.apart.update(_keys(tab, a[two_drones], b[two_drones]))
@@ -155,14 +156,23 @@ class Coalescence:
             self.doubt = {key: llr for key, llr in self.doubt.items() if alive.issuperset(key)}
         return self._merge_due(tab, identities, now)
 
-    def _born_apart(self, tab: TrackTable, now: float, born: NDArray[np.intp], mass: Array) -> None:
-        """Mark as seen apart each track started this message (``born``) and each close track that this message
-        detected too (``mass`` at least ½) or also started: two detections of one message, two objects. A track
-        started beside one that this message missed is no such evidence: that is how a lost target's duplicate
-        arises (the merger's first case)."""
+    def _born_apart(self, tab: TrackTable, now: float, born: NDArray[np.intp], mass: Array,
+                    last: Array | None) -> None:
+        """Mark as seen apart the pairs of a track started this message (``born``) and a close track that this
+        message detected too (``mass`` at least ½), also started, or that the radar detected in another message
+        of this revisit (``last``, as in ``_doubt``): two detections of one scan, two objects. A track started
+        beside one that the scan missed is no such evidence: that is how a lost target's duplicate arises (the
+        merger's first case)."""
         a, b = self._candidates(tab, now, born, tentative=True)
         two = (mass[b] >= 0.5) | np.isin(b, born)
+        if last is not None:
+            two |= self._same_revisit(now, last[b])
         self.doubt.update(dict.fromkeys(_keys(tab, a[two], b[two]), 0.0))
+
+    def _same_revisit(self, now: float, last: Array) -> NDArray[np.bool_]:
+        """Whether the radar last detected each track (``last``: when; NaN never) within this revisit, in this
+        message or an earlier part of the same scan."""
+        return now - last < 0.5 * self.params.revisit_s
 
     def _doubt(self, tab: TrackTable, now: float, a: NDArray[np.intp], b: NDArray[np.intp], mass: Array,
                pd: Array | None, last: Array | None) -> NDArray[np.bool_]:
@@ -170,8 +180,9 @@ class Coalescence:
 
         A message of which the pair explains at least one detection and a half (Σβ; one object gives one
         detection, so its duplicate tracks share at most one) sees two objects: the pair's log-likelihood
-        ratio, one object against two, restarts at 0 (as when one of them starts beside the other's detection, ``_born_apart``), as it does when
-        the radar detected them in two messages of one revisit (a scan sent in parts). A radar scan
+        ratio, one object against two, restarts at 0 (as when one of them starts beside the other's
+        detection, ``_born_apart``), as it does when the radar detected them in two messages of one revisit
+        (a scan sent in parts). A radar scan
         that detected a track of the pair but not two objects adds ``-ln(1 - Pd_a Pd_b)``: two objects
         would both have been detected with probability ``Pd_a Pd_b``. The pair may be one target again
         once the ratio reaches ``ln(1 / merge_unseen_probability)``: a target that a track walked onto
@@ -180,7 +191,7 @@ class Coalescence:
         objects are tested at once."""
         seen = mass[a] + mass[b] >= 1.5
         if last is not None:
-            seen |= (last[a] != last[b]) & (now - np.minimum(last[a], last[b]) < 0.5 * self.params.revisit_s)
+            seen |= (last[a] != last[b]) & self._same_revisit(now, np.minimum(last[a], last[b]))
         keys = _keys(tab, a, b)
         gain = np.zeros(len(a)) if pd is None else -np.log1p(-pd[a] * pd[b])
         limit = -np.log(self.params.merge_unseen_probability)

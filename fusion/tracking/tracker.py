@@ -71,7 +71,11 @@ from scipy.special import ndtr
 
 from fusion.tracking import classify, formation, initiation, jpda
 from fusion.tracking.amplitude import detection_probability, excess_power
-from fusion.tracking.association import IdentityEvidence, gnn_assign, identity_probabilities
+from fusion.tracking.association import (
+    IdentityEvidence,
+    gnn_assign,
+    identity_probabilities,
+)
 from fusion.tracking.filters import (
     combine,
     imm_predict,
@@ -897,7 +901,8 @@ class Tracker:
         ``cost``): ``ln(Pd N(ν; 0, S) / λ)``, target against clutter, in the association's units (``cost`` is
         ``-2 ln(p(z) √|2πR|)``, ``d² + ln|S R⁻¹|`` for one Gaussian, λ per sensor resolution cell √|2πR|). For a radar
         plot Pd is the track's own
-        (``_detection_probability``, before the plot), and the plot's SNR then joins the track's estimate.
+        (``_detection_probability``, before the plot), and the plot's SNR then joins the track's estimate; in a
+        message with bearings it is times ``coverage``, the chance that the track lies within the sensor's range.
 
         The ratio weighs what a detection says: a plot where the track predicted it, in a sparse
         measurement space, is strong evidence; a bearing is weak (its one or two angles leave few
@@ -913,7 +918,7 @@ class Tracker:
         block_of = np.searchsorted(offsets, cols, side="right") - 1
         missed = np.maximum(np.floor((scan.time - tab.t_fix[rows]) / prm.revisit_s - 0.5), 0.0) * places[block_of]
         pd = np.full(len(rows), prm.detection_probability)
-        if coverage is not None:  # a bearing sensor detects a track only within its range (``_coverage``)
+        if coverage is not None:  # a sensor with bearings detects a track only within its range (``_coverage``)
             pd *= coverage[rows]
         plot = np.array([block.model is RADAR for block in scan.blocks], dtype=bool)[block_of]
         if plot.any():
