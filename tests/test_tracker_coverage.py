@@ -11,7 +11,7 @@ from fusion.config import FusionConfig, SiteOrigin
 from fusion.ingest import ingest
 from fusion.pipeline import FusionEngine
 from fusion.protocol import SensorStatus, encode
-from fusion.tracking import Tracker
+from fusion.tracking import Tracker, jpda
 
 #: A drone 1,140 m from mic-north and 1,430 m from mic-south (site ENU, m).
 DRONE = np.array([300.0, 600.0, 150.0])
@@ -96,3 +96,30 @@ def test_the_pipeline_takes_each_sensors_range_from_its_status() -> None:
     assert tracks(None) == 1  # a coverage without a range: unbounded too
     assert tracks(2000.0) == 1
     assert tracks(1000.0) == 0
+
+
+def test_one_detection_probability_per_track_for_a_message_of_bearings_and_positions(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """JPDA's miss hypothesis is the track's, so a message mixing an RF bearing and a Remote ID position gives each
+    track one Pd for all its columns: Pd times the chance that the track lies within the sensor's range."""
+    tracker, config = _cross(np.inf), FusionConfig()
+    message = _bearing_message("mic-north", T0 + 1.0, [DRONE], kind="rf", emitter="e-1")
+    lat, lon, alt = SITE.to_geodetic(DRONE)
+    mixed = message.model_validate({**message.model_dump(mode="json", exclude_none=True), "detections": [
+        *message.model_dump(mode="json", exclude_none=True)["detections"],
+        {"position": {"lat": float(lat), "lon": float(lon), "alt_m": float(alt)}, "uas_id": "1581F4ABC"}]})
+    scan = ingest(mixed, SITE, config, 1000.0)
+    assert len(scan.blocks) == 2
+    seen: list[np.ndarray] = []
+    ratios = jpda.likelihood_ratios
+
+    def recorded(cost: np.ndarray, allowed: np.ndarray, pd: np.ndarray, *args: float) -> np.ndarray:
+        seen.append(np.asarray(pd))
+        return ratios(cost, allowed, pd, *args)
+
+    monkeypatch.setattr(jpda, "likelihood_ratios", recorded)
+    x_pred, p_pred = tracker.predicted(scan.time)
+    expected = tracker.params.detection_probability * tracker._coverage(x_pred, p_pred, scan)
+    tracker.step(scan)
+    assert seen[0].shape == (1, 1) and 0.0 < expected[0] < 0.5 * tracker.params.detection_probability
+    np.testing.assert_allclose(seen[0][:, 0], expected, rtol=1e-12)
