@@ -235,10 +235,8 @@ class Tracker:
         loglik = classify.evidence(scan.class_probs, scan.has_class, scan.emitter, prm.class_evidence_weight,
                                    prm.class_floor, classify.emitter_likelihoods(
                                        bearing_only, prm.emitter_likelihood, prm.bearing_emitter_likelihood))
-        bearing_column = np.concatenate([np.full(len(block), block.model is BEARING) for block in scan.blocks]) \
-            if scan.blocks else np.zeros(0, dtype=bool)
         pd = (prm.detection_probability * coverage)[:, None]  # one per track: the miss hypothesis is the track's
-        density = np.where(bearing_column, prm.bearing_clutter_density, prm.clutter_density)
+        density = np.where(bearing_only[det_index], prm.bearing_clutter_density, prm.clutter_density)
         prior, tracked, carried = self._weigh_identities(scan, det_index, forced, cost, allowed, loglik, pd)
         bound = self._apply_identities(scan, det_index, forced, cost, allowed)
 
