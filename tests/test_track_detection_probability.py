@@ -8,10 +8,11 @@ import math
 import numpy as np
 import pytest
 
+from fusion.geo import LocalFrame, enu_to_polar
 from fusion.tracking import Tracker
 from fusion.tracking.amplitude import detection_probability, excess_power
 
-from test_tracking import T0, radar_plot, scan
+from test_tracking import SITE, T0, radar_plot, scan
 
 
 def _plot(r: float, az: float, snr_db: float) -> dict:
@@ -101,6 +102,33 @@ def test_a_tentative_track_of_a_weak_target_lives_until_missing_it_that_long_is_
     assert tracker.maintain(T0 + 3.01).ids == ("T-2",)
     assert tracker.maintain(T0 + life - 0.01).ids == ()
     assert tracker.maintain(T0 + life + 0.01).ids == ("T-1",)
+
+
+def test_bearings_that_fit_a_tentative_track_keep_it_alive_while_the_radar_misses_it() -> None:
+    """A direction finder's bearings through a trackable tentative track add their log-likelihood ratios to its
+    support, which lengthens its life by ``revisit_s · S / -ln(1 - Pd)``; they do not fix it, and its next plot
+    starts the count again."""
+    tracker = _two_tracks()
+    pd = _target_pd()
+    alone = math.log(0.05) / math.log1p(-pd)
+    df = {"lat": 54.35, "lon": 23.40, "alt_m": 160.0}
+    frame = LocalFrame(df["lat"], df["lon"], df["alt_m"])
+    _, az, el = enu_to_polar(frame.from_geodetic(*SITE.to_geodetic(tracker.table.x[0, :3])))
+    for k in range(1, 5):
+        bearing = {"azimuth_deg": float(az) % 360.0, "elevation_deg": float(el),
+                   "sigma": {"azimuth_deg": 2.0, "elevation_deg": 4.0}}
+        result = tracker.step(scan("rf", T0 + k, [bearing], origin=df, sensor_id="df-1"))
+        assert result.updated == ("T-1",)
+    assert tracker.table.ids == ["T-1"]  # the clutter plot's track died after its 3 s
+    support = tracker.table.support[0]
+    assert support > 4 * 3.0  # four bearings, each well inside the gate of a well-placed track
+    assert tracker.table.t_fix[0] == T0  # one sensor's bearings leave the range free: no fix
+    life = (math.log(0.05) - support) / math.log1p(-pd)
+    np.testing.assert_allclose(tracker._tentative_life(), [min(life, 10.0)], rtol=1e-9)
+    assert life > alone + 3.0
+    assert tracker.maintain(T0 + alone + 1.0).ids == ()
+    tracker.step(scan("radar", T0 + 6.0, [_plot(4000.0, 45.0, 15.0)]))
+    assert tracker.table.hits[0] == 2 and tracker.table.support[0] == 0.0
 
 
 def test_a_track_whose_plots_carry_no_snr_keeps_the_fixed_timeout() -> None:

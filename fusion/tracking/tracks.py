@@ -32,7 +32,7 @@ class TrackTable:
     #: The per-row arrays, all compacted together.
     ROW_FIELDS: tuple[str, ...] = (
         "number", "x", "p", "xm", "pm", "mu", "t", "t_fix", "first_seen", "hits", "score", "status", "label_logp", "sensor_last", "from_bearings",
-        "excess", "plots", "radar_range", "t_point", "t_formation",
+        "excess", "plots", "radar_range", "t_point", "t_formation", "support",
     )
 
     def __init__(self, n_modes: int = 1) -> None:
@@ -69,6 +69,9 @@ class TrackTable:
         self.t_point: Array = np.zeros(0)
         #: Time the track last took its formation's velocity (``Tracker._hold_formation``; -inf: never): once per time.
         self.t_formation: Array = np.zeros(0)
+        #: The summed log-likelihood ratios of the bearings a track took since its last fix: the evidence that its
+        #: target is still there while the radar misses it (``Tracker._tentative_life``).
+        self.support: Array = np.zeros(0)
         self.sensor_ids: list[str] = []
         self._sensor_column: dict[str, int] = {}
 
@@ -108,7 +111,7 @@ class TrackTable:
             "pm": np.repeat(p[:, None], r, axis=1), "mu": np.repeat(mu[None], k, axis=0), "t": np.full(k, t), "t_fix": np.full(k, t), "first_seen": np.full(k, t),
             "hits": np.full(k, hits, dtype=np.int64), "score": np.full(k, score), "status": np.full(k, TENTATIVE, dtype=np.int8),
             "label_logp": label_logp, "sensor_last": sensor_last, "from_bearings": np.full(k, from_bearings),
-            "t_point": np.full(k, -np.inf if from_bearings else t), "t_formation": np.full(k, -np.inf),
+            "t_point": np.full(k, -np.inf if from_bearings else t), "t_formation": np.full(k, -np.inf), "support": np.zeros(k),
         }
         amplitude = np.full(k, np.nan) if excess is None else np.asarray(excess, dtype=float)
         known = ~np.isnan(amplitude)
