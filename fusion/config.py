@@ -174,7 +174,7 @@ class FusionConfig(_Frozen):
     #: Updates needed to confirm a tentative track. 4 rather than 3: with 10 false plots per scan
     #: spread over a 5 km radar, 3 hits confirmed ~9 false tracks in 300 s, 4 hits none.
     confirm_hits: Annotated[int, Field(ge=1)] = 4
-    #: A tentative track not updated for this long is deleted, s.
+    #: A tentative track not updated for this long is deleted, s (see ``revisit_s``).
     tentative_timeout_s: PositiveFloat = 3.0
     #: A tentative track whose score (the summed ln(Pd·N(ν; 0, S)/λ) of its detections, target against
     #: clutter) reaches this is confirmed before ``confirm_hits``: Wald's upper threshold ln(1/α)
@@ -186,10 +186,14 @@ class FusionConfig(_Frozen):
     #: over a few hundred cells. A radar cell's ``clutter_density`` in JPDA made every bearing on a track's line
     #: that track's (β ≈ 1): a new drone's first bearings went to another drone's track on its line.
     bearing_clutter_density: PositiveFloat = 1e-2
-    #: Track score: a plot or report pays ln(1 - detection_probability) for every this long without a fix
-    #: beyond the first (a surveillance radar's scan period), s.
+    #: The scan period of a sensor whose status states none, s. A track's revisit is the scan period of the
+    #: sensor whose plot or report last fixed it: the track score charges ln(1 - Pd) per revisit missed beyond
+    #: the first, and for a sensor slower than this a tentative track's life and ``coast_after_s`` stretch by its
+    #: period over this one, so that a 3 s radar's tentative tracks wait as many scans for their next plot as a
+    #: 1 s radar's (a coasting track's ``delete_after_s`` does not: it bounds how long a target that has gone is
+    #: still shown).
     revisit_s: PositiveFloat = 1.0
-    #: A confirmed track not updated for this long is coasting, s.
+    #: A confirmed track not updated for this long is coasting, s (see ``revisit_s``).
     coast_after_s: PositiveFloat = 2.5
     #: A coasting track not updated for this long is deleted, s.
     delete_after_s: PositiveFloat = 10.0
@@ -247,7 +251,7 @@ class FusionConfig(_Frozen):
     min_detection_probability: Probability = 0.2
     #: A tentative track with radar plots is deleted once a target of its estimated detection probability
     #: Pd would have been missed that long with at most this probability: after ln(this) / ln(1 - Pd)
-    #: revisits (``revisit_s``), at least ``tentative_timeout_s`` and at most ``delete_after_s``.
+    #: revisits (of its sensor, ``revisit_s``), at least ``tentative_timeout_s`` and at most ``delete_after_s``.
     tentative_miss_probability: Probability = 0.05
 
     #: Altitude hold: in the moving modes (CV and turns) the vertical velocity is an Ornstein–Uhlenbeck

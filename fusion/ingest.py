@@ -147,9 +147,10 @@ def _sensor_pose(site: LocalFrame, sensor: LocalFrame) -> tuple[Array, Array, Ar
     return pose
 
 
-def ingest(msg: DetectionsMessage, site: LocalFrame, config: FusionConfig, max_range_m: float = math.inf) -> Scan:
-    """The scan of one validated detections message, in the frame of ``site``; ``max_range_m`` is the
-    sensor's coverage range from its latest status, if it sent one."""
+def ingest(msg: DetectionsMessage, site: LocalFrame, config: FusionConfig, max_range_m: float = math.inf,
+           revisit_s: float | None = None) -> Scan:
+    """The scan of one validated detections message, in the frame of ``site``; ``max_range_m`` and ``revisit_s``
+    are the sensor's coverage range and scan period from its latest status, if it sent them."""
     dets = list(msg.detections)
     sig: SensorSigma = getattr(config.sigma, msg.kind)
     if msg.origin is not None:
@@ -185,5 +186,5 @@ def ingest(msg: DetectionsMessage, site: LocalFrame, config: FusionConfig, max_r
         time=msg.time, sensor_id=msg.sensor_id, kind=msg.kind, origin=np.asarray(origin, dtype=float),
         m=m, b=b, blocks=tuple(blocks), class_probs=probs, has_class=has_class,
         emitter=np.full(len(dets), msg.kind == "rf"),
-        keys=keys if any(keys) else (), max_range_m=max_range_m, snr_db=snr_db,
+        keys=keys if any(keys) else (), max_range_m=max_range_m, revisit_s=revisit_s, snr_db=snr_db,
     )

@@ -231,7 +231,8 @@ class FusionEngine:
         status = self._statuses.get(msg.sensor_id)
         coverage = None if status is None else status.coverage
         max_range = math.inf if coverage is None or coverage.max_range_m is None else coverage.max_range_m
-        result = self.tracker.step(ingest(msg, self.site, self.config, max_range))
+        period = None if status is None else status.scan_period_s
+        result = self.tracker.step(ingest(msg, self.site, self.config, max_range, period))
         self._fusion_time = msg.time if self._fusion_time is None else max(self._fusion_time, msg.time)
         self.stats["scans"] += 1
         self.stats["detections"] += len(msg.detections)

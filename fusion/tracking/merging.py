@@ -107,7 +107,8 @@ class Coalescence:
     def merge(self, tab: TrackTable, identities: IdentityMap, now: float, detected: NDArray[np.intp],
               mass: Array | None = None, born: NDArray[np.intp] | None = None,
               pd: Array | None = None, last: Array | None = None,
-              predict: Callable[[NDArray[np.intp]], tuple[Array, Array]] | None = None) -> Merged:
+              predict: Callable[[NDArray[np.intp]], tuple[Array, Array]] | None = None,
+              revisit_s: float | None = None) -> Merged:
         """Test the tracks ``detected`` at ``now`` against every other track; merge pairs that have
         looked like one target for ``merge_after_s``; return the tracks merged away (removed from ``tab``).
         ``mass``: per row, the detections of this message it explains, Σβ (default: 1 for ``detected``);
@@ -115,7 +116,7 @@ class Coalescence:
         track's target if it is a radar scan (which sees each object apart), else None; ``last``: then, per row,
         when this radar last detected it (its scans come in several messages). ``predict(rows)``: the
         combined states and covariances of rows at ``now`` (default: an IMM prediction with the tracker's modes;
-        the tracker reuses its step's).
+        the tracker reuses its step's). ``revisit_s``: the radar's scan period (default: the parameters').
 
         A pending pair is dropped when a track of it ends or when one of its tracks is detected and
         the pair fails the test; a pair seen as two objects is merged only once the radar's scans since
@@ -123,12 +124,13 @@ class Coalescence:
         if mass is None:
             mass = np.zeros(len(tab))
             mass[detected] = 1.0
+        half_scan = 0.5 * (self.params.revisit_s if revisit_s is None else revisit_s)
         if born is not None:
-            self._born_apart(tab, now, born, mass, last)
+            self._born_apart(tab, now, born, mass, last, half_scan)
         a, b = self._candidates(tab, now, detected)
         two_drones = contradicting(identities, tab.number[a], tab.number[b])
         self.apart.update(_keys(tab, a[two_drones], b[two_drones]))
-        unresolved = self._doubt(tab, now, a, b, mass, pd, last)
+        unresolved = self._doubt(tab, now, a, b, mass, pd, last, half_scan)
         a, b = a[unresolved], b[unresolved]
         if len(a):
             rows = np.unique(np.concatenate([a, b]))
@@ -157,25 +159,21 @@ class Coalescence:
         return self._merge_due(tab, identities, now)
 
     def _born_apart(self, tab: TrackTable, now: float, born: NDArray[np.intp], mass: Array,
-                    last: Array | None) -> None:
+                    last: Array | None, half_scan: float) -> None:
         """Mark as seen apart the pairs of a track started this message (``born``) and a close track that this
         message detected too (``mass`` at least ½), also started, or that the radar detected in another message
-        of this revisit (``last``, as in ``_doubt``): two detections of one scan, two objects. A track started
+        of this revisit (``last``, as in ``_doubt``; within ``half_scan``, half the radar's scan period, of now): two
+        detections of one scan, two objects. A track started
         beside one that the scan missed is no such evidence: that is how a lost target's duplicate arises (the
         merger's first case)."""
         a, b = self._candidates(tab, now, born, tentative=True)
         two = (mass[b] >= 0.5) | np.isin(b, born)
         if last is not None:
-            two |= self._same_revisit(now, last[b])
+            two |= now - last[b] < half_scan
         self.doubt.update(dict.fromkeys(_keys(tab, a[two], b[two]), 0.0))
 
-    def _same_revisit(self, now: float, last: Array) -> NDArray[np.bool_]:
-        """Whether the radar last detected each track (``last``: when; NaN never) within this revisit, in this
-        message or an earlier part of the same scan."""
-        return now - last < 0.5 * self.params.revisit_s
-
     def _doubt(self, tab: TrackTable, now: float, a: NDArray[np.intp], b: NDArray[np.intp], mass: Array,
-               pd: Array | None, last: Array | None) -> NDArray[np.bool_]:
+               pd: Array | None, last: Array | None, half_scan: float) -> NDArray[np.bool_]:
         """Update the pairs' evidence of two objects with this message; return which may be tested as one target.
 
         A message of which the pair explains at least one detection and a half (Σβ; one object gives one
@@ -191,7 +189,7 @@ class Coalescence:
         objects are tested at once."""
         seen = mass[a] + mass[b] >= 1.5
         if last is not None:
-            seen |= (last[a] != last[b]) & self._same_revisit(now, np.minimum(last[a], last[b]))
+            seen |= (last[a] != last[b]) & (now - np.minimum(last[a], last[b]) < half_scan)
         keys = _keys(tab, a, b)
         gain = np.zeros(len(a)) if pd is None else -np.log1p(-pd[a] * pd[b])
         limit = -np.log(self.params.merge_unseen_probability)

@@ -44,7 +44,8 @@ class Scan:
     sensor measures its angles. ``class_probs`` (n, 4) is ordered drone, bird, aircraft, unknown
     (rows without ``has_class`` are zero). ``keys`` holds each detection's identities
     (``"uas:<id>"``, ``"emitter:<id>"``), which bind RF reports to the same track.
-    ``max_range_m`` is the sensor's stated coverage range (from its status; infinite if unknown).
+    ``max_range_m`` is the sensor's stated coverage range (from its status; infinite if unknown), ``revisit_s`` its
+    stated scan period (None if unknown: the tracker's ``revisit_s``).
     ``snr_db`` (n,) is each radar plot's reported signal-to-noise ratio (NaN where absent; empty: none has
     one): the tracker estimates a track's detection probability from it (``Tracker._detection_probability``).
     """
@@ -61,6 +62,7 @@ class Scan:
     emitter: NDArray[np.bool_]
     keys: tuple[tuple[str, ...], ...] = field(default=())
     max_range_m: float = math.inf
+    revisit_s: float | None = None
     snr_db: Array = field(default_factory=lambda: np.zeros(0))
 
     @property

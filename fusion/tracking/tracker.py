@@ -300,7 +300,8 @@ class Tracker:
         mass[:len(owned)] = owned.sum(axis=1)
         merged = self.coalescence.merge(tab, self.identities, scan.time, updated_rows, mass,
                                         np.flatnonzero(np.isin(tab.number, started)), *self._scan_detection(scan),
-                                        lambda rows: self._carried(rows, scan.time, modes, bearing_modes=False))
+                                        lambda rows: self._carried(rows, scan.time, modes, bearing_modes=False),
+                                        self._revisit(scan))
         if len(merged.numbers):  # a merged-away track is reported as ended only
             self.evidence.merge(merged.numbers, merged.into)
             self.carriers.merge(merged.numbers, merged.into)
@@ -323,10 +324,11 @@ class Tracker:
         """
         prm, tab = self.params, self.table
         age = now - tab.t_fix
-        tab.status[(tab.status == CONFIRMED) & (age > prm.coast_after_s)] = COASTING
+        stretch = self._stretch()
+        tab.status[(tab.status == CONFIRMED) & (age > prm.coast_after_s * stretch)] = COASTING
         position_var = np.trace(tab.p[:, :3, :3], axis1=1, axis2=2)
         # A tentative life is at least the shorter of the two timeouts: only older tentative tracks need theirs.
-        expired = (tab.status == TENTATIVE) & (age > min(prm.tentative_timeout_s, prm.delete_after_s))
+        expired = (tab.status == TENTATIVE) & (age > min(prm.tentative_timeout_s, prm.delete_after_s) * stretch)
         if expired.any():
             expired &= age > self._tentative_life()
         dead = (expired | ((tab.status == COASTING) & (age > prm.delete_after_s))
@@ -343,7 +345,8 @@ class Tracker:
         """How long each track may stay tentative without a fix, s: until a target of its detection probability
         Pd would have been missed that long with probability ``tentative_miss_probability`` α, the bearings it took
         since its last fix (``support`` S, their summed log-likelihood ratios) weighed against the misses, i.e.
-        ``revisit_s · (ln α - S) / ln(1 - Pd)``, within [``tentative_timeout_s``, ``delete_after_s``]: the lower
+        ``T · (ln α - S) / ln(1 - Pd)`` with T the scan period of its sensor (``revisit``), within
+        [``tentative_timeout_s``, ``delete_after_s``] (both stretched for a slow sensor, ``_stretch``): the lower
         boundary of a sequential test on the evidence since the fix, where each missed revisit says ``ln(1 - Pd)``
         against the target and each bearing that fits it its ratio for it.
 
@@ -359,9 +362,24 @@ class Tracker:
         prm, tab = self.params, self.table
         pd = np.minimum(detection_probability(tab.excess, tab.plots, tab.radar_range), prm.detection_probability)
         trackable = (tab.plots > 0) & (pd >= prm.min_detection_probability)
-        life = prm.revisit_s * (np.log(prm.tentative_miss_probability) - np.maximum(tab.support, 0.0)) / np.log1p(
+        life = tab.revisit * (np.log(prm.tentative_miss_probability) - np.maximum(tab.support, 0.0)) / np.log1p(
             -np.maximum(pd, prm.min_detection_probability))
-        return np.where(trackable, np.clip(life, prm.tentative_timeout_s, prm.delete_after_s), prm.tentative_timeout_s)
+        stretch = self._stretch()
+        timeout = prm.tentative_timeout_s * stretch
+        return np.where(trackable, np.clip(life, timeout, prm.delete_after_s * stretch), timeout)
+
+    def _stretch(self) -> Array:
+        """Per track, how much longer than configured its timeouts run: its sensor's scan period over ``revisit_s``,
+        at least 1. A tentative track of a 3 s radar may wait as many scans for its next plot as one of a 1 s radar
+        (its life and both its bounds stretch), and a confirmed track is not coasting between two scans. A coasting
+        track's ``delete_after_s`` does not stretch: it is how long a target that has gone is still shown (on a 3 s
+        radar, stretching it too was measured: the tracks of drones that left lingered, ``crossing`` false part
+        267 → 933 m²)."""
+        return np.maximum(self.table.revisit / self.params.revisit_s, 1.0)
+
+    def _revisit(self, scan: Scan) -> float:
+        """How often the sensor of ``scan`` looks, s: its stated scan period, else ``revisit_s``."""
+        return self.params.revisit_s if scan.revisit_s is None else scan.revisit_s
 
     def _detection_probability(self, rows: NDArray[np.intp], range_m: Array) -> Array:
         """Per track of ``rows``, the probability that a radar scan detects it at ``range_m``, from its plots' SNR
@@ -900,6 +918,7 @@ class Tracker:
         tab.support[fixed] = 0.0
         if model.starts_tracks:
             tab.t_point[rows] = scan.time
+            tab.revisit[rows] = self._revisit(scan)
         tab.sensor_last[rows, column] = scan.time
         tab.hits[rows] += 1 if model.starts_tracks else tab.from_bearings[rows]
 
@@ -915,8 +934,8 @@ class Tracker:
         The ratio weighs what a detection says: a plot where the track predicted it, in a sparse
         measurement space, is strong evidence; a bearing is weak (its one or two angles leave few
         cells, ``bearing_clutter_density`` each), so a bearing line through a clutter plot adds little,
-        while two sensors agreeing add up. A plot or report also pays ``ln(1 - Pd)`` for every
-        ``revisit_s`` it was missed since the last fix: clutter, which does not recur where a track
+        while two sensors agreeing add up. A plot or report also pays ``ln(1 - Pd)`` for every revisit of the
+        scan's sensor (``_revisit``) it was missed since the last fix: clutter, which does not recur where a track
         predicts, sinks between its rare chance hits. This is the sequential-probability-ratio track score.
         """
         prm, tab = self.params, self.table
@@ -924,7 +943,7 @@ class Tracker:
                             for block in scan.blocks])
         places = np.array([block.model.starts_tracks for block in scan.blocks], dtype=bool)
         block_of = np.searchsorted(offsets, cols, side="right") - 1
-        missed = np.maximum(np.floor((scan.time - tab.t_fix[rows]) / prm.revisit_s - 0.5), 0.0) * places[block_of]
+        missed = np.maximum(np.floor((scan.time - tab.t_fix[rows]) / self._revisit(scan) - 0.5), 0.0) * places[block_of]
         pd = np.full(len(rows), prm.detection_probability)
         if coverage is not None:  # a sensor with bearings detects a track only within its range (``_coverage``)
             pd *= coverage[rows]
@@ -1020,7 +1039,7 @@ class Tracker:
             logp = classify.fuse(classify.prior_logp(self._class_prior(), len(dets)), loglik[dets], prm.class_min_p)
             excess, range_m = self._amplitudes(scan, dets) if block.model is RADAR else (None, None)
             numbers = self.table.add(x, p, prm.initial_mode_p, scan.time, logp, scan.sensor_id, excess=excess,
-                                     radar_range=range_m)
+                                     radar_range=range_m, revisit=self._revisit(scan))
             if scan.keys:
                 for number, det in zip(numbers.tolist(), dets.tolist()):
                     self.identities.bind(number, scan.keys[det], reported=block.model is POSITION)
@@ -1103,7 +1122,7 @@ class Tracker:
                 evidence = loglik[dets[rows]] + store.loglik[mates]
                 logp = classify.fuse(classify.prior_logp(self._class_prior(), len(rows)), evidence, prm.class_min_p)
                 started = self.table.add(x, p, prm.initial_mode_p, scan.time, logp, scan.sensor_id, hits=2,
-                                         from_bearings=True)
+                                         from_bearings=True, revisit=prm.revisit_s)
                 added = np.arange(len(self.table) - len(rows), len(self.table))
                 self.table.sensor_last[added, store.sensor[mates]] = store.time[mates]
                 for number, row, mate in zip(started.tolist(), rows.tolist(), mates.tolist()):

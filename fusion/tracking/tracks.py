@@ -32,7 +32,7 @@ class TrackTable:
     #: The per-row arrays, all compacted together.
     ROW_FIELDS: tuple[str, ...] = (
         "number", "x", "p", "xm", "pm", "mu", "t", "t_fix", "first_seen", "hits", "score", "status", "label_logp", "sensor_last", "from_bearings",
-        "excess", "plots", "radar_range", "t_point", "t_formation", "support",
+        "excess", "plots", "radar_range", "t_point", "t_formation", "support", "revisit",
     )
 
     def __init__(self, n_modes: int = 1) -> None:
@@ -72,6 +72,8 @@ class TrackTable:
         #: The summed log-likelihood ratios of the bearings a track took since its last fix: the evidence that its
         #: target is still there while the radar misses it (``Tracker._tentative_life``).
         self.support: Array = np.zeros(0)
+        #: Scan period of the sensor whose plot or report last fixed the track, s: how often a fix is due.
+        self.revisit: Array = np.zeros(0)
         self.sensor_ids: list[str] = []
         self._sensor_column: dict[str, int] = {}
 
@@ -95,10 +97,10 @@ class TrackTable:
 
     def add(self, x: Array, p: Array, mu: ArrayLike, t: float, label_logp: Array, sensor_id: str, hits: int = 1,
             from_bearings: bool = False, score: float = 0.0, excess: Array | None = None,
-            radar_range: Array | None = None) -> NDArray[np.int64]:
+            radar_range: Array | None = None, revisit: float = 1.0) -> NDArray[np.int64]:
         """Append k tentative tracks updated by ``sensor_id`` at ``t`` with ``hits`` and ``score``, every mode at (x, p)
-        with probabilities ``mu`` (r,), and the radar amplitude ``excess`` of plots at ``radar_range`` (k,)
-        (NaN or None: no SNR); return their numbers."""
+        with probabilities ``mu`` (r,), the radar amplitude ``excess`` of plots at ``radar_range`` (k,)
+        (NaN or None: no SNR) and a fix due every ``revisit`` s; return their numbers."""
         mu = np.asarray(mu, dtype=float)
         k, r = len(x), len(mu)
         column = self.sensor_column(sensor_id)
@@ -112,6 +114,7 @@ class TrackTable:
             "hits": np.full(k, hits, dtype=np.int64), "score": np.full(k, score), "status": np.full(k, TENTATIVE, dtype=np.int8),
             "label_logp": label_logp, "sensor_last": sensor_last, "from_bearings": np.full(k, from_bearings),
             "t_point": np.full(k, -np.inf if from_bearings else t), "t_formation": np.full(k, -np.inf), "support": np.zeros(k),
+            "revisit": np.full(k, revisit),
         }
         amplitude = np.full(k, np.nan) if excess is None else np.asarray(excess, dtype=float)
         known = ~np.isnan(amplitude)
