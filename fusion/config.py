@@ -186,12 +186,13 @@ class FusionConfig(_Frozen):
     #: over a few hundred cells. A radar cell's ``clutter_density`` in JPDA made every bearing on a track's line
     #: that track's (β ≈ 1): a new drone's first bearings went to another drone's track on its line.
     bearing_clutter_density: PositiveFloat = 1e-2
-    #: The scan period of a sensor whose status states none, s. A track's revisit is the scan period of the
-    #: sensor whose plot or report last fixed it: the track score charges ln(1 - Pd) per revisit missed beyond
-    #: the first, and for a sensor slower than this a tentative track's life and ``coast_after_s`` stretch by its
-    #: period over this one, so that a 3 s radar's tentative tracks wait as many scans for their next plot as a
-    #: 1 s radar's (a coasting track's ``delete_after_s`` does not: it bounds how long a target that has gone is
-    #: still shown).
+    #: The scan period of a sensor whose status states none (``scan_period_s``), and the period the timeouts are
+    #: set for, s. The track score charges ln(1 - Pd) per scan of the detecting sensor missed since the last fix,
+    #: beyond the first. A track's revisit is the longest period of the sensors whose plots or reports fixed it
+    #: lately (within ``sensor_recent_s``); for a revisit longer than this a tentative track's life and
+    #: ``coast_after_s`` (up to ``delete_after_s`` less it) stretch by the ratio, so that a 3 s radar's tentative tracks
+    #: wait as many scans for their next plot as a 1 s radar's. ``delete_after_s`` does not stretch: it bounds
+    #: how long a target that has gone is still shown.
     revisit_s: PositiveFloat = 1.0
     #: A confirmed track not updated for this long is coasting, s (see ``revisit_s``).
     coast_after_s: PositiveFloat = 2.5
@@ -250,8 +251,10 @@ class FusionConfig(_Frozen):
     #: which barely crosses the threshold) is not kept longer than ``tentative_timeout_s``.
     min_detection_probability: Probability = 0.2
     #: A tentative track with radar plots is deleted once a target of its estimated detection probability
-    #: Pd would have been missed that long with at most this probability: after ln(this) / ln(1 - Pd)
-    #: revisits (of its sensor, ``revisit_s``), at least ``tentative_timeout_s`` and at most ``delete_after_s``.
+    #: Pd would have been missed that long with at most this probability, the bearings that fit it since its
+    #: last fix weighed against the misses: after (ln(this) - S) / ln(1 - Pd) revisits (``revisit_s``; S the
+    #: bearings' summed log-likelihood ratios), at least ``tentative_timeout_s`` and at most ``delete_after_s``,
+    #: both stretched for a slow radar (``Tracker._tentative_life``).
     tentative_miss_probability: Probability = 0.05
 
     #: Altitude hold: in the moving modes (CV and turns) the vertical velocity is an Ornstein–Uhlenbeck

@@ -116,6 +116,8 @@ class FusionEngine:
             ("received", "status", "scans", "detections", "late", "duplicate", "out_of_order", "tracks", "confirmed",
              "tracks_messages", "alerts", "ignored", "truncated"), 0)
         self._statuses: dict[str, SensorStatus] = {}
+        #: Each sensor's last stated scan period (a later status without one, say its last will, keeps it).
+        self._periods: dict[str, float] = {}
         self._buffer: list[tuple[float, int, DetectionsMessage, _Receipt]] = []
         self._arrivals = 0
         self._newest: float | None = None
@@ -188,6 +190,8 @@ class FusionEngine:
         if known is not None and msg.time < known.time and msg.state != "offline":
             return []
         self._statuses[msg.sensor_id] = msg
+        if msg.scan_period_s is not None:
+            self._periods[msg.sensor_id] = msg.scan_period_s
         when = msg.time if known is None else max(msg.time, known.time)
         place = None if msg.origin is None else (msg.origin.lat, msg.origin.lon)
         return self._alerts(self.threat.sensor_status(msg.sensor_id, msg.state, when, place))
@@ -231,8 +235,7 @@ class FusionEngine:
         status = self._statuses.get(msg.sensor_id)
         coverage = None if status is None else status.coverage
         max_range = math.inf if coverage is None or coverage.max_range_m is None else coverage.max_range_m
-        period = None if status is None else status.scan_period_s
-        result = self.tracker.step(ingest(msg, self.site, self.config, max_range, period))
+        result = self.tracker.step(ingest(msg, self.site, self.config, max_range, self._periods.get(msg.sensor_id)))
         self._fusion_time = msg.time if self._fusion_time is None else max(self._fusion_time, msg.time)
         self.stats["scans"] += 1
         self.stats["detections"] += len(msg.detections)

@@ -106,7 +106,7 @@ def test_a_tentative_track_of_a_weak_target_lives_until_missing_it_that_long_is_
 
 def test_bearings_that_fit_a_tentative_track_keep_it_alive_while_the_radar_misses_it() -> None:
     """A direction finder's bearings through a trackable tentative track add their log-likelihood ratios to its
-    support, which lengthens its life by ``revisit_s · S / -ln(1 - Pd)``; they do not fix it, and its next plot
+    support, which lengthens its life by ``revisit · S / -ln(1 - Pd)``; they do not fix it, and its next plot
     starts the count again."""
     tracker = _two_tracks()
     pd = _target_pd()

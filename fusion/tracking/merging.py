@@ -116,7 +116,8 @@ class Coalescence:
         track's target if it is a radar scan (which sees each object apart), else None; ``last``: then, per row,
         when this radar last detected it (its scans come in several messages). ``predict(rows)``: the
         combined states and covariances of rows at ``now`` (default: an IMM prediction with the tracker's modes;
-        the tracker reuses its step's). ``revisit_s``: the radar's scan period (default: the parameters').
+        the tracker reuses its step's). ``revisit_s``: the radar's scan period (default: the parameters'), used only
+        with ``last``.
 
         A pending pair is dropped when a track of it ends or when one of its tracks is detected and
         the pair fails the test; a pair seen as two objects is merged only once the radar's scans since
@@ -163,9 +164,8 @@ class Coalescence:
         """Mark as seen apart the pairs of a track started this message (``born``) and a close track that this
         message detected too (``mass`` at least ½), also started, or that the radar detected in another message
         of this revisit (``last``, as in ``_doubt``; within ``half_scan``, half the radar's scan period, of now): two
-        detections of one scan, two objects. A track started
-        beside one that the scan missed is no such evidence: that is how a lost target's duplicate arises (the
-        merger's first case)."""
+        detections of one scan, two objects. A track started beside one that the scan missed is no such evidence:
+        that is how a lost target's duplicate arises (the merger's first case)."""
         a, b = self._candidates(tab, now, born, tentative=True)
         two = (mass[b] >= 0.5) | np.isin(b, born)
         if last is not None:
@@ -267,6 +267,7 @@ class Coalescence:
         prior = classify.prior_logp(prm.class_prior if self.class_prior is None else self.class_prior(), len(keep))
         tab.label_logp[keep] = classify.fuse(tab.label_logp[keep], tab.label_logp[drop] - prior, prm.class_min_p)
         tab.t_fix[keep] = np.maximum(tab.t_fix[keep], tab.t_fix[drop])
+        tab.revisit[keep] = np.maximum(tab.revisit[keep], tab.revisit[drop])  # fixes are due as the slower sensor's
         tab.t_point[keep] = np.maximum(tab.t_point[keep], tab.t_point[drop])
         tab.first_seen[keep] = np.minimum(tab.first_seen[keep], tab.first_seen[drop])
         tab.hits[keep] = np.maximum(tab.hits[keep], tab.hits[drop])

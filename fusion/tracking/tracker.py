@@ -38,8 +38,8 @@ so a radar clutter plot that happens to lie on a bearing line is not confirmed b
 every track was measured: in the swarm it confirmed duplicate tracks, GOSPA 72 → 128 m). Nor do
 they fix such a tentative track: clutter times out, and the bearings start a crossing track of
 their own (measured on sector-radar recordings: low-drone GOSPA 62.5 → 44.0 m, mass 189 → 171 m), while
-a track whose plots' SNR shows a trackable target lives on as long as the bearings that fit it outweigh
-its missed scans (``_tentative_life``).
+a track whose plots' SNR shows a trackable target lives on while the bearings that fit it outweigh
+its missed scans, up to ``delete_after_s`` (``_tentative_life``).
 Confirmation: ``confirm_hits`` hits, or sooner a track score of ``confirm_score`` (``Tracker._score``:
 the summed log-likelihood ratios, target against clutter, of the track's detections, less ln(1 − Pd)
 per missed revisit); bearings of any sensor add their (weak) ratios to it, so a plot that another
@@ -203,6 +203,8 @@ class Tracker:
         self._bearing_modes = slower_switching(self.params.modes, self.params.bearing_only_switch_scale)
         #: Per radar (sensor column), the detection threshold on power over noise: the weakest plot it reported.
         self._threshold: dict[int, float] = {}
+        #: Scan period of each sensor column that has sent plots or position reports, s (``_count``).
+        self._fix_periods: dict[int, float] = {}
 
     def step(self, scan: Scan) -> StepResult:
         """Process one sensor message at its own time; return what changed."""
@@ -257,7 +259,7 @@ class Tracker:
             rows, cols = rows[usable], cols[usable]
             owned = np.zeros(cost.shape)
             owned[rows, cols] = 1.0
-            self._score(scan, offsets, rows, cols, cost, coverage)
+            self._score(scan, offsets, rows, cols, cost, coverage)  # before ``_update`` counts (``_count``) the fixes
             for b, block in enumerate(scan.blocks):
                 in_block = (cols >= offsets[b]) & (cols < offsets[b + 1])
                 self._update(block, rows[in_block], cols[in_block] - offsets[b], modes, scan)
@@ -325,12 +327,15 @@ class Tracker:
         prm, tab = self.params, self.table
         age = now - tab.t_fix
         stretch = self._stretch()
-        tab.status[(tab.status == CONFIRMED) & (age > prm.coast_after_s * stretch)] = COASTING
+        # Stretched, but a track still coasts ``coast_after_s`` before ``delete_after_s`` ends it.
+        longest = max(prm.coast_after_s, prm.delete_after_s - prm.coast_after_s)
+        coast_after = np.minimum(prm.coast_after_s * stretch, longest)
+        tab.status[(tab.status == CONFIRMED) & (age > coast_after)] = COASTING
         position_var = np.trace(tab.p[:, :3, :3], axis1=1, axis2=2)
         # A tentative life is at least the shorter of the two timeouts: only older tentative tracks need theirs.
         expired = (tab.status == TENTATIVE) & (age > min(prm.tentative_timeout_s, prm.delete_after_s) * stretch)
         if expired.any():
-            expired &= age > self._tentative_life()
+            expired &= age > self._tentative_life(stretch)
         dead = (expired | ((tab.status == COASTING) & (age > prm.delete_after_s))
                 | (position_var > prm.max_position_sigma_m**2))
         if not dead.any():
@@ -341,10 +346,11 @@ class Tracker:
         tab.keep(~dead)
         return ended
 
-    def _tentative_life(self) -> Array:
+    def _tentative_life(self, stretch: Array | None = None) -> Array:
         """How long each track may stay tentative without a fix, s: until a target of its detection probability
         Pd would have been missed that long with probability ``tentative_miss_probability`` α, the bearings it took
-        since its last fix (``support`` S, their summed log-likelihood ratios) weighed against the misses, i.e.
+        since its last fix (``support`` S, their summed log-likelihood ratios, at least 0) weighed against the misses,
+        i.e.
         ``T · (ln α - S) / ln(1 - Pd)`` with T the scan period of its sensor (``revisit``), within
         [``tentative_timeout_s``, ``delete_after_s``] (both stretched for a slow sensor, ``_stretch``): the lower
         boundary of a sequential test on the evidence since the fix, where each missed revisit says ``ln(1 - Pd)``
@@ -364,17 +370,18 @@ class Tracker:
         trackable = (tab.plots > 0) & (pd >= prm.min_detection_probability)
         life = tab.revisit * (np.log(prm.tentative_miss_probability) - np.maximum(tab.support, 0.0)) / np.log1p(
             -np.maximum(pd, prm.min_detection_probability))
-        stretch = self._stretch()
+        stretch = self._stretch() if stretch is None else stretch
         timeout = prm.tentative_timeout_s * stretch
         return np.where(trackable, np.clip(life, timeout, prm.delete_after_s * stretch), timeout)
 
     def _stretch(self) -> Array:
-        """Per track, how much longer than configured its timeouts run: its sensor's scan period over ``revisit_s``,
+        """Per track, how much longer than configured its timeouts run: its revisit (``_count``) over ``revisit_s``,
         at least 1. A tentative track of a 3 s radar may wait as many scans for its next plot as one of a 1 s radar
-        (its life and both its bounds stretch), and a confirmed track is not coasting between two scans. A coasting
-        track's ``delete_after_s`` does not stretch: it is how long a target that has gone is still shown (on a 3 s
-        radar, stretching it too was measured: the tracks of drones that left lingered, ``crossing`` false part
-        267 → 933 m²)."""
+        (its life and both its bounds stretch), and a confirmed track is not coasting between two scans (it still
+        coasts ``coast_after_s`` before ``delete_after_s``). ``delete_after_s`` does not stretch: it is how long a
+        target that has gone is still shown (on a 3 s radar, stretching it too was measured: the tracks of drones
+        that left lingered, ``crossing`` false part 267 → 933 m²). ``revisit_s`` is both the period the timeouts are set for and the period of a
+        sensor that states none: a slow radar says so in its status (``scan_period_s``), not through it."""
         return np.maximum(self.table.revisit / self.params.revisit_s, 1.0)
 
     def _revisit(self, scan: Scan) -> float:
@@ -789,7 +796,7 @@ class Tracker:
         hit = np.flatnonzero(detected & usable)
         dominant = block_of[pair_beta[hit].argmax(axis=1)] if len(hit) else np.zeros(0, dtype=np.intp)
         rows, cols = np.nonzero((pair_beta >= 0.5) & usable[:, None])
-        self._score(scan, offsets, rows, cols, cost, coverage)  # before ``_count`` moves the fix times to now
+        self._score(scan, offsets, rows, cols, cost, coverage)  # before ``_count`` moves the fix times, resets support
         for b, block in enumerate(scan.blocks):
             self._count(block.model, hit[dominant == b], scan)
         return (rows, cols, pair_beta, hit,
@@ -918,8 +925,13 @@ class Tracker:
         tab.support[fixed] = 0.0
         if model.starts_tracks:
             tab.t_point[rows] = scan.time
-            tab.revisit[rows] = self._revisit(scan)
         tab.sensor_last[rows, column] = scan.time
+        if model.starts_tracks:  # a fix is due as often as the slowest sensor that recently fixed the track allows
+            self._fix_periods[column] = self._revisit(scan)
+            columns = np.fromiter(self._fix_periods, dtype=np.intp)
+            periods = np.fromiter(self._fix_periods.values(), dtype=float)
+            recent = tab.sensor_last[np.ix_(rows, columns)] >= scan.time - self.params.sensor_recent_s
+            tab.revisit[rows] = np.where(recent, periods[None, :], 0.0).max(axis=1)  # this sensor's at least
         tab.hits[rows] += 1 if model.starts_tracks else tab.from_bearings[rows]
 
     def _score(self, scan: Scan, offsets: NDArray[np.intp], rows: NDArray[np.intp], cols: NDArray[np.intp],
@@ -958,9 +970,9 @@ class Tracker:
             tab.plots[seen] += 1
             tab.radar_range[seen] = range_m[known]
         ratio = np.log(pd / density[block_of]) - 0.5 * cost[rows, cols]
-        tab.score[rows] += ratio + missed * np.log1p(-pd)
+        tab.score[rows] += ratio + missed * np.log1p(-pd)  # rows are unique: one detection per track
         bearing = ~places[block_of]
-        np.add.at(tab.support, rows[bearing], ratio[bearing])
+        tab.support[rows[bearing]] += ratio[bearing]
 
     def _crosses(self, column: int, origin: Array, points: Array) -> NDArray[np.bool_]:
         """Per point (k,) and sensor column, whether a recent update by that sensor and a bearing of sensor
