@@ -51,7 +51,7 @@ from fusion.eval import (
 )
 from fusion.service import fuse_recording
 from simulators.runner import write_recording
-from simulators.scenario import list_scenarios, load_scenario
+from simulators.scenario import Scenario, list_scenarios, load_scenario
 
 SCENARIOS = ["default", "crossing", "swarm", "birds", "low-drone", "mass"]
 SYSTEMS = ("Sargas", "Stone Soup", "floor")
@@ -142,9 +142,11 @@ def sweep(scans: list[SiteScan], rec: ScenarioRecording, grid: Array, name: str,
     return best[0]
 
 
-def record(name: str, duration: float, workdir: Path, seed: int | None = None) -> tuple[Path, ScenarioRecording]:
-    """Simulate scenario ``name`` (capped at ``duration`` s; with another ``seed`` if given) into a recording."""
-    spec = load_scenario(name)
+def record(name: str, duration: float, workdir: Path, seed: int | None = None,
+           spec: Scenario | None = None) -> tuple[Path, ScenarioRecording]:
+    """Simulate scenario ``name`` (or ``spec``, written under that name; capped at ``duration`` s; with another
+    ``seed`` if given) into a recording."""
+    spec = load_scenario(name) if spec is None else spec
     spec = spec.replace(duration_s=min(spec.duration_s, duration), seed=spec.seed if seed is None else seed)
     path = workdir / f"{name}.jsonl.gz"
     write_recording(spec, path)
@@ -265,10 +267,11 @@ def targets(results: dict[str, dict[str, SystemResult]], blind: dict[str, list[s
 
 
 def run_scenario(name: str, duration: float, seed: int | None, systems: list[str], q: float | None, workdir: Path,
-                 stonesoup_bearings: bool = False) -> tuple[dict[str, SystemResult], list[str]]:
-    """Record one scenario (``duration`` s; with ``seed`` if given) and run ``systems`` on it: the results by system
-    and the scenario's radar-invisible drones."""
-    path, rec = record(name, duration, workdir, seed)
+                 stonesoup_bearings: bool = False, spec: Scenario | None = None
+                 ) -> tuple[dict[str, SystemResult], list[str]]:
+    """Record one scenario (``duration`` s; with ``seed`` if given; ``spec`` instead of the shipped one if given) and
+    run ``systems`` on it: the results by system and the scenario's radar-invisible drones."""
+    path, rec = record(name, duration, workdir, seed, spec)
     grid, scans = grid_of(rec), scans_of(rec)
 
     def stone_soup() -> SystemResult:

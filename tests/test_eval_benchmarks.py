@@ -165,3 +165,28 @@ def test_the_speed_benchmark_splits_wrapped_time_by_key() -> None:
     assert set(timer.by_key) == {"step"} and sorted(timer.by_key["step"]) == ["big", "small"]
     assert [timer.by_key["step"][k][1] for k in ("big", "small")] == [1.0, 2.0]  # calls
     assert timer.seconds["step"] == pytest.approx(sum(cpu for cpu, _ in timer.by_key["step"].values()))
+
+
+def test_the_protocol_variations_change_only_what_they_name(tmp_path: Path) -> None:
+    pytest.importorskip("stonesoup")  # the comparison module imports the Stone Soup tracker
+    from benchmarks.compare_trackers import record
+    from benchmarks.protocol_variations import with_radar_period, without
+    from fusion.eval.recordings import read_scenario
+
+    shipped = load_scenario("crossing")
+    slow = with_radar_period(shipped, 3.0)
+    assert [(s.id, s.period_s) for s in slow.sensors] == [
+        (s.id, 3.0 if s.kind == "radar" else s.period_s) for s in shipped.sensors]
+    path, rec = record("crossing", 6.0, tmp_path)
+
+    def plots(recording: Path) -> list[dict]:
+        return [d.model_dump(exclude_none=True) for m in read_scenario(recording).detections if m.kind == "radar"
+                for d in m.detections]
+
+    changed = without(path, tmp_path / "no-snr.jsonl", "snr_db")
+    assert changed == sum(1 for m in rec.detections if m.kind == "radar" and any(d.snr_db is not None for d in m.detections))
+    stripped = plots(tmp_path / "no-snr.jsonl")
+    assert stripped == [{k: v for k, v in p.items() if k != "snr_db"} for p in plots(path)] and changed > 0
+    n_status = without(path, tmp_path / "no-status.jsonl", "status")
+    assert n_status > 0 and read_scenario(tmp_path / "no-status.jsonl").statuses == {}
+    assert plots(tmp_path / "no-status.jsonl") == plots(path)

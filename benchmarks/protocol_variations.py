@@ -1,0 +1,107 @@
+"""Sargas on what the protocol allows but the shipped scenarios never send: slower radars, optional fields left out.
+
+The project is judged on scenarios built only from the protocol, so the shipped ones must not be its only test.
+Two kinds of variation of one shipped scenario:
+
+- ``--radar-periods 3``: every radar's ``scan_period_s`` set to that many seconds (a slower surveillance radar;
+  its status says so). The scenario is simulated again and the chosen systems run on it, as in
+  ``compare_trackers.py`` (Stone Soup with the shipped process noise, the perfect-association floor);
+- ``--drop snr_db radial_velocity_mps elevation_deg status``: the recorded scenario rewritten with that optional
+  radar field removed from every plot (``status``: every sensor status removed), one variation each, and Sargas
+  alone scored against the unchanged truth and coverage.
+
+Run: ``OMP_NUM_THREADS=1 python benchmarks/protocol_variations.py --scenario default --duration 600
+--radar-periods 3 --drop snr_db radial_velocity_mps elevation_deg status [--systems Sargas "Stone Soup" floor]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: before numpy is imported
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.compare_trackers import SYSTEMS, grid_of, record, run_sargas, run_scenario, shipped_names, table
+from benchmarks.seed_sweep import SHIPPED_Q
+from fusion.protocol import RecordingError, RecordingWriter, load_json, read_recording
+from simulators.scenario import Scenario, load_scenario
+
+#: Optional radar plot fields that ``--drop`` may remove, and ``status`` for every sensor status.
+DROPPABLE = ("snr_db", "radial_velocity_mps", "elevation_deg", "rcs_dbsm", "class_probs", "sigma", "status")
+
+
+def with_radar_period(spec: Scenario, period_s: float) -> Scenario:
+    """``spec`` with every radar scanning once in ``period_s`` seconds."""
+    sensors = [{**s.model_dump(), "scan_period_s": period_s} if s.kind == "radar" else s.model_dump()
+               for s in spec.sensors]
+    return spec.replace(sensors=sensors)
+
+
+def without(source: Path, target: Path, field: str) -> int:
+    """Copy the recording ``source`` to ``target`` without ``field`` in any radar plot (``status``: without any
+    sensor status); return the number of messages changed or left out."""
+    changed = 0
+    with RecordingWriter(target) as out:
+        for line in read_recording(source):
+            if isinstance(line, RecordingError):
+                raise line
+            message = load_json(line.payload)
+            schema = message.get("schema")
+            if schema == "sargas.sensor_status/1" and field == "status":
+                changed += 1
+                continue
+            if schema == "sargas.detections/1" and message.get("kind") == "radar" and field != "status":
+                plots = message["detections"]
+                if any(field in plot for plot in plots):
+                    message["detections"] = [{k: v for k, v in plot.items() if k != field} for plot in plots]
+                    changed += 1
+                    out.write(line.t, line.topic, message)
+                    continue
+            out.write(line.t, line.topic, line.payload)
+    return changed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="default", help="a shipped scenario")
+    parser.add_argument("--duration", type=float, default=600.0, help="seconds of it (at most its length)")
+    parser.add_argument("--radar-periods", nargs="*", type=float, default=[3.0], help="radar scan periods, s")
+    parser.add_argument("--drop", nargs="*", choices=DROPPABLE, default=list(DROPPABLE[:3]) + ["status"])
+    parser.add_argument("--systems", nargs="*", choices=SYSTEMS, default=list(SYSTEMS),
+                        help="systems for the radar periods (the dropped fields run Sargas alone)")
+    args = parser.parse_args()
+    name = shipped_names(parser, [args.scenario])[0]
+    if any(not p > 0.0 for p in args.radar_periods):
+        parser.error("a radar period is positive")
+    duration = min(args.duration, load_scenario(name).duration_s)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}; "
+          f"scenario {name}, {duration:g} s; Stone Soup q = {SHIPPED_Q} m²/s³")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for period in args.radar_periods:
+            label = f"{name}, radars at {period:g} s"
+            spec = with_radar_period(load_scenario(name), period)
+            results, _ = run_scenario(name, duration, None, args.systems, SHIPPED_Q, workdir, spec=spec)
+            rows += [(label, duration, r) for r in results.values()]
+        if args.drop:
+            path, rec = record(name, duration, workdir)
+            grid = grid_of(rec)
+            rows.append((f"{name}, as shipped", duration, run_sargas(path, rec, grid, workdir)))
+            for field in args.drop:
+                variant = workdir / f"{name}-without-{field}.jsonl.gz"
+                changed = without(path, variant, field)
+                label = f"{name}, {'no sensor status' if field == 'status' else f'radar without {field}'}"
+                print(f"{label}: {changed} messages changed")
+                rows.append((label, duration, run_sargas(variant, rec, grid, workdir)))
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
