@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: before numpy is imported
@@ -113,9 +113,12 @@ def run_floor(scans: list[SiteScan], rec: ScenarioRecording, grid: Array) -> Sys
 
 
 def run_stone_soup(scans: list[SiteScan], rec: ScenarioRecording, grid: Array, q: float,
-                   bearings: bool = False) -> SystemResult:
-    run = run_stonesoup(scans, StoneSoupSettings(q=q, bearings=bearings))
-    return SystemResult("Stone Soup", score(rec, estimates_on_grid(grid, run.snapshots), grid), run.detections,
+                   bearings: bool = False, settings: StoneSoupSettings | None = None,
+                   system: str = "Stone Soup") -> SystemResult:
+    """Stone Soup on the scans with process noise ``q`` (and the bearings if asked), its other ``settings`` as
+    given (default: as configured for every scenario), scored as ``system``."""
+    run = run_stonesoup(scans, replace(settings or StoneSoupSettings(), q=q, bearings=bearings))
+    return SystemResult(system, score(rec, estimates_on_grid(grid, run.snapshots), grid), run.detections,
                         run.seconds)
 
 
@@ -267,11 +270,10 @@ def targets(results: dict[str, dict[str, SystemResult]], blind: dict[str, list[s
 
 
 def run_scenario(name: str, duration: float, seed: int | None, systems: list[str], q: float | None, workdir: Path,
-                 stonesoup_bearings: bool = False, spec: Scenario | None = None
-                 ) -> tuple[dict[str, SystemResult], list[str]]:
-    """Record one scenario (``duration`` s; with ``seed`` if given; ``spec`` instead of the shipped one if given) and
-    run ``systems`` on it: the results by system and the scenario's radar-invisible drones."""
-    path, rec = record(name, duration, workdir, seed, spec)
+                 stonesoup_bearings: bool = False) -> tuple[dict[str, SystemResult], list[str]]:
+    """Record one scenario (``duration`` s; with ``seed`` if given) and run ``systems`` on it: the results by system
+    and the scenario's radar-invisible drones."""
+    path, rec = record(name, duration, workdir, seed)
     grid, scans = grid_of(rec), scans_of(rec)
 
     def stone_soup() -> SystemResult:

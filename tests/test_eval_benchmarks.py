@@ -172,11 +172,15 @@ def test_the_protocol_variations_change_only_what_they_name(tmp_path: Path) -> N
     from benchmarks.compare_trackers import record
     from benchmarks.protocol_variations import with_radar_period, without
     from fusion.eval.recordings import read_scenario
+    from fusion.protocol import read_recording
 
     shipped = load_scenario("crossing")
     slow = with_radar_period(shipped, 3.0)
-    assert [(s.id, s.period_s) for s in slow.sensors] == [
-        (s.id, 3.0 if s.kind == "radar" else s.period_s) for s in shipped.sensors]
+    assert [s.model_dump() for s in slow.sensors] == [
+        {**s.model_dump(), "scan_period_s": 3.0} if s.kind == "radar" else s.model_dump() for s in shipped.sensors]
+    assert slow.model_dump(exclude={"sensors"}) == shipped.model_dump(exclude={"sensors"})
+    _, slow_rec = record("crossing", 6.0, tmp_path / "slow", spec=slow)
+    assert {s.scan_period_s for s in slow_rec.statuses.values() if s.kind == "radar"} == {3.0}
     path, rec = record("crossing", 6.0, tmp_path)
 
     def plots(recording: Path) -> list[dict]:
@@ -190,3 +194,7 @@ def test_the_protocol_variations_change_only_what_they_name(tmp_path: Path) -> N
     n_status = without(path, tmp_path / "no-status.jsonl", "status")
     assert n_status > 0 and read_scenario(tmp_path / "no-status.jsonl").statuses == {}
     assert plots(tmp_path / "no-status.jsonl") == plots(path)
+    others = [(line.topic, line.payload) for line in read_recording(path) if b'"kind":"radar"' not in line.payload
+              and b"sensor_status" not in line.payload]
+    assert others and others == [(line.topic, line.payload) for line in read_recording(tmp_path / "no-snr.jsonl")
+                                 if b'"kind":"radar"' not in line.payload and b"sensor_status" not in line.payload]
