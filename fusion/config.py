@@ -190,9 +190,9 @@ class FusionConfig(_Frozen):
     #: set for, s. The track score charges ln(1 - Pd) per scan of the detecting sensor missed since the last fix,
     #: beyond the first. A track's revisit is the longest period of the sensors whose plots or reports fixed it
     #: lately (within ``sensor_recent_s``); for a revisit longer than this a tentative track's life and
-    #: ``coast_after_s`` (up to ``delete_after_s`` less it) stretch by the ratio, so that a 3 s radar's tentative tracks
-    #: wait as many scans for their next plot as a 1 s radar's. ``delete_after_s`` does not stretch: it bounds
-    #: how long a target that has gone is still shown.
+    #: ``coast_after_s`` (at most to ``delete_after_s`` - ``coast_after_s``) stretch by the ratio, so that a 3 s
+    #: radar's tentative tracks wait as many scans for their next plot as a 1 s radar's. ``delete_after_s`` does
+    #: not stretch: it bounds how long a target that has gone is still shown.
     revisit_s: PositiveFloat = 1.0
     #: A confirmed track not updated for this long is coasting, s (see ``revisit_s``).
     coast_after_s: PositiveFloat = 2.5

@@ -188,7 +188,8 @@ def test_the_protocol_variations_change_only_what_they_name(tmp_path: Path) -> N
                 for d in m.detections]
 
     changed = without(path, tmp_path / "no-snr.jsonl", "snr_db")
-    assert changed == sum(1 for m in rec.detections if m.kind == "radar" and any(d.snr_db is not None for d in m.detections))
+    assert changed == sum(1 for m in rec.detections
+                          if m.kind == "radar" and any(d.snr_db is not None for d in m.detections))
     stripped = plots(tmp_path / "no-snr.jsonl")
     assert stripped == [{k: v for k, v in p.items() if k != "snr_db"} for p in plots(path)] and changed > 0
     n_status = without(path, tmp_path / "no-status.jsonl", "status")

@@ -349,12 +349,11 @@ class Tracker:
     def _tentative_life(self, stretch: Array | None = None) -> Array:
         """How long each track may stay tentative without a fix, s: until a target of its detection probability
         Pd would have been missed that long with probability ``tentative_miss_probability`` α, the bearings it took
-        since its last fix (``support`` S, their summed log-likelihood ratios, at least 0) weighed against the misses,
-        i.e.
-        ``T · (ln α - S) / ln(1 - Pd)`` with T the scan period of its sensor (``revisit``), within
-        [``tentative_timeout_s``, ``delete_after_s``] (both stretched for a slow sensor, ``_stretch``): the lower
-        boundary of a sequential test on the evidence since the fix, where each missed revisit says ``ln(1 - Pd)``
-        against the target and each bearing that fits it its ratio for it.
+        since its last fix (``support`` S, their summed log-likelihood ratios, at least 0) weighed against the
+        misses, i.e. ``T · (ln α - S) / ln(1 - Pd)`` with T its revisit (``revisit``, its sensors' scan period),
+        within [``tentative_timeout_s``, ``delete_after_s``] (both stretched for a slow sensor, ``_stretch``): the
+        lower boundary of a sequential test on the evidence since the fix, where each missed revisit says
+        ``ln(1 - Pd)`` against the target and each bearing that fits it its ratio for it.
 
         A fixed timeout killed the tracks of small drones that a radar sees in a third of its scans at
         4–5 km before their next plot. Only a track whose plots show a trackable target (Pd of at least
@@ -380,8 +379,9 @@ class Tracker:
         (its life and both its bounds stretch), and a confirmed track is not coasting between two scans (it still
         coasts ``coast_after_s`` before ``delete_after_s``). ``delete_after_s`` does not stretch: it is how long a
         target that has gone is still shown (on a 3 s radar, stretching it too was measured: the tracks of drones
-        that left lingered, ``crossing`` false part 267 → 933 m²). ``revisit_s`` is both the period the timeouts are set for and the period of a
-        sensor that states none: a slow radar says so in its status (``scan_period_s``), not through it."""
+        that left lingered, a 600 s ``crossing``'s false part 267 → 933 m²). ``revisit_s`` is both the period the
+        timeouts are set for and the period of a sensor that states none: a slow radar says so in its status
+        (``scan_period_s``), not through it."""
         return np.maximum(self.table.revisit / self.params.revisit_s, 1.0)
 
     def _revisit(self, scan: Scan) -> float:

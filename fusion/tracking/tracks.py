@@ -113,8 +113,8 @@ class TrackTable:
             "pm": np.repeat(p[:, None], r, axis=1), "mu": np.repeat(mu[None], k, axis=0), "t": np.full(k, t), "t_fix": np.full(k, t), "first_seen": np.full(k, t),
             "hits": np.full(k, hits, dtype=np.int64), "score": np.full(k, score), "status": np.full(k, TENTATIVE, dtype=np.int8),
             "label_logp": label_logp, "sensor_last": sensor_last, "from_bearings": np.full(k, from_bearings),
-            "t_point": np.full(k, -np.inf if from_bearings else t), "t_formation": np.full(k, -np.inf), "support": np.zeros(k),
-            "revisit": np.full(k, revisit),
+            "t_point": np.full(k, -np.inf if from_bearings else t), "t_formation": np.full(k, -np.inf),
+            "support": np.zeros(k), "revisit": np.full(k, revisit),
         }
         amplitude = np.full(k, np.nan) if excess is None else np.asarray(excess, dtype=float)
         known = ~np.isnan(amplitude)
