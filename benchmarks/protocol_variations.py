@@ -10,7 +10,8 @@ Two kinds of variation of one shipped scenario:
   radar) stretched by the period, as Sargas stretches its own; the better is the fair reference;
 - ``--drop snr_db radial_velocity_mps elevation_deg status``: the recorded scenario rewritten with that optional
   radar field removed from every plot (``status``: every sensor status removed), one variation each, and Sargas
-  alone scored against the unchanged truth and coverage.
+  alone scored against the unchanged truth and coverage; ``--base-period 3`` first sets its radars' period
+  (a 3 s radar that sends no status, say).
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/protocol_variations.py --scenario default --duration 600
 --radar-periods 3 --drop snr_db radial_velocity_mps elevation_deg status [--systems Sargas "Stone Soup" floor]
@@ -118,6 +119,8 @@ def main() -> None:
                         help="optional fields to leave out, one variation each (status: every sensor status)")
     parser.add_argument("--systems", nargs="*", choices=SYSTEMS, default=list(SYSTEMS),
                         help="systems for the radar periods (the dropped fields run Sargas alone)")
+    parser.add_argument("--base-period", type=float, default=None,
+                        help="the radars' scan period of the scenario that --drop rewrites, s (default: as shipped)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="write the recordings and Sargas's tracks here (to score with `sargas eval`), not to a "
                              "temporary directory")
@@ -127,6 +130,8 @@ def main() -> None:
         parser.error("radar periods must be positive")
     if not args.duration > 0.0:
         parser.error("the duration must be positive")
+    if args.base_period is not None and not args.base_period > 0.0:
+        parser.error("the base period must be positive")
     duration = min(args.duration, load_scenario(name).duration_s)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}; "
           f"scenario {name}, {duration:g} s" + (f"; Stone Soup q = {SHIPPED_Q} m²/s³" if "Stone Soup" in args.systems
@@ -143,13 +148,16 @@ def main() -> None:
                 if result.system == "Sargas":
                     print(f"{label}: Sargas's drones later than 5 s after their second sensor: {late(result)}")
         if args.drop:
-            path, rec = record(name, duration, workdir)
+            base, title = load_scenario(name), name
+            if args.base_period is not None:
+                base, title = with_radar_period(base, args.base_period), f"{name} at {args.base_period:g} s"
+            path, rec = record(name, duration, workdir, spec=base)
             grid = grid_of(rec)
-            variants = [(f"{name}, as shipped", path)]
+            variants = [(f"{title}, as recorded", path)]
             for field in args.drop:
                 variant = workdir / f"{name}-without-{field}.jsonl.gz"
                 changed = without(path, variant, field)
-                variants.append((f"{name}, {'no sensor status' if field == 'status' else f'radar without {field}'}",
+                variants.append((f"{title}, {'no sensor status' if field == 'status' else f'radar without {field}'}",
                                  variant))
                 print(f"{variants[-1][0]}: {changed} messages changed")
             for label, recording in variants:
