@@ -142,20 +142,22 @@ def main() -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         for period in args.radar_periods:
             label = f"{name}, radars at {period:g} s"
-            path, rec = record(name, duration, workdir, spec=with_radar_period(load_scenario(name), period))
+            path, rec = record(f"{name}-at-{period:g}s", duration, workdir,
+                               spec=with_radar_period(load_scenario(name), period))
             for result in run_systems(path, rec, args.systems, period, workdir):
                 rows.append((label, duration, result))
                 if result.system == "Sargas":
                     print(f"{label}: Sargas's drones later than 5 s after their second sensor: {late(result)}")
         if args.drop:
-            base, title = load_scenario(name), name
+            base, title, stem = load_scenario(name), name, name
             if args.base_period is not None:
-                base, title = with_radar_period(base, args.base_period), f"{name} at {args.base_period:g} s"
-            path, rec = record(name, duration, workdir, spec=base)
+                base = with_radar_period(base, args.base_period)
+                title, stem = f"{name} at {args.base_period:g} s", f"{name}-base-{args.base_period:g}s"
+            path, rec = record(stem, duration, workdir, spec=base)
             grid = grid_of(rec)
             variants = [(f"{title}, as recorded", path)]
             for field in args.drop:
-                variant = workdir / f"{name}-without-{field}.jsonl.gz"
+                variant = workdir / f"{stem}-without-{field}.jsonl.gz"
                 changed = without(path, variant, field)
                 variants.append((f"{title}, {'no sensor status' if field == 'status' else f'radar without {field}'}",
                                  variant))

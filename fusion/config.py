@@ -186,8 +186,8 @@ class FusionConfig(_Frozen):
     #: over a few hundred cells. A radar cell's ``clutter_density`` in JPDA made every bearing on a track's line
     #: that track's (β ≈ 1): a new drone's first bearings went to another drone's track on its line.
     bearing_clutter_density: PositiveFloat = 1e-2
-    #: The scan period of a sensor whose status states none (``scan_period_s``) until its plots of established
-    #: tracks show one (``fusion.tracking.revisit``), and the period the timeouts are set for, s. The track score charges ln(1 - Pd) per scan of the detecting sensor missed since the last fix,
+    #: The scan period of a sensor whose status states none (``scan_period_s``), and the period the timeouts are
+    #: set for, s. The track score charges ln(1 - Pd) per scan of the detecting sensor missed since the last fix,
     #: beyond the first. A track's revisit is the longest period of the sensors whose plots or reports fixed it
     #: lately (within ``sensor_recent_s``); for a revisit longer than this a tentative track's life and
     #: ``coast_after_s`` (at most to ``delete_after_s`` - ``coast_after_s``) stretch by the ratio, so that a 3 s

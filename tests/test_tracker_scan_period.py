@@ -1,5 +1,5 @@
-"""A sensor's scan period, stated or learnt from its plots: the track score's misses, a slow radar's tentative and
-coasting timeouts, the merger's "same scan", and the pipeline passing each sensor's period from its status."""
+"""A sensor's stated scan period: the track score's misses, a slow radar's tentative and coasting timeouts, the
+merger's "same scan", and the pipeline passing each sensor's period from its status."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from fusion.pipeline import FusionEngine
 from fusion.protocol import SensorStatus, encode
 from fusion.tracking import Tracker, TrackerParams
 from fusion.tracking.merging import Coalescence
-from fusion.tracking.revisit import MIN_INTERVALS, RevisitEstimate
 from fusion.tracking.scan import Scan
 from fusion.tracking.tracks import COASTING, CONFIRMED, TENTATIVE
 
@@ -134,27 +133,3 @@ def test_the_pipeline_takes_each_sensors_scan_period_from_its_status_and_keeps_i
             engine.handle(topic, payload, t)
         engine.flush()
         np.testing.assert_array_equal(engine.tracker.table.revisit, [expected])
-
-
-def test_a_period_is_learnt_from_the_intervals_between_plots_of_one_track() -> None:
-    learnt = RevisitEstimate()
-    learnt.observe("r", [math.nan, 0.05])  # a first plot; one scan's repeated plot
-    for k in range(MIN_INTERVALS - 1):
-        learnt.observe("r", [3.0 * (1 + k % 3)])  # seen every scan, or after one or two misses
-    assert learnt.period("r") is None  # too few intervals yet
-    learnt.observe("r", [3.0])
-    assert learnt.period("r") == pytest.approx(3.0)
-    assert learnt.period("other") is None
-    for _ in range(1000):
-        learnt.observe("r", [6.0])  # memory is bounded: the old intervals go
-    assert learnt.period("r") == pytest.approx(6.0)
-
-
-def test_a_radar_that_states_no_period_gets_the_one_its_plots_of_an_established_track_show() -> None:
-    tracker = Tracker(TrackerParams())
-    for k in range(24):  # one target, plotted every 3 s scan; the scans state no period
-        tracker.step(scan("radar", T0 + 3.0 * k, [radar_plot(2000.0 + 30.0 * k, 45.0)]))
-    assert tracker.table.status.tolist() == [CONFIRMED]
-    assert tracker.learnt_periods.period("s-1") == pytest.approx(3.0)
-    np.testing.assert_array_equal(tracker.table.revisit, [3.0])
-    assert tracker._revisit(_slow("radar", T0 + 72.0, [], period=5.0)) == 5.0  # a stated period comes first

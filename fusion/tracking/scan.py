@@ -45,7 +45,7 @@ class Scan:
     (rows without ``has_class`` are zero). ``keys`` holds each detection's identities
     (``"uas:<id>"``, ``"emitter:<id>"``), which bind RF reports to the same track.
     ``max_range_m`` is the sensor's stated coverage range (from its status; infinite if unknown), ``revisit_s`` its
-    stated scan period (None if unknown: the tracker learns it from the plots, ``fusion.tracking.revisit``).
+    stated scan period (None if unknown: the tracker's ``revisit_s``).
     ``snr_db`` (n,) is each radar plot's reported signal-to-noise ratio (NaN where absent; empty: none has
     one): the tracker estimates a track's detection probability from it (``Tracker._detection_probability``).
     """

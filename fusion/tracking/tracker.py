@@ -102,7 +102,6 @@ from fusion.tracking.measurements import (
     predict_measurement,
 )
 from fusion.tracking.merging import Coalescence, Merged
-from fusion.tracking.revisit import RevisitEstimate
 from fusion.tracking.motion import STATE_DIM
 from fusion.tracking.params import TrackerParams
 from fusion.tracking.scan import MeasurementBlock, Scan
@@ -206,8 +205,6 @@ class Tracker:
         self._threshold: dict[int, float] = {}
         #: Scan period of each sensor column that has sent plots or position reports, s (``_count``).
         self._fix_periods: dict[int, float] = {}
-        #: Each sensor's period as its plots show it, for a sensor whose status states none (``_revisit``).
-        self.learnt_periods = RevisitEstimate()
 
     def step(self, scan: Scan) -> StepResult:
         """Process one sensor message at its own time; return what changed."""
@@ -388,12 +385,8 @@ class Tracker:
         return np.maximum(self.table.revisit / self.params.revisit_s, 1.0)
 
     def _revisit(self, scan: Scan) -> float:
-        """How often the sensor of ``scan`` looks, s: its stated scan period, else the one its plots show
-        (``fusion.tracking.revisit``), else ``revisit_s``."""
-        if scan.revisit_s is not None:
-            return scan.revisit_s
-        learnt = self.learnt_periods.period(scan.sensor_id)
-        return self.params.revisit_s if learnt is None else learnt
+        """How often the sensor of ``scan`` looks, s: its stated scan period, else ``revisit_s``."""
+        return self.params.revisit_s if scan.revisit_s is None else scan.revisit_s
 
     def _detection_probability(self, rows: NDArray[np.intp], range_m: Array) -> Array:
         """Per track of ``rows``, the probability that a radar scan detects it at ``range_m``, from its plots' SNR
@@ -932,9 +925,6 @@ class Tracker:
         tab.support[fixed] = 0.0
         if model.starts_tracks:
             tab.t_point[rows] = scan.time
-            if scan.revisit_s is None:  # established tracks only: clutter's intervals are no scan period
-                established = rows[tab.status[rows] != TENTATIVE]
-                self.learnt_periods.observe(scan.sensor_id, scan.time - tab.sensor_last[established, column])
         tab.sensor_last[rows, column] = scan.time
         if model.starts_tracks:  # a fix is due as often as the slowest sensor that recently fixed the track allows
             self._fix_periods[column] = self._revisit(scan)
