@@ -224,6 +224,11 @@ def late_drones(evaluation: Evaluation) -> list[tuple[str, float | None]]:
             and (o.time_to_confirm_two_sensors is None or o.time_to_confirm_two_sensors > LATE_S)]
 
 
+def late_text(evaluation: Evaluation, none: str = "all") -> str:
+    """``late_drones`` as the reports print them (``none`` when every drone was on time)."""
+    return ", ".join(f"{i} {'never' if t is None else f'{t:.1f} s'}" for i, t in late_drones(evaluation)) or none
+
+
 def target_checks(results: dict[str, dict[str, SystemResult]], blind: dict[str, list[str]],
                   mass_speed: SystemResult | None, with_speed: bool = True) -> list[tuple[str, str, bool]]:
     """Each target of the issue as (what, what was measured, whether Sargas meets it); the speed, unless
@@ -241,7 +246,7 @@ def target_checks(results: dict[str, dict[str, SystemResult]], blind: dict[str, 
                            ratio <= limit if limit < 1 else ratio < 1))
         late = late_drones(sargas)
         checks.append((f"{name}: every drone confirmed ≤ {LATE_S:g} s after its 2nd sensor",
-                       ", ".join(f"{i} {'never' if t is None else f'{t:.1f} s'}" for i, t in late) or "all", not late))
+                       late_text(sargas), not late))
         checks.append((f"{name}: no drone track from birds/clutter", f"{sargas.false_drone_tracks} false drone tracks"
                        + (f" ({sargas.duplicate_drone_tracks} duplicate drone track(s): a second track on a drone,"
                           " counted as false tracks)" if sargas.duplicate_drone_tracks else ""),

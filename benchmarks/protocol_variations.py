@@ -35,7 +35,7 @@ from benchmarks.compare_trackers import (
     SYSTEMS,
     SystemResult,
     grid_of,
-    late_drones,
+    late_text,
     record,
     run_floor,
     run_sargas,
@@ -80,10 +80,9 @@ def run_systems(path: Path, rec: ScenarioRecording, systems: list[str], period_s
     return results
 
 
-def late(result: SystemResult) -> str:
-    """The drones of a result confirmed more than 5 s after their second sensor, as ``compare_trackers`` lists them."""
-    return ", ".join(f"{i} {'never' if t is None else f'{t:.1f} s'}" for i, t in late_drones(result.evaluation)) \
-        or "none"
+def print_late(label: str, result: SystemResult) -> None:
+    """Print the drones a result confirmed more than 5 s after their second sensor (``late_text``)."""
+    print(f"{label}: Sargas's drones later than 5 s after their second sensor: {late_text(result.evaluation, 'none')}")
 
 
 def without(source: Path, target: Path, field: str) -> int:
@@ -147,7 +146,7 @@ def main() -> None:
             for result in run_systems(path, rec, args.systems, period, workdir):
                 rows.append((label, duration, result))
                 if result.system == "Sargas":
-                    print(f"{label}: Sargas's drones later than 5 s after their second sensor: {late(result)}")
+                    print_late(label, result)
         if args.drop:
             base, title, stem = load_scenario(name), name, name
             if args.base_period is not None:
@@ -167,7 +166,7 @@ def main() -> None:
                 if args.keep is not None:
                     (workdir / "sargas.tracks.jsonl").replace(recording.with_name(f"{recording.name}.tracks.jsonl"))
                 rows.append((label, duration, result))
-                print(f"{label}: Sargas's drones later than 5 s after their second sensor: {late(result)}")
+                print_late(label, result)
     print(table(rows))
 
 
