@@ -69,21 +69,27 @@ class IdentityEvidence:
         """Evidence (tracks ``numbers`` (sorted), keys) of each identity for each track, faded to ``now``
         (0 where it has none)."""
         out = np.zeros((len(numbers), len(keys)))
-        for k, key in enumerate(keys):
-            if key not in self._evidence:
-                continue
-            t, old_numbers, old = self._evidence[key]
-            at = np.minimum(np.searchsorted(numbers, old_numbers), max(len(numbers) - 1, 0))
-            alive = numbers[at] == old_numbers if len(numbers) else np.zeros(len(old_numbers), dtype=bool)
-            out[at[alive], k] = old[alive] * np.exp(-max(now - t, 0.0) / self.memory_s)  # an older scan: no decay
+        known = [k for k, key in enumerate(keys) if key in self._evidence]
+        if not known or not len(numbers):
+            return out
+        # Every known identity's stored tracks at once: one search and one scatter instead of a few per identity.
+        times, old_numbers, old = zip(*(self._evidence[keys[k]] for k in known))
+        sizes = [len(stored) for stored in old_numbers]
+        elapsed = np.maximum(now - np.array(times), 0.0)  # an older scan: no decay
+        faded = np.concatenate(old) * np.repeat(np.exp(-elapsed / self.memory_s), sizes)
+        stored_numbers, column = np.concatenate(old_numbers), np.repeat(known, sizes)
+        at = np.minimum(np.searchsorted(numbers, stored_numbers), len(numbers) - 1)
+        alive = numbers[at] == stored_numbers
+        out[at[alive], column[alive]] = faded[alive]
         return out
 
     def add(self, now: float, keys: list[str], numbers: NDArray[np.int64], evidence: Array) -> None:
         """Set the identities' evidence (tracks ``numbers``, keys) at ``now``; forget identities unseen for
         ten memories (their evidence is below e⁻¹⁰ of what it was)."""
+        numbers = numbers.copy()  # one copy shared by these identities: stored arrays are never written to
         for k, key in enumerate(keys):
             latest = max(now, self._evidence[key][0]) if key in self._evidence else now  # never back in time
-            self._evidence[key] = (latest, numbers.copy(), evidence[:, k].copy())
+            self._evidence[key] = (latest, numbers, evidence[:, k].copy())
         for key in [key for key, (t, _, _) in self._evidence.items() if t < now - 10.0 * self.memory_s]:
             del self._evidence[key]
 
@@ -109,7 +115,11 @@ class IdentityEvidence:
         track: list[int | None] = [None] * len(keys)
         if keys and len(numbers):
             score = self.history(now, keys, numbers)
-            rows, cols = gnn_assign(-score, score > 0.0, 0.0)
-            for r, c in zip(rows.tolist(), cols.tolist()):
+            # Only tracks and identities with some positive evidence can pair: the rest stay unassigned anyway.
+            positive = score > 0.0
+            tracks, ids = np.flatnonzero(positive.any(axis=1)), np.flatnonzero(positive.any(axis=0))
+            live = np.ix_(tracks, ids)
+            rows, cols = gnn_assign(-score[live], positive[live], 0.0)
+            for r, c in zip(tracks[rows].tolist(), ids[cols].tolist()):
                 track[c] = int(numbers[r])
         return list(zip(keys, track))

@@ -166,8 +166,12 @@ class Coalescence:
         of this revisit (``last``, as in ``_doubt``; within ``half_scan``, half the radar's scan period, of now): two
         detections of one scan, two objects. A track started beside one that the scan missed is no such evidence:
         that is how a lost target's duplicate arises (the merger's first case)."""
+        if not len(born):
+            return
         a, b = self._candidates(tab, now, born, tentative=True)
-        two = (mass[b] >= 0.5) | np.isin(b, born)
+        is_born = np.zeros(len(tab), dtype=bool)
+        is_born[born] = True
+        two = (mass[b] >= 0.5) | is_born[b]
         if last is not None:
             two |= now - last[b] < half_scan
         self.doubt.update(dict.fromkeys(_keys(tab, a[two], b[two]), 0.0))

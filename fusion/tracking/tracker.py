@@ -301,7 +301,7 @@ class Tracker:
         mass = np.zeros(len(tab))  # the detections each track explains (tracks started since have none)
         mass[:len(owned)] = owned.sum(axis=1)
         merged = self.coalescence.merge(tab, self.identities, scan.time, updated_rows, mass,
-                                        np.flatnonzero(np.isin(tab.number, started)), *self._scan_detection(scan),
+                                        np.searchsorted(tab.number, started), *self._scan_detection(scan),
                                         lambda rows: self._carried(rows, scan.time, modes, bearing_modes=False),
                                         self._revisit(scan))
         if len(merged.numbers):  # a merged-away track is reported as ended only
@@ -411,10 +411,13 @@ class Tracker:
     def _learn_threshold(self, scan: Scan) -> None:
         """Lower the scan's radar's detection threshold to its weakest plot: a radar reports every crossing of its
         threshold, clutter included, so over many plots the smallest reported power is the threshold."""
-        if scan.radar is None or not len(scan.snr_db) or np.isnan(scan.snr_db).all():
+        if scan.radar is None:
+            return
+        known = scan.snr_db[~np.isnan(scan.snr_db)]  # np.nanmin's checks cost more than this
+        if not len(known):
             return
         column = self.table.sensor_column(scan.sensor_id)
-        weakest = 1.0 + 10.0 ** (float(np.nanmin(scan.snr_db)) / 10.0)
+        weakest = 1.0 + 10.0 ** (float(known.min()) / 10.0)
         self._threshold[column] = min(self._threshold.get(column, weakest), weakest)
 
     def _amplitudes(self, scan: Scan, dets: NDArray[np.intp]) -> tuple[Array, Array]:

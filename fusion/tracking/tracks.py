@@ -132,8 +132,9 @@ class TrackTable:
 
     def keep(self, mask: NDArray[np.bool_]) -> None:
         """Compact the table to the rows where ``mask`` is true, preserving their order."""
+        rows = np.flatnonzero(mask)  # one ``take`` per field costs half of a boolean index per field
         for name in self.ROW_FIELDS:
-            setattr(self, name, getattr(self, name)[mask])
+            setattr(self, name, getattr(self, name).take(rows, axis=0))
 
     def recent_sensor_lists(self, now: float, recent_s: float) -> list[list[str]]:
         """For every row, the sorted ids of the sensors that updated it within ``recent_s`` of ``now``.
