@@ -16,7 +16,7 @@ from benchmarks.floor_tracker import (
     crossing,
     polar_covariance,
 )
-from benchmarks.site_scans import SiteScan, site_scans
+from benchmarks.site_scans import ScanKind, SiteScan, site_scans
 from fusion.geo import LocalFrame, enu_to_polar
 from fusion.protocol import DetectionsMessage
 from simulators.scenario import load_scenario
@@ -201,13 +201,13 @@ def test_the_protocol_variations_change_only_what_they_name(tmp_path: Path) -> N
                                  if b'"kind":"radar"' not in line.payload and b"sensor_status" not in line.payload]
 
 
-def _scan(time: float, sensor: str, kind: str, azimuth_deg: float = 0.0, truth: str = "uav-1") -> SiteScan:
+def _scan(time: float, sensor: str, kind: ScanKind, azimuth_deg: float = 0.0, truth: str = "uav-1") -> SiteScan:
     """One detection of ``truth`` by ``sensor``: a plot (kind 'radar') or a bearing at ``azimuth_deg`` (site axes)."""
     z = np.array([[1000.0, 0.0, 0.0]]) if kind == "radar" else np.array([[np.radians(azimuth_deg), 0.0]])
-    return SiteScan(time, sensor, kind, np.zeros(3), z, np.ones_like(z), np.zeros((1, 3)), (truth,))  # type: ignore[arg-type]
+    return SiteScan(time, sensor, kind, np.zeros(3), z, np.ones_like(z), np.zeros((1, 3)), (truth,))
 
 
-def test_a_fix_is_a_plot_or_two_bearings_that_cross() -> None:
+def test_a_fix_is_a_plot_or_two_unused_bearings_that_cross() -> None:
     pytest.importorskip("stonesoup")  # the benchmark reads compare_trackers, which imports the Stone Soup tracker
     from benchmarks.confirmation_evidence import Fix, fixes, second_fix
 
@@ -215,11 +215,13 @@ def test_a_fix_is_a_plot_or_two_bearings_that_cross() -> None:
              _scan(0.5, "df-a", "bearing", 41.0),  # the same sensor again: no crossing
              _scan(1.0, "df-b", "bearing", 45.0),  # 4–5° from df-a's lines: too shallow
              _scan(1.2, "df-c", "bearing", 130.0),  # 85–90° from the others, within 1.5 s of df-a's and df-b's
+             _scan(1.4, "df-a", "bearing", 40.0),  # crosses only df-c's, which the last fix used
              _scan(3.0, "radar", "radar"),
              _scan(4.0, "radar", "radar", truth="bird-1")]  # another object's
     assert fixes(scans, "uav-1", 1.5, 10.0) == [Fix(1.2, "df-c×df-b"), Fix(3.0, "radar")]
     assert fixes(scans[:3], "uav-1", 1.5, 10.0) == []
     assert fixes([scans[0], scans[3]], "uav-1", 1.0, 10.0) == []  # 1.2 s apart: outside a 1 s window
-    assert second_fix(fixes(scans, "uav-1", 1.5, 10.0)) == 3.0
+    assert fixes([scans[0], _scan(0.5, "df-b", "bearing", 220.0)], "uav-1", 1.5, 10.0) == []  # one line, both ways
+    assert second_fix(fixes(scans, "uav-1", 1.5, 10.0)) == Fix(3.0, "radar")
     assert second_fix([Fix(2.0, "radar")]) is None
-    assert second_fix([Fix(2.0, "radar"), Fix(2.0, "radar"), Fix(2.0, "df-a×df-b")]) == 2.0  # another sensor at once
+    assert second_fix([Fix(2.0, "radar"), Fix(2.0, "radar"), Fix(2.0, "df-a×df-b")]) == Fix(2.0, "df-a×df-b")

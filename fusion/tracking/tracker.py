@@ -300,6 +300,8 @@ class Tracker:
         updated = tab.number[updated_rows]
         mass = np.zeros(len(tab))  # the detections each track explains (tracks started since have none)
         mass[:len(owned)] = owned.sum(axis=1)
+        # The started tracks' rows: track numbers only grow and compaction keeps their order, so ``tab.number`` is
+        # sorted, and this step's new tracks, numbered in order, are all still in it.
         merged = self.coalescence.merge(tab, self.identities, scan.time, updated_rows, mass,
                                         np.searchsorted(tab.number, started), *self._scan_detection(scan),
                                         lambda rows: self._carried(rows, scan.time, modes, bearing_modes=False),
