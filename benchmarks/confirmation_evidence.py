@@ -129,10 +129,12 @@ def evidence(rec: ScenarioRecording, scans: list[SiteScan], evaluation: Evaluati
 
 
 def _seconds(value: float | None) -> str:
+    """A time in s for the report, or 'never'."""
     return "never" if value is None else f"{value:.1f}"
 
 
 def _fix_text(fix: Fix | None) -> str:
+    """A fix's time in s and its sensors for the report, or 'never'."""
     return "never" if fix is None else f"{fix.time:.1f} ({fix.sensors})"
 
 
