@@ -49,6 +49,7 @@ from fusion.eval import (
     read_tracks,
     summary,
 )
+from fusion.config import FusionConfig
 from fusion.service import fuse_recording
 from simulators.runner import write_recording
 from simulators.scenario import Scenario, list_scenarios, load_scenario
@@ -92,11 +93,13 @@ def scans_of(rec: ScenarioRecording) -> list[SiteScan]:
     return out
 
 
-def run_sargas(path: Path, rec: ScenarioRecording, grid: Array, workdir: Path) -> SystemResult:
-    """``fuse_recording`` end to end (parse, track, serialise), timed; evaluated from its output file."""
+def run_sargas(path: Path, rec: ScenarioRecording, grid: Array, workdir: Path,
+               config: FusionConfig | None = None) -> SystemResult:
+    """``fuse_recording`` end to end (parse, track, serialise), timed, with ``config`` (default: the shipped
+    configuration); evaluated from its output file."""
     out = workdir / "sargas.tracks.jsonl"
     started = time.perf_counter()
-    result = fuse_recording(path, out)
+    result = fuse_recording(path, out, config)
     seconds = time.perf_counter() - started
     estimates = read_tracks(out, rec.truth.frame)
     return SystemResult("Sargas", score(rec, estimates, grid), result.stats.get("detections", 0), seconds)
@@ -122,10 +125,10 @@ def run_stone_soup(scans: list[SiteScan], rec: ScenarioRecording, grid: Array, q
                         run.seconds)
 
 
-def sargas_speed(name: str, workdir: Path) -> SystemResult:
-    """Sargas's offline fusion timed on the whole scenario (no evaluation)."""
+def sargas_speed(name: str, workdir: Path, config: FusionConfig | None = None) -> SystemResult:
+    """Sargas's offline fusion (with ``config``) timed on the whole scenario (no evaluation)."""
     path, rec = record(name, math.inf, workdir)
-    return run_sargas(path, rec, grid_of(rec)[:1], workdir)
+    return run_sargas(path, rec, grid_of(rec)[:1], workdir, config)
 
 
 def score(rec: ScenarioRecording, estimates: Estimates, grid: Array) -> Evaluation:
@@ -177,6 +180,20 @@ def cap_arg(text: str) -> tuple[str, float]:
     if not sep or not name or not seconds > 0.0:
         raise argparse.ArgumentTypeError(f"a cap is NAME=SECONDS with SECONDS > 0, not {text!r}")
     return name, seconds
+
+
+def config_arg(text: str) -> FusionConfig:
+    """A fusion configuration file from the command line (YAML, as ``sargas fuse --config`` reads it)."""
+    try:
+        return FusionConfig.from_file(text)
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{text}: {exc}") from None
+
+
+def config_text(config: FusionConfig | None) -> str:
+    """The options in which ``config`` differs from the shipped configuration, for a report's header."""
+    changed = config.model_dump(mode="json", exclude_defaults=True) if config is not None else {}
+    return ", ".join(f"{key} = {value}" for key, value in changed.items()) or "shipped configuration"
 
 
 def shipped_names(parser: argparse.ArgumentParser, names: list[str]) -> list[str]:
@@ -275,9 +292,10 @@ def targets(results: dict[str, dict[str, SystemResult]], blind: dict[str, list[s
 
 
 def run_scenario(name: str, duration: float, seed: int | None, systems: list[str], q: float | None, workdir: Path,
-                 stonesoup_bearings: bool = False) -> tuple[dict[str, SystemResult], list[str]]:
-    """Record one scenario (``duration`` s; with ``seed`` if given) and run ``systems`` on it: the results by system
-    and the scenario's radar-invisible drones."""
+                 stonesoup_bearings: bool = False, config: FusionConfig | None = None
+                 ) -> tuple[dict[str, SystemResult], list[str]]:
+    """Record one scenario (``duration`` s; with ``seed`` if given) and run ``systems`` on it (Sargas with ``config``,
+    default the shipped one): the results by system and the scenario's radar-invisible drones."""
     path, rec = record(name, duration, workdir, seed)
     grid, scans = grid_of(rec), scans_of(rec)
 
@@ -286,18 +304,18 @@ def run_scenario(name: str, duration: float, seed: int | None, systems: list[str
             raise ValueError("Stone Soup needs its process noise q")
         return run_stone_soup(scans, rec, grid, q, stonesoup_bearings)
 
-    runners: dict[str, Callable[[], SystemResult]] = {"Sargas": lambda: run_sargas(path, rec, grid, workdir),
+    runners: dict[str, Callable[[], SystemResult]] = {"Sargas": lambda: run_sargas(path, rec, grid, workdir, config),
                                                       "Stone Soup": stone_soup,
                                                       "floor": lambda: run_floor(scans, rec, grid)}
     return {s: runners[s]() for s in SYSTEMS if s in systems}, radar_blind_drones(scans, rec)
 
 
 def run_scenarios(names: list[str], caps: dict[str, float], duration: float, seed: int | None, systems: list[str],
-                  q: float | None, workdir: Path, stonesoup_bearings: bool = False
+                  q: float | None, workdir: Path, stonesoup_bearings: bool = False, config: FusionConfig | None = None
                   ) -> tuple[list[tuple[str, float, SystemResult]], dict[str, dict[str, SystemResult]],
                              dict[str, list[str]]]:
-    """``run_scenario`` for each of ``names``, capped (``duration``, and ``caps`` by name): the table rows, the results
-    by scenario and system, and each scenario's radar-invisible drones."""
+    """``run_scenario`` for each of ``names``, capped (``duration``, and ``caps`` by name), Sargas with ``config``: the
+    table rows, the results by scenario and system, and each scenario's radar-invisible drones."""
     if q is None and "Stone Soup" in systems:
         raise ValueError("Stone Soup needs its process noise q")
     rows: list[tuple[str, float, SystemResult]] = []
@@ -305,7 +323,7 @@ def run_scenarios(names: list[str], caps: dict[str, float], duration: float, see
     blind: dict[str, list[str]] = {}
     for name in names:
         capped = min(duration, caps.get(name, math.inf), load_scenario(name).duration_s)
-        results[name], blind[name] = run_scenario(name, capped, seed, systems, q, workdir, stonesoup_bearings)
+        results[name], blind[name] = run_scenario(name, capped, seed, systems, q, workdir, stonesoup_bearings, config)
         rows += [(name, capped, r) for r in results[name].values()]
         rates = ", ".join(f"{r.system} {r.rate:,.0f} det/s" for r in results[name].values() if r.rate)
         print(f"{name}: {rates}", flush=True)
@@ -331,12 +349,14 @@ def main() -> None:
                         "shipped draws")
     parser.add_argument("--stonesoup-bearings", action="store_true", help="also feed Stone Soup the acoustic and RF "
                         "bearings (updates only; measured worse for it on 5 of 6 scenarios, so off by default)")
+    parser.add_argument("--config", type=config_arg, default=None, help="run Sargas with this fusion configuration "
+                        "(YAML, as for 'sargas fuse'; default: the shipped one), to measure a variant")
     args = parser.parse_args()
     shipped = {s.name for s in list_scenarios()}
     names = shipped_names(parser, args.scenarios)
     caps = dict(args.cap)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}; "
-          f"scenarios: {', '.join(names)}", flush=True)
+          f"scenarios: {', '.join(names)}; Sargas: {config_text(args.config)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="sargas-compare-") as tmp:
         workdir = Path(tmp)
         q = args.q
@@ -347,10 +367,10 @@ def main() -> None:
         if q is not None:
             print(f"Stone Soup process noise q = {q:g} m²/s³ for every scenario", flush=True)
         rows, results, blind = run_scenarios(names, caps, args.duration, args.seed, args.systems, q, workdir,
-                                             args.stonesoup_bearings)
+                                             args.stonesoup_bearings, args.config)
         full = None
         if "Sargas" in args.systems and "mass" in names and caps.get("mass", math.inf) < load_scenario("mass").duration_s:
-            full = sargas_speed("mass", workdir)
+            full = sargas_speed("mass", workdir, args.config)
             print(f"mass, whole scenario: Sargas {full.rate or 0:,.0f} det/s "
                   f"({full.detections} detections in {full.seconds:.1f} s)", flush=True)
     print()

@@ -8,7 +8,8 @@ chosen systems (Stone Soup with one fixed process noise, by default the one its 
 miss it (the speed target aside: ``compare_trackers.py`` and ``fusion_speed.py`` measure it).
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/seed_sweep.py --seeds 13 17 19 [--scenarios swarm birds]
-[--systems "Stone Soup"] [--q 0.3]``.
+[--systems "Stone Soup"] [--q 0.3] [--config variant.yaml]``; a variant of the tracker is judged by running the sweep
+with and without its ``--config`` on the same seeds.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from benchmarks.compare_trackers import (
     SCENARIOS,
     SystemResult,
     cap_arg,
+    config_arg,
+    config_text,
     late_drones,
     run_scenarios,
     seed_arg,
@@ -71,20 +74,23 @@ def main() -> None:
     parser.add_argument("--systems", nargs="*", choices=["Stone Soup"], default=[],
                         help="other systems to run beside Sargas (Stone Soup gives the GOSPA ratios)")
     parser.add_argument("--q", type=_q, default=SHIPPED_Q, help="Stone Soup process noise, m²/s³")
+    parser.add_argument("--config", type=config_arg, default=None, help="run Sargas with this fusion configuration "
+                        "(YAML, as for 'sargas fuse'; default: the shipped one)")
     args = parser.parse_args()
     names = shipped_names(parser, args.scenarios)
     seeds = list(dict.fromkeys(args.seeds))
     systems = ["Sargas", *args.systems]
     stone_soup = f"; Stone Soup q = {args.q:g} m²/s³" if args.systems else ""
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}; "
-          f"seeds {', '.join(map(str, seeds))}; scenarios {', '.join(names)}{stone_soup}", flush=True)
+          f"seeds {', '.join(map(str, seeds))}; scenarios {', '.join(names)}{stone_soup}; "
+          f"Sargas: {config_text(args.config)}", flush=True)
     rows: list[str] = []
     checked: dict[str, list[tuple[int, str, bool]]] = defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="sargas-seeds-") as tmp:
         for seed in seeds:
             print(f"seed {seed}:", flush=True)
             _, results, blind = run_scenarios(names, dict(args.cap), math.inf, seed, systems, args.q,
-                                              Path(tmp))
+                                              Path(tmp), config=args.config)
             rows += [row(seed, name, by_system) for name, by_system in results.items()]
             for what, measured, ok in target_checks(results, blind, None, with_speed=False):
                 checked[what].append((seed, measured, ok))

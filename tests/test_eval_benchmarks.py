@@ -155,6 +155,36 @@ def test_the_comparisons_read_seeds_and_caps_strictly() -> None:
             cap_arg(bad)
 
 
+def test_the_comparisons_run_sargas_with_a_given_configuration(tmp_path: Path) -> None:
+    """``--config`` reaches the fusion: a variant that may never confirm a track gives no established track where the
+    shipped configuration tracks every drone of the draw; a bad file is refused before anything runs."""
+    pytest.importorskip("stonesoup")
+    import argparse
+
+    from benchmarks.compare_trackers import config_arg, config_text, run_scenarios
+    from fusion.config import FusionConfig
+
+    variant = tmp_path / "never.yaml"
+    variant.write_text("confirm_hits: 1000\nconfirm_score: 1.0e9\n", encoding="utf-8")
+    never = config_arg(str(variant))
+    assert never == FusionConfig(confirm_hits=1000, confirm_score=1e9)
+    assert config_text(never) == "confirm_hits = 1000, confirm_score = 1000000000.0"
+    assert config_text(None) == "shipped configuration"
+    runs = {}
+    for name, config in (("shipped", None), ("never", never)):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        _, results, _ = run_scenarios(["crossing"], {"crossing": 20.0}, float("inf"), 7, ["Sargas"], None, workdir,
+                                      config=config)
+        runs[name] = results["crossing"]["Sargas"].evaluation
+    assert runs["shipped"].tracks >= 2 and runs["never"].tracks == 0
+    assert runs["never"].gospa_mean > runs["shipped"].gospa_mean
+    (tmp_path / "bad.yaml").write_text("association: nearest\n", encoding="utf-8")
+    for bad in (str(tmp_path / "bad.yaml"), str(tmp_path / "missing.yaml")):
+        with pytest.raises(argparse.ArgumentTypeError, match=bad.rsplit("/", 1)[1]):
+            config_arg(bad)
+
+
 def test_the_speed_benchmark_splits_wrapped_time_by_key() -> None:
     from benchmarks.fusion_speed import _Timer
 
