@@ -264,7 +264,9 @@ def target_checks(results: dict[str, dict[str, SystemResult]], blind: dict[str, 
         late = late_drones(sargas)
         checks.append((f"{name}: every drone confirmed ≤ {LATE_S:g} s after its 2nd sensor",
                        late_text(sargas), not late))
+        named = ", ".join(f"{f.track_id} on {'/'.join(f.on) or 'nothing'}" for f in sargas.false_drone_list)
         checks.append((f"{name}: no drone track from birds/clutter", f"{sargas.false_drone_tracks} false drone tracks"
+                       + (f" ({named})" if named else "")
                        + (f" ({sargas.duplicate_drone_tracks} duplicate drone track(s): a second track on a drone,"
                           " counted as false tracks)" if sargas.duplicate_drone_tracks else ""),
                        sargas.false_drone_tracks == 0))

@@ -20,6 +20,8 @@ from fusion.eval import (
     evaluate,
     evaluation_times,
     gospa,
+    table,
+    to_json,
 )
 from fusion.eval.recordings import first_detections
 from fusion.geo import LocalFrame
@@ -143,6 +145,32 @@ def test_a_second_track_beside_a_drone_is_a_duplicate_not_a_false_drone_track() 
                                    ("drone", "drone")) for t, x, dx in ((0.0, 0.0, 60.0), (1.0, 10.0, 101.0))])
     ev = evaluate(truth, far, NOT_DETECTED)
     assert (ev.false_tracks, ev.false_drone_tracks, ev.duplicate_drone_tracks) == (1, 1, 0)
+
+
+def test_each_false_drone_track_is_named_with_when_and_on_what() -> None:
+    """A bird's track labelled drone at two times, and a ghost 5 km from everything at one: both are listed with
+    their times, the first on the bird, the second on nothing with the distance to the nearest object; the
+    drone's own track, and the bird's while labelled bird, are not."""
+    truth = line_truth([0.0, 1.0, 2.0], ("drone", "bird"))
+    bird_at = [truth.at(t)[1][1] for t in truth.times]
+    est = Estimates([EstimateFrame(float(t), ("T-1", "T-2", "far-3"), np.array([
+        truth.at(t)[1][0] + [5.0, 0.0, 0.0], bird_at[k] + [0.0, 3.0, 4.0], [5000.0, 5000.0, 100.0]]), labels)
+        for k, (t, labels) in enumerate(zip(truth.times, [("drone", "drone", "unknown"), ("drone", "bird", "drone"),
+                                                              ("drone", "drone", "unknown")]))])
+    ev = evaluate(truth, est, NOT_DETECTED)
+    assert ev.false_drone_tracks == len(ev.false_drone_list) == 2
+    bird, ghost = ev.false_drone_list
+    assert (bird.track_id, bird.first, bird.last, bird.times, bird.on, bird.nearest_m) == ("T-2", 0.0, 2.0, 2,
+                                                                                          ("obj-1",), None)
+    nearest = float(np.linalg.norm(np.array([5000.0, 5000.0, 100.0]) - truth.at(1.0)[1], axis=1).min())
+    assert (ghost.track_id, ghost.first, ghost.last, ghost.times, ghost.on) == ("far-3", 1.0, 1.0, 1, ())
+    assert ghost.nearest_m == pytest.approx(nearest)
+    listed = to_json(ev)["false_drone_track_list"]
+    assert [(f["track_id"], f["on"], f["times"]) for f in listed] == [("T-2", ["obj-1"], 2), ("far-3", [], 1)]
+    lines = table(ev).splitlines()
+    row = next(line for line in lines if line.strip().startswith("T-2 "))
+    assert row.split()[-3:] == ["times):", "on", "obj-1"] and "labelled drone 0.0–2.0 s in (2 times)" in row
+    assert any(line.strip().startswith("far-3 ") and f"on nothing, {nearest:.0f} m or more" in line for line in lines)
 
 
 def test_truth_is_interpolated_and_absent_outside_its_samples() -> None:

@@ -8,6 +8,7 @@ from fusion.eval.data import Coverage, Detected, EstimateFrame, Estimates, Truth
 from fusion.eval.gospa import Gospa, gospa
 from fusion.eval.metrics import (
     Evaluation,
+    FalseDroneTrack,
     GospaParams,
     ObjectResult,
     evaluate,
@@ -22,7 +23,7 @@ from fusion.eval.recordings import (
 from fusion.eval.report import summary, table, to_json
 
 __all__ = [
-    "Coverage", "Detected", "EstimateFrame", "Estimates", "Evaluation", "Gospa", "GospaParams", "ObjectResult",
+    "Coverage", "Detected", "EstimateFrame", "Estimates", "Evaluation", "FalseDroneTrack", "Gospa", "GospaParams", "ObjectResult",
     "ScenarioRecording", "Truth", "estimates_of", "evaluate", "evaluation_times", "gospa", "read_scenario",
     "read_tracks", "summary", "table", "to_json",
 ]

@@ -64,6 +64,20 @@ class ObjectResult:
         return float(np.sqrt(self.squared_error / self.matched)) if self.matched else None
 
 
+@dataclass(frozen=True)
+class FalseDroneTrack:
+    """One false drone track: when it was labelled ``drone`` falsely (evaluation times), on which non-drone objects
+    (a bird's or an aircraft's track labelled drone), and, while it was on no object, how near the nearest object
+    came (None: it never was on nothing), so that an analyst can tell a misclassified bird from a ghost."""
+
+    track_id: str
+    first: float
+    last: float
+    times: int
+    on: tuple[str, ...]
+    nearest_m: float | None
+
+
 @dataclass
 class Evaluation:
     """Metrics of one tracker run: per-time GOSPA series, totals and per-object results."""
@@ -86,6 +100,8 @@ class Evaluation:
     label_pairs: int
     label_correct: int
     matched_errors: Array = field(default_factory=lambda: np.zeros(0))
+    #: The ``false_drone_tracks``, each with when and on what (``FalseDroneTrack``), in order of their first time.
+    false_drone_list: list[FalseDroneTrack] = field(default_factory=list)
 
     @property
     def gospa_mean(self) -> float:
@@ -137,6 +153,9 @@ class _Identity:
     drone_on_nothing: set[str] = field(default_factory=set)
     drone_beside_drone: set[str] = field(default_factory=set)
     on_drone: set[str] = field(default_factory=set)
+    #: Per track, each time it was labelled drone on a non-drone object (its id) or on nothing beyond c of every
+    #: drone (None, and the distance to the nearest object present).
+    drone_falsely: dict[str, list[tuple[float, str | None, float]]] = field(default_factory=dict)
     switches: int = 0
     label_pairs: int = 0
     label_correct: int = 0
@@ -155,16 +174,21 @@ class _Identity:
         """Count one time's pairs (``d``: the distances they come from, objects × estimates)."""
         self.seen.update(frame.ids)
         assigned = {j: i for i, j, _ in pairs}
+        distance = {j: dist for _, j, dist in pairs}
         drones = np.array([self.labels[i] == "drone" for i in present.tolist()], dtype=bool)
         beside_drone = (d[drones] <= self.params.c).any(axis=0) if drones.any() else np.zeros(len(frame.ids), bool)
+        nearest = d.min(axis=0) if len(d) else np.full(len(frame.ids), np.inf)
         for j, label in enumerate(frame.labels):
             obj = assigned.get(j)
             if obj is not None and self.labels[obj] == "drone":
                 self.on_drone.add(frame.ids[j])
             elif label == "drone" and obj is not None:
                 self.drone_on_other.add(frame.ids[j])
+                self.drone_falsely.setdefault(frame.ids[j], []).append((t, self.objects[obj].id, distance[j]))
             elif label == "drone":
                 (self.drone_beside_drone if beside_drone[j] else self.drone_on_nothing).add(frame.ids[j])
+                if not beside_drone[j]:
+                    self.drone_falsely.setdefault(frame.ids[j], []).append((t, None, float(nearest[j])))
         for i in present.tolist():
             self.objects[i].frames += 1
         for i, j, error in pairs:
@@ -183,8 +207,26 @@ class _Identity:
                 self.label_correct += frame.labels[j] == result.label
 
     @property
+    def false_drone_ids(self) -> set[str]:
+        """Tracks labelled drone on a bird or an aircraft, or on nothing beyond c of every drone and never on one."""
+        return self.drone_on_other | (self.drone_on_nothing - self.on_drone)
+
+    @property
     def false_drone_tracks(self) -> int:
-        return len(self.drone_on_other | (self.drone_on_nothing - self.on_drone))
+        return len(self.false_drone_ids)
+
+    def false_drone_details(self) -> list[FalseDroneTrack]:
+        """Each false drone track with the times that made it one (a track that was also on a drone once counts
+        only its times on a bird or an aircraft)."""
+        out = []
+        for ident in self.false_drone_ids:
+            times = [(t, obj, dist) for t, obj, dist in self.drone_falsely[ident]
+                     if obj is not None or ident not in self.on_drone]
+            alone = [dist for _, obj, dist in times if obj is None]
+            out.append(FalseDroneTrack(ident, times[0][0], times[-1][0], len(times),
+                                       tuple(sorted({obj for _, obj, _ in times if obj is not None})),
+                                       min(alone) if alone else None))
+        return sorted(out, key=lambda f: (f.first, f.track_id))
 
     @property
     def duplicate_drone_tracks(self) -> int:
@@ -232,5 +274,6 @@ def evaluate(truth: Truth, estimates: Estimates, detected: Detected, coverage: C
         false_drone_tracks=identity.false_drone_tracks, duplicate_drone_tracks=identity.duplicate_drone_tracks,
         label_pairs=identity.label_pairs,
         label_correct=identity.label_correct, matched_errors=np.concatenate(errors) if errors else np.zeros(0),
+        false_drone_list=identity.false_drone_details(),
         **{k: v.astype(int) if k.startswith("n_") else v for k, v in series.items()},  # type: ignore[arg-type]
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from fusion.eval.metrics import Evaluation
+from fusion.eval.metrics import Evaluation, FalseDroneTrack
 
 
 def _mean(values: list[float]) -> float | None:
@@ -42,19 +42,33 @@ def summary(ev: Evaluation) -> dict[str, Any]:
     }
 
 
+def false_drones(ev: Evaluation) -> list[dict[str, Any]]:
+    """Each false drone track: when it was labelled drone falsely (``first``, ``last``: times as in the tracks
+    messages), how many evaluation times, on which non-drone objects, and the nearest object while on none."""
+    return [{"track_id": f.track_id, "first": f.first, "last": f.last, "times": f.times, "on": list(f.on),
+             "nearest_m": _rounded(f.nearest_m, 1)} for f in ev.false_drone_list]
+
+
 def to_json(ev: Evaluation) -> dict[str, Any]:
-    """The summary plus one entry per truth object."""
+    """The summary, the false drone tracks (``false_drones``) and one entry per truth object."""
     objects = [{"id": o.id, "label": o.label, "first_detection": o.first_detection,
                 "second_sensor": o.second_sensor, "confirmed_at": o.confirmed_at,
                 "time_to_confirm_s": _rounded(o.time_to_confirm),
                 "time_to_confirm_two_sensors_s": _rounded(o.time_to_confirm_two_sensors),
                 "rms_error_m": _rounded(o.rms_error_m), "frames": o.frames, "matched": o.matched,
                 "id_switches": o.id_switches} for o in ev.objects]
-    return {**summary(ev), "objects": objects}
+    return {**summary(ev), "false_drone_track_list": false_drones(ev), "objects": objects}
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _false_drone_text(f: FalseDroneTrack, start: float) -> str:
+    """When and on what one false drone track was labelled drone, times in seconds from ``start``."""
+    on = [f"on {', '.join(f.on)}"] if f.on else []
+    alone = [f"on nothing, {f.nearest_m:.0f} m or more from every object"] if f.nearest_m is not None else []
+    return f"labelled drone {f.first - start:.1f}–{f.last - start:.1f} s in ({f.times} times): {'; '.join(on + alone)}"
 
 
 def table(ev: Evaluation) -> str:
@@ -74,6 +88,7 @@ def table(ev: Evaluation) -> str:
         ("established tracks", str(s["tracks"])),
         ("false tracks (never assigned)", str(s["false_tracks"])),
         ("false drone tracks (labelled drone, from a bird, aircraft or clutter)", str(s["false_drone_tracks"])),
+        *((f"  {f.track_id}", _false_drone_text(f, float(ev.times[0]))) for f in ev.false_drone_list),
         ("duplicate drone tracks (false tracks labelled drone only beside a drone)", str(s["duplicate_drone_tracks"])),
         ("label accuracy (assigned pairs)", _fmt(s["label_accuracy"], 3)),
         (f"time to confirm, mean / max, s (first detection: {source})",
