@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core: before numpy is imported
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -40,6 +41,7 @@ from benchmarks.site_scans import (
     site_scans,
 )
 from benchmarks.stonesoup_tracker import StoneSoupSettings, run_stonesoup
+from fusion.config import FusionConfig
 from fusion.eval import (
     Estimates,
     Evaluation,
@@ -49,7 +51,6 @@ from fusion.eval import (
     read_tracks,
     summary,
 )
-from fusion.config import FusionConfig
 from fusion.service import fuse_recording
 from simulators.runner import write_recording
 from simulators.scenario import Scenario, list_scenarios, load_scenario
@@ -186,14 +187,26 @@ def config_arg(text: str) -> FusionConfig:
     """A fusion configuration file from the command line (YAML, as ``sargas fuse --config`` reads it)."""
     try:
         return FusionConfig.from_file(text)
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"{text}: {exc.strerror}") from None
+    except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text}: {exc}") from None
 
 
+def _leaves(value: Any, path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A nested mapping as ``{"a.b.c": leaf}`` (an empty mapping is a leaf)."""
+    if not isinstance(value, dict) or not value:
+        return {".".join(path): value}
+    return {key: leaf for name, sub in value.items() for key, leaf in _leaves(sub, (*path, name)).items()}
+
+
 def config_text(config: FusionConfig | None) -> str:
-    """The options in which ``config`` differs from the shipped configuration, for a report's header."""
-    changed = config.model_dump(mode="json", exclude_defaults=True) if config is not None else {}
-    return ", ".join(f"{key} = {value}" for key, value in changed.items()) or "shipped configuration"
+    """The options in which ``config`` differs from the shipped configuration (dotted within sections), for a
+    report's header."""
+    shipped = _leaves(FusionConfig().model_dump(mode="json"))
+    changed = _leaves(config.model_dump(mode="json")) if config is not None else {}
+    return ", ".join(f"{key} = {value}" for key, value in changed.items()
+                     if key not in shipped or shipped[key] != value) or "shipped configuration"
 
 
 def shipped_names(parser: argparse.ArgumentParser, names: list[str]) -> list[str]:
@@ -264,7 +277,8 @@ def target_checks(results: dict[str, dict[str, SystemResult]], blind: dict[str, 
         late = late_drones(sargas)
         checks.append((f"{name}: every drone confirmed ≤ {LATE_S:g} s after its 2nd sensor",
                        late_text(sargas), not late))
-        named = ", ".join(f"{f.track_id} on {'/'.join(f.on) or 'nothing'}" for f in sargas.false_drone_list)
+        named = ", ".join(f"{f.track_id} on {'/'.join([*f.on, *(['nothing'] if f.alone else [])])}"
+                          for f in sargas.false_drone_list)
         checks.append((f"{name}: no drone track from birds/clutter", f"{sargas.false_drone_tracks} false drone tracks"
                        + (f" ({named})" if named else "")
                        + (f" ({sargas.duplicate_drone_tracks} duplicate drone track(s): a second track on a drone,"

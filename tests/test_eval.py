@@ -160,17 +160,39 @@ def test_each_false_drone_track_is_named_with_when_and_on_what() -> None:
     ev = evaluate(truth, est, NOT_DETECTED)
     assert ev.false_drone_tracks == len(ev.false_drone_list) == 2
     bird, ghost = ev.false_drone_list
-    assert (bird.track_id, bird.first, bird.last, bird.times, bird.on, bird.nearest_m) == ("T-2", 0.0, 2.0, 2,
-                                                                                          ("obj-1",), None)
+    assert (bird.track_id, bird.first, bird.last, bird.times, bird.on, bird.alone, bird.nearest_m) == (
+        "T-2", 0.0, 2.0, 2, ("obj-1",), False, None)
     nearest = float(np.linalg.norm(np.array([5000.0, 5000.0, 100.0]) - truth.at(1.0)[1], axis=1).min())
-    assert (ghost.track_id, ghost.first, ghost.last, ghost.times, ghost.on) == ("far-3", 1.0, 1.0, 1, ())
+    assert (ghost.track_id, ghost.first, ghost.last, ghost.times, ghost.on, ghost.alone) == ("far-3", 1.0, 1.0, 1,
+                                                                                            (), True)
     assert ghost.nearest_m == pytest.approx(nearest)
     listed = to_json(ev)["false_drone_track_list"]
-    assert [(f["track_id"], f["on"], f["times"]) for f in listed] == [("T-2", ["obj-1"], 2), ("far-3", [], 1)]
+    assert [(f["track_id"], f["on"], f["alone"], f["times"]) for f in listed] == [("T-2", ["obj-1"], False, 2),
+                                                                                   ("far-3", [], True, 1)]
     lines = table(ev).splitlines()
     row = next(line for line in lines if line.strip().startswith("T-2 "))
-    assert row.split()[-3:] == ["times):", "on", "obj-1"] and "labelled drone 0.0–2.0 s in (2 times)" in row
+    assert row.split()[-3:] == ["times):", "on", "obj-1"] and "labelled drone from 0.0 to 2.0 s (2 times)" in row
     assert any(line.strip().startswith("far-3 ") and f"on nothing, {nearest:.0f} m or more" in line for line in lines)
+
+
+def test_a_false_drone_track_counts_only_its_times_on_birds_once_it_was_on_a_drone_and_may_find_no_object() -> None:
+    """T-1 is labelled drone on a bird, then follows the drone: only its time on the bird made it false. T-2 is
+    labelled drone beyond c of everything while no object is in view (the truth has a gap): on nothing, no
+    distance. Times count from the truth's start, not from the tracker's first message."""
+    truth = Truth(FRAME, ("uav", "gull"), ("drone", "bird"), np.array([0.0, 1.0, 2.0, 9.0]),
+                  np.array([[[0.0, 0.0, 100.0], [0.0, 1000.0, 100.0]]] * 4))
+    est = Estimates([EstimateFrame(1.0, ("T-1",), np.array([[0.0, 1005.0, 100.0]]), ("drone",)),
+                     EstimateFrame(2.0, ("T-1",), np.array([[5.0, 0.0, 100.0]]), ("drone",)),
+                     EstimateFrame(5.0, ("T-2",), np.array([[3000.0, 0.0, 100.0]]), ("drone",))])
+    ev = evaluate(truth, est, NOT_DETECTED)
+    assert ev.false_drone_tracks == len(ev.false_drone_list) == 2 and ev.start == 0.0
+    on_bird, lost = ev.false_drone_list
+    assert (on_bird.track_id, on_bird.first, on_bird.last, on_bird.times, on_bird.on, on_bird.alone) == (
+        "T-1", 1.0, 1.0, 1, ("gull",), False)
+    assert (lost.track_id, lost.first, lost.times, lost.on, lost.alone, lost.nearest_m) == ("T-2", 5.0, 1, (), True,
+                                                                                           None)
+    assert to_json(ev)["false_drone_track_list"][1]["nearest_m"] is None
+    assert "labelled drone from 5.0 to 5.0 s (1 times): on nothing, no object present" in table(ev)
 
 
 def test_truth_is_interpolated_and_absent_outside_its_samples() -> None:

@@ -169,7 +169,15 @@ def test_the_comparisons_run_sargas_with_a_given_configuration(tmp_path: Path) -
     never = config_arg(str(variant))
     assert never == FusionConfig(confirm_hits=1000, confirm_score=1e9)
     assert config_text(never) == "confirm_hits = 1000, confirm_score = 1000000000.0"
-    assert config_text(None) == "shipped configuration"
+    assert config_text(None) == config_text(FusionConfig()) == "shipped configuration"
+    # Within a section every option that differs from the shipped value shows, also those the file did not name
+    # but that its section's own defaults changed.
+    (tmp_path / "acoustic.yaml").write_text("sigma:\n  acoustic:\n    range_m: 20\n", encoding="utf-8")
+    shipped = FusionConfig().sigma.acoustic
+    assert config_text(config_arg(str(tmp_path / "acoustic.yaml"))) == ", ".join(
+        f"sigma.acoustic.{name} = {value}" for name, value in (("range_m", 20.0), ("azimuth_deg", 1.0),
+                                                               ("elevation_deg", 1.5))
+        if getattr(shipped, name) != value)
     runs = {}
     for name, config in (("shipped", None), ("never", never)):
         workdir = tmp_path / name

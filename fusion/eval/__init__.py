@@ -23,7 +23,7 @@ from fusion.eval.recordings import (
 from fusion.eval.report import summary, table, to_json
 
 __all__ = [
-    "Coverage", "Detected", "EstimateFrame", "Estimates", "Evaluation", "FalseDroneTrack", "Gospa", "GospaParams", "ObjectResult",
-    "ScenarioRecording", "Truth", "estimates_of", "evaluate", "evaluation_times", "gospa", "read_scenario",
-    "read_tracks", "summary", "table", "to_json",
+    "Coverage", "Detected", "EstimateFrame", "Estimates", "Evaluation", "FalseDroneTrack", "Gospa", "GospaParams",
+    "ObjectResult", "ScenarioRecording", "Truth", "estimates_of", "evaluate", "evaluation_times", "gospa",
+    "read_scenario", "read_tracks", "summary", "table", "to_json",
 ]

@@ -67,14 +67,16 @@ class ObjectResult:
 @dataclass(frozen=True)
 class FalseDroneTrack:
     """One false drone track: when it was labelled ``drone`` falsely (evaluation times), on which non-drone objects
-    (a bird's or an aircraft's track labelled drone), and, while it was on no object, how near the nearest object
-    came (None: it never was on nothing), so that an analyst can tell a misclassified bird from a ghost."""
+    (a bird's or an aircraft's track labelled drone), whether it was so on no object too and, then, how near the
+    nearest object present came (None: none was present), so that an analyst can tell a misclassified bird from a
+    ghost."""
 
     track_id: str
     first: float
     last: float
     times: int
     on: tuple[str, ...]
+    alone: bool
     nearest_m: float | None
 
 
@@ -102,6 +104,8 @@ class Evaluation:
     matched_errors: Array = field(default_factory=lambda: np.zeros(0))
     #: The ``false_drone_tracks``, each with when and on what (``FalseDroneTrack``), in order of their first time.
     false_drone_list: list[FalseDroneTrack] = field(default_factory=list)
+    #: The truth's first time (the scenario's start), from which reports count times.
+    start: float = 0.0
 
     @property
     def gospa_mean(self) -> float:
@@ -154,7 +158,7 @@ class _Identity:
     drone_beside_drone: set[str] = field(default_factory=set)
     on_drone: set[str] = field(default_factory=set)
     #: Per track, each time it was labelled drone on a non-drone object (its id) or on nothing beyond c of every
-    #: drone (None, and the distance to the nearest object present).
+    #: drone (None, and the distance to the nearest object present, inf if none was).
     drone_falsely: dict[str, list[tuple[float, str | None, float]]] = field(default_factory=dict)
     switches: int = 0
     label_pairs: int = 0
@@ -174,7 +178,6 @@ class _Identity:
         """Count one time's pairs (``d``: the distances they come from, objects × estimates)."""
         self.seen.update(frame.ids)
         assigned = {j: i for i, j, _ in pairs}
-        distance = {j: dist for _, j, dist in pairs}
         drones = np.array([self.labels[i] == "drone" for i in present.tolist()], dtype=bool)
         beside_drone = (d[drones] <= self.params.c).any(axis=0) if drones.any() else np.zeros(len(frame.ids), bool)
         nearest = d.min(axis=0) if len(d) else np.full(len(frame.ids), np.inf)
@@ -184,7 +187,7 @@ class _Identity:
                 self.on_drone.add(frame.ids[j])
             elif label == "drone" and obj is not None:
                 self.drone_on_other.add(frame.ids[j])
-                self.drone_falsely.setdefault(frame.ids[j], []).append((t, self.objects[obj].id, distance[j]))
+                self.drone_falsely.setdefault(frame.ids[j], []).append((t, self.objects[obj].id, 0.0))
             elif label == "drone":
                 (self.drone_beside_drone if beside_drone[j] else self.drone_on_nothing).add(frame.ids[j])
                 if not beside_drone[j]:
@@ -223,9 +226,10 @@ class _Identity:
             times = [(t, obj, dist) for t, obj, dist in self.drone_falsely[ident]
                      if obj is not None or ident not in self.on_drone]
             alone = [dist for _, obj, dist in times if obj is None]
+            nearest = min(alone, default=np.inf)
             out.append(FalseDroneTrack(ident, times[0][0], times[-1][0], len(times),
                                        tuple(sorted({obj for _, obj, _ in times if obj is not None})),
-                                       min(alone) if alone else None))
+                                       bool(alone), nearest if np.isfinite(nearest) else None))
         return sorted(out, key=lambda f: (f.first, f.track_id))
 
     @property
@@ -275,5 +279,6 @@ def evaluate(truth: Truth, estimates: Estimates, detected: Detected, coverage: C
         label_pairs=identity.label_pairs,
         label_correct=identity.label_correct, matched_errors=np.concatenate(errors) if errors else np.zeros(0),
         false_drone_list=identity.false_drone_details(),
+        start=float(truth.times[0]) if len(truth.times) else float(times[0]) if len(times) else 0.0,
         **{k: v.astype(int) if k.startswith("n_") else v for k, v in series.items()},  # type: ignore[arg-type]
     )

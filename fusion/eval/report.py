@@ -44,9 +44,10 @@ def summary(ev: Evaluation) -> dict[str, Any]:
 
 def false_drones(ev: Evaluation) -> list[dict[str, Any]]:
     """Each false drone track: when it was labelled drone falsely (``first``, ``last``: times as in the tracks
-    messages), how many evaluation times, on which non-drone objects, and the nearest object while on none."""
+    messages), how many evaluation times, on which non-drone objects, whether on none too (``alone``) and then the
+    nearest object present (null: none was)."""
     return [{"track_id": f.track_id, "first": f.first, "last": f.last, "times": f.times, "on": list(f.on),
-             "nearest_m": _rounded(f.nearest_m, 1)} for f in ev.false_drone_list]
+             "alone": f.alone, "nearest_m": _rounded(f.nearest_m, 1)} for f in ev.false_drone_list]
 
 
 def to_json(ev: Evaluation) -> dict[str, Any]:
@@ -67,8 +68,10 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 def _false_drone_text(f: FalseDroneTrack, start: float) -> str:
     """When and on what one false drone track was labelled drone, times in seconds from ``start``."""
     on = [f"on {', '.join(f.on)}"] if f.on else []
-    alone = [f"on nothing, {f.nearest_m:.0f} m or more from every object"] if f.nearest_m is not None else []
-    return f"labelled drone {f.first - start:.1f}–{f.last - start:.1f} s in ({f.times} times): {'; '.join(on + alone)}"
+    far = "no object present" if f.nearest_m is None else f"{f.nearest_m:.0f} m or more from every object"
+    alone = [f"on nothing, {far}"] if f.alone else []
+    return (f"labelled drone from {f.first - start:.1f} to {f.last - start:.1f} s ({f.times} times): "
+            f"{'; '.join(on + alone)}")
 
 
 def table(ev: Evaluation) -> str:
@@ -88,7 +91,7 @@ def table(ev: Evaluation) -> str:
         ("established tracks", str(s["tracks"])),
         ("false tracks (never assigned)", str(s["false_tracks"])),
         ("false drone tracks (labelled drone, from a bird, aircraft or clutter)", str(s["false_drone_tracks"])),
-        *((f"  {f.track_id}", _false_drone_text(f, float(ev.times[0]))) for f in ev.false_drone_list),
+        *((f"  {f.track_id}", _false_drone_text(f, ev.start)) for f in ev.false_drone_list),
         ("duplicate drone tracks (false tracks labelled drone only beside a drone)", str(s["duplicate_drone_tracks"])),
         ("label accuracy (assigned pairs)", _fmt(s["label_accuracy"], 3)),
         (f"time to confirm, mean / max, s (first detection: {source})",
