@@ -320,3 +320,26 @@ def test_the_configuration_sets_every_tracker_parameter_it_names() -> None:
     assert all(getattr(params, name) == getattr(config, name) for name in shared)
     assert (params.coverage_margin, params.merge_after_s, params.confirm_score) == (1.5, 3.0, 21.0)
     assert params.missing_elevation_sigma_rad == math.radians(5.0)
+
+
+def _snr_plot(r: float, az: float, snr_db: float) -> dict:
+    return {**radar_plot(r, az), "snr_db": snr_db}
+
+
+@pytest.mark.parametrize(("snr_db", "starts"), [(15.0, True), (40.0, False)])
+def test_a_plot_beside_a_track_that_missed_it_starts_a_track_unless_the_track_is_seen_every_scan(
+        snr_db: float, starts: bool) -> None:
+    """A confirmed track at 4 km misses its plot; a plot 10° away (beyond its gate, within four) comes instead. From a
+    target whose plots say the radar sees it in about half its scans, a miss says little of a manoeuvre (its
+    exclusion is 2.6 gates) and the plot starts a track (a neighbour in a wave); from one seen every scan it is the
+    target manoeuvring, and starts none (``Tracker._exclusion``)."""
+    tracker = Tracker(FusionConfig().tracker_params())
+    for k in range(5):  # the weakest plot (11 dB, far away) sets the radar's threshold
+        tracker.step(scan("radar", T0 + k, [_snr_plot(4000.0, 45.0, snr_db), _snr_plot(3000.0, 150.0 + 40 * k, 11.0)]))
+    assert tracker.table.status[0] == CONFIRMED and tracker.table.ids[0] == "T-1"
+    pd = tracker._detection_probability(np.array([0]), np.array([4000.0]))[0]
+    assert (0.2 < pd < 0.6) if starts else (pd == 0.9)
+    np.testing.assert_allclose(tracker._exclusion()[0], 1.0 + 3.0 * pd / 0.9, rtol=1e-12)
+    result = tracker.step(scan("radar", T0 + 5.0, [_snr_plot(4000.0, 55.0, snr_db)]))
+    assert "T-1" not in result.updated
+    assert bool(result.started) == starts
