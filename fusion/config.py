@@ -141,8 +141,8 @@ class FusionConfig(_Frozen):
     jpda_explained: Probability = 0.5
     #: An unassigned plot with d² below this many times the gate of a confirmed or coasting track that missed it
     #: starts no track: it is that track's target manoeuvring, not a new one. For a track the radar detects less
-    #: often than ``detection_probability`` (its plots' SNR), proportionally fewer gates, down to one: a miss of a
-    #: weak target says little of a manoeuvre (``Tracker._exclusion``).
+    #: often than ``detection_probability`` (its plots' SNR), fewer: 1 + (this - 1) Pd / ``detection_probability``
+    #: gates, since a miss of a weak target says little of a manoeuvre (``Tracker._exclusion``).
     initiation_exclusion: Annotated[float, Field(ge=0.0)] = 4.0
 
     #: Bearings of two sensors at most this far apart in time may be crossed to start a track, s.

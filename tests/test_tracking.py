@@ -339,7 +339,23 @@ def test_a_plot_beside_a_track_that_missed_it_starts_a_track_unless_the_track_is
     assert tracker.table.status[0] == CONFIRMED and tracker.table.ids[0] == "T-1"
     pd = tracker._detection_probability(np.array([0]), np.array([4000.0]))[0]
     assert (0.2 < pd < 0.6) if starts else (pd == 0.9)
-    np.testing.assert_allclose(tracker._exclusion()[0], 1.0 + 3.0 * pd / 0.9, rtol=1e-12)
-    result = tracker.step(scan("radar", T0 + 5.0, [_snr_plot(4000.0, 55.0, snr_db)]))
+    plot = scan("radar", T0 + 5.0, [_snr_plot(4000.0, 55.0, snr_db)])
+    np.testing.assert_allclose(tracker._exclusion(plot)[0], 1.0 + 3.0 * pd / 0.9, rtol=1e-9)
+    result = tracker.step(plot)
     assert "T-1" not in result.updated
     assert bool(result.started) == starts
+
+
+def test_the_exclusion_is_the_configured_one_for_a_track_without_snr_and_for_a_bearing_scan() -> None:
+    """Without SNR the radar's Pd of a track is unknown: the full ``initiation_exclusion``; a direction finder's miss
+    has nothing to do with the radar's Pd: the full one too, also for a track the radar sees weakly."""
+    tracker = Tracker(FusionConfig().tracker_params())
+    for k in range(5):
+        tracker.step(scan("radar", T0 + k, [radar_plot(4000.0, 45.0), _snr_plot(3000.0, 150.0 + 40 * k, 11.0),
+                                            _snr_plot(4000.0, 120.0, 15.0)]))
+    weak = tracker.table.ids.index("T-3")
+    radar = scan("radar", T0 + 5.0, [radar_plot(4000.0, 300.0)])
+    exclusion = tracker._exclusion(radar)
+    assert exclusion[0] == 4.0 and 1.0 < exclusion[weak] < 3.0
+    bearing = scan("rf", T0 + 5.0, [{"azimuth_deg": 300.0}], sensor_id="df-1")
+    np.testing.assert_array_equal(tracker._exclusion(bearing), np.full(len(tracker.table), 4.0))

@@ -586,7 +586,7 @@ class Tracker:
     def _near_missed(self, scan: Scan, gated: list[Gating], offsets: NDArray[np.intp],
                      assigned: NDArray[np.intp]) -> NDArray[np.bool_]:
         """Columns within ``initiation_exclusion`` gates of a confirmed or coasting track that got no detection,
-        fewer for a track the radar sees less often (``_exclusion``).
+        fewer for a track the scan's radar sees less often (``_exclusion``).
 
         Such a plot is most likely that track's target manoeuvring out of its gate; starting a
         second track on it would duplicate the target. A track that did get a detection in this
@@ -601,7 +601,7 @@ class Tracker:
         missed = established.copy()
         missed[assigned] = False
         detected = established & ~missed
-        exclusion = self._exclusion()
+        exclusion = self._exclusion(scan)
         for b, g in enumerate(gated):
             dof = scan.blocks[b].mask.sum(axis=1)
             wide = g.d2 <= exclusion[:, None] * self._gates[dof][None, :]
@@ -609,21 +609,26 @@ class Tracker:
             near[offsets[b]:offsets[b + 1]] = (wide & missed[:, None]).any(axis=0) & ~among
         return near
 
-    def _exclusion(self) -> Array:
-        """Per track, how many of its gates around it a plot that it missed starts no track (``_near_missed``):
-        ``initiation_exclusion`` for a track detected as often as ``detection_probability`` (or whose plots carry no
-        SNR), shrinking in proportion to its Pd from its plots' SNR towards one gate (or ``initiation_exclusion`` if
-        smaller). A miss says a manoeuvre as much as the track's Pd: a radar that sees a target in a third of its scans
-        misses it most of the time wherever it flies, and in a wave of such drones a fixed four gates (some 400 m
-        across the line of sight at 4 km) kept the plots of the track's untracked neighbours from starting tracks
-        (traced on ``mass`` seed 2: wave-north-9's plots, 230 m from the nearest track, started none for 30 s). One
-        gate for every track instead cost ``default`` and ``birds`` 82 more ID switches on 7 draws: near targets
-        that a radar sees every scan do leave their gates when they manoeuvre.
+    def _exclusion(self, scan: Scan) -> Array:
+        """Per track, within how many of its gates a plot of this scan that it missed starts no track
+        (``_near_missed``). For a radar scan, ``initiation_exclusion`` less a part in proportion to how much less often
+        than ``detection_probability`` this radar sees the track's target where it is (its plots' SNR,
+        ``_detection_probability``): 1 + (ie - 1) Pd / Pd_nominal, between 1.7 gates at ``min_detection_probability``
+        0.2 and ie (4) for a target seen every scan or plots without SNR; for any other scan, ie.
+
+        A plot just outside a missed track's gate is the track's target only if the radar detected that target (odds
+        in Pd) and a neighbour only if it missed it (in 1 - Pd): a radar that sees a drone in a third of its scans
+        misses it most of the time wherever it flies. The linear rule is a heuristic between those two. In a wave of
+        such drones a fixed four gates (at least 340 m across the line of sight at 4 km with a 0.6° radar) kept the
+        plots of the tracks' untracked neighbours from starting tracks (traced on ``mass`` seed 2: wave-north-9's
+        plots, 230 m from the nearest track, started none for 30 s); one gate for every track instead cost
+        ``default`` and ``birds`` 82 more ID switches on 7 draws, since near targets that a radar sees every scan do
+        leave their gates when they manoeuvre.
         """
         prm, tab = self.params, self.table
-        pd = np.where(tab.plots > 0, np.clip(detection_probability(tab.excess, tab.plots, tab.radar_range),
-                                             prm.min_detection_probability, prm.detection_probability),
-                      prm.detection_probability)
+        if scan.radar is None:
+            return np.full(len(tab), prm.initiation_exclusion)
+        pd = self._detection_probability(np.arange(len(tab)), np.linalg.norm(tab.x[:, :3] - scan.origin, axis=1))
         floor = min(prm.initiation_exclusion, 1.0)
         return floor + (prm.initiation_exclusion - floor) * pd / prm.detection_probability
 
