@@ -406,9 +406,14 @@ class Tracker:
         if scan.radar is None:
             return None, None
         tab = self.table
-        pd = self._detection_probability(np.arange(len(tab)), np.linalg.norm(tab.x[:, :3] - scan.origin, axis=1))
-        return (np.where(tab.plots > 0, pd, self.params.min_detection_probability),
+        return (np.where(tab.plots > 0, self._radar_detection(scan), self.params.min_detection_probability),
                 tab.sensor_last[:, tab.sensor_column(scan.sensor_id)])
+
+    def _radar_detection(self, scan: Scan) -> Array:
+        """Per track, the probability that the radar of ``scan`` detects its target at the track's range from it
+        (``_detection_probability``)."""
+        return self._detection_probability(np.arange(len(self.table)),
+                                           np.linalg.norm(self.table.x[:, :3] - scan.origin, axis=1))
 
     def _learn_threshold(self, scan: Scan) -> None:
         """Lower the scan's radar's detection threshold to its weakest plot: a radar reports every crossing of its
@@ -613,7 +618,7 @@ class Tracker:
         """Per track, within how many of its gates a plot of this scan that it missed starts no track
         (``_near_missed``). For a radar scan, ``initiation_exclusion`` less a part in proportion to how much less often
         than ``detection_probability`` this radar sees the track's target where it is (its plots' SNR,
-        ``_detection_probability``): 1 + (ie - 1) Pd / Pd_nominal, between 1.7 gates at ``min_detection_probability``
+        ``_radar_detection``): 1 + (ie - 1) Pd / Pd_nominal, between 1.7 gates at ``min_detection_probability``
         0.2 and ie (4) for a target seen every scan or plots without SNR; for any other scan, ie.
 
         A plot just outside a missed track's gate is the track's target only if the radar detected that target (odds
@@ -628,9 +633,8 @@ class Tracker:
         prm, tab = self.params, self.table
         if scan.radar is None:
             return np.full(len(tab), prm.initiation_exclusion)
-        pd = self._detection_probability(np.arange(len(tab)), np.linalg.norm(tab.x[:, :3] - scan.origin, axis=1))
         floor = min(prm.initiation_exclusion, 1.0)
-        return floor + (prm.initiation_exclusion - floor) * pd / prm.detection_probability
+        return floor + (prm.initiation_exclusion - floor) * self._radar_detection(scan) / prm.detection_probability
 
     def _emitter_classes(self, scan: Scan, det_index: NDArray[np.intp], allowed: NDArray[np.bool_],
                          loglik: Array, cols: NDArray[np.intp]) -> Array:
