@@ -8,9 +8,11 @@ import math
 import numpy as np
 import pytest
 
+from fusion.config import FusionConfig
 from fusion.geo import LocalFrame, enu_to_polar
 from fusion.tracking import Tracker
-from fusion.tracking.amplitude import detection_probability, excess_power
+from fusion.tracking.amplitude import FreePlots, detection_probability, excess_power, log_ratios
+from fusion.tracking.tracks import CONFIRMED
 
 from test_tracking import SITE, T0, radar_plot, scan
 
@@ -143,8 +145,17 @@ def test_the_score_uses_the_tracks_own_detection_probability_and_its_plot_joins_
     pd = _target_pd()
     radar = scan("radar", T0 + 3.0, [_plot(4000.0, 45.0, 13.0)])
     tracker._score(radar, np.array([0, 1], dtype=np.intp), np.array([0]), np.array([0]), np.array([[6.0]]))
-    # ln(Pd / λ) - cost / 2 + 2 ln(1 - Pd): 2 scans missed, each far less telling than at Pd = 0.9.
-    assert tracker.table.score[0] == pytest.approx(math.log(pd / 1e-6) - 3.0 + 2.0 * math.log1p(-pd), rel=1e-12)
+    # ln(Pd / λ) - cost / 2 + 2 ln(1 - Pd): 2 scans missed, each far less telling than at Pd = 0.9; plus the plot's
+    # amplitude (``amplitude.log_ratios``). The free plots were the two first: the 11 dB one, at the threshold, is
+    # clutter and the 15 dB one, 19 noise powers over it (over 10 times the noise prior's mean), a new target's:
+    # clutter mean (1 + 0) / 2, new share 2 / 4. The track's one plot exceeded the threshold by 19.03 at this range:
+    # Lomax a = 2, b = 0.5 + 19.03.
+    e, s = _power(13.0) - _power(11.0), _power(15.0) - _power(11.0)
+    target = math.log(2.0 / (0.5 + s)) - 3.0 * math.log1p(e / (0.5 + s))
+    elsewhere = math.log(0.5 / 0.5 * math.exp(-e / 0.5) + 0.5 * (1.0 / 0.5) * (1.0 + e / 0.5) ** -2)
+    assert target - elsewhere == pytest.approx(2.27200, abs=1e-5)
+    assert tracker.table.score[0] == pytest.approx(math.log(pd / 1e-6) - 3.0 + 2.0 * math.log1p(-pd)
+                                                   + target - elsewhere, rel=1e-12)
     assert tracker.table.plots[0] == 2
     expected = ((_power(15.0) - _power(11.0)) + (_power(13.0) - _power(11.0))) / _power(11.0) * 4.0**4
     assert tracker.table.excess[0] == pytest.approx(expected, rel=1e-12)
@@ -156,3 +167,40 @@ def test_the_detection_probability_stays_between_the_floor_and_the_nominal_value
     np.testing.assert_allclose(tracker._detection_probability(rows, np.array([4000.0, 3000.0])), [_target_pd(), 0.2],
                                rtol=1e-12)
     np.testing.assert_allclose(tracker._detection_probability(rows, np.array([400.0, 3000.0])), [0.9, 0.2])
+
+
+# ------------------------------------------------------------------ amplitude in association
+
+
+def test_the_amplitude_log_ratio_matches_hand_computed_values() -> None:
+    """Free plots: 9 clutter plots summing 19 (with the noise pseudo-plot, mean 2) and no strong one (new targets'
+    share 1/11). Tracks: one without plots (Lomax a = 1, b = 2) and one whose 3 plots exceeded the threshold by 30 in
+    all (a = 4, b = 32). ``ln[a/b (1 + e/b)^-(a+1)] - ln[10/11 · ½ e^(-e/2) + 1/11 · ½ (1 + e/2)^-2]``."""
+    free = FreePlots(total=19.0, clutter=9, strong=0)
+    assert free.clutter_mean == 2.0 and free.new_share == pytest.approx(1.0 / 11.0, rel=1e-12)
+    ratios = log_ratios(np.array([2.0, 10.0, 0.5, 1000.0, math.nan])[None, :], np.array([0.0, 30.0])[:, None],
+                        np.array([0, 3])[:, None], free, cap=10.0)
+    np.testing.assert_allclose(ratios, [[-0.356732, 1.166601, -0.179952, 2.397895, 0.0],
+                                        [-0.659855, 2.004157, -1.197480, -3.922777, 0.0]], atol=1e-6)
+    # A plot far stronger than this track's target is likelier a new target's; one without SNR says nothing. The cap.
+    assert log_ratios(np.array([10.0]), np.array([30.0]), np.array([3]), free, cap=1.5)[0] == 1.5
+    assert (log_ratios(np.array([0.1, 1000.0]), np.array([5000.0]), np.array([50]), free, 0.0) == 0.0).all()
+
+
+def test_free_plots_count_as_clutter_below_ten_clutter_means_and_as_new_targets_above() -> None:
+    free = FreePlots().learn(np.array([0.0, 3.0, math.nan]))  # the noise prior's mean 1: both below 10
+    assert free == FreePlots(3.0, 2, 0) and free.clutter_mean == pytest.approx(4.0 / 3.0, rel=1e-12)
+    free = free.learn(np.array([13.0, 14.0, 1000.0]))  # 10 means: 13.3
+    assert free == FreePlots(16.0, 3, 2) and free.new_share == pytest.approx(3.0 / 7.0, rel=1e-12)
+
+
+def test_plots_that_start_tracks_are_the_radars_free_plots() -> None:
+    tracker = Tracker()
+    tracker.step(scan("radar", T0, [_plot(3000.0, 10.0, 11.0), _plot(2000.0, 200.0, 12.0)]))
+    # The threshold is the weaker plot's power, 1 + 10^1.1: excesses 0 and 10^1.2 - 10^1.1.
+    free = tracker._free_plots[0]
+    assert (free.clutter, free.strong) == (2, 0) and free.total == pytest.approx(10.0**1.2 - 10.0**1.1, rel=1e-12)
+    # A plot in the first track's gate is not free; a target's first plot at 30 dB, elsewhere, is a strong one.
+    tracker.step(scan("radar", T0 + 1.0, [_plot(3000.0, 10.0, 13.0), _plot(2500.0, 100.0, 30.0)]))
+    assert tracker.table.ids == ["T-1", "T-2", "T-3"]
+    assert (tracker._free_plots[0].clutter, tracker._free_plots[0].strong) == (2, 1)

@@ -34,6 +34,7 @@ class TrackerParams:
     association: str = "jpda"
     detection_probability: float = 0.9
     clutter_density: float = 1e-6
+    amplitude_max_log_ratio: float = 10.0
     jpda_max_exact: int = 10
     jpda_explained: float = 0.5
     initiation_exclusion: float = 4.0

@@ -57,6 +57,9 @@ loses ln(1 − 0.35) per missed scan, not ln(1 − 0.9). A tentative track is de
 that Pd would have been missed that long with probability ``tentative_miss_probability``
 (``Tracker._tentative_life``), so its next plot finds it alive; clutter, whose plots barely cross the
 threshold (Pd ≈ 0: not a trackable target), and tracks without SNR keep ``tentative_timeout_s``.
+A plot's SNR also weighs in the track score (``_amplitude_ratios``): its excess power over the threshold,
+likelier from a target whose plots exceeded it by as much than from clutter (or from a new target, as
+likely as free plots have been new targets' so far).
 A scan older than a track's state never updates that track: its detections are counted as
 out of order and consumed, so they neither corrupt the track nor start a duplicate.
 The tracker never reads the clock: time is the scan's ``time`` or an argument.
@@ -71,8 +74,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
-from fusion.tracking import classify, formation, initiation, jpda
-from fusion.tracking.amplitude import detection_probability, excess_power
+from fusion.tracking import amplitude, classify, formation, initiation, jpda
+from fusion.tracking.amplitude import REFERENCE_RANGE_M, detection_probability, excess_power, over_threshold
 from fusion.tracking.association import (
     IdentityEvidence,
     gnn_assign,
@@ -203,6 +206,9 @@ class Tracker:
         self._bearing_modes = slower_switching(self.params.modes, self.params.bearing_only_switch_scale)
         #: Per radar (sensor column), the detection threshold on power over noise: the weakest plot it reported.
         self._threshold: dict[int, float] = {}
+        #: Per radar (sensor column), the excess powers over its threshold of the plots that no track explained (they
+        #: started tracks): clutter's, and how many were new targets' (``_learn_free_plots``, ``_amplitude_ratios``).
+        self._free_plots: dict[int, amplitude.FreePlots] = {}
         #: Scan period of each sensor column that has sent plots or position reports, s (``_count``).
         self._fix_periods: dict[int, float] = {}
 
@@ -427,16 +433,43 @@ class Tracker:
         weakest = 1.0 + 10.0 ** (float(known.min()) / 10.0)
         self._threshold[column] = min(self._threshold.get(column, weakest), weakest)
 
+    def _snr(self, scan: Scan, dets: NDArray[np.intp]) -> tuple[Array, float]:
+        """The reported SNRs (dB; NaN: none) of the scan's plots ``dets`` (indices into the message) and its radar's
+        detection threshold (``_learn_threshold``; NaN: none yet)."""
+        snr = scan.snr_db[dets] if len(scan.snr_db) else np.full(len(dets), np.nan)
+        return snr, self._threshold.get(self.table.sensor_column(scan.sensor_id), np.nan)
+
+    def _amplitude_ratios(self, scan: Scan, rows: NDArray[np.intp], dets: NDArray[np.intp], range_m: Array) -> Array:
+        """Per pair of a track of ``rows`` and the radar plot ``dets`` (index into the message) at ``range_m`` that it
+        took, the log-likelihood ratio of the plot's amplitude, from the track's target against from no track's
+        (``amplitude.log_ratios``): the track's plots' excess powers carried by the radar equation to the plot's range
+        (``TrackTable.excess``, before this plot joins them); this radar's free plots for clutter and new targets
+        (``_learn_free_plots``). For the track score only: in the association, with the tracker's one clutter density
+        and no density of undetected targets around a formation, it drew plots of a formation's untracked members
+        to its tracks (measured: swarm ID switches up on 13 draws, docs/performance.md, v14)."""
+        tab, cap = self.table, self.params.amplitude_max_log_ratio
+        snr, threshold = self._snr(scan, dets)
+        if np.isnan(threshold) or cap == 0.0:
+            return np.zeros(len(rows))
+        free = self._free_plots.get(tab.sensor_column(scan.sensor_id), amplitude.FreePlots())
+        track_excess = threshold * tab.excess[rows] * (REFERENCE_RANGE_M / range_m) ** 4
+        return amplitude.log_ratios(over_threshold(snr, threshold), track_excess, tab.plots[rows], free, cap)
+
+    def _learn_free_plots(self, scan: Scan, dets: NDArray[np.intp]) -> None:
+        """Add the excess powers of the scan's radar plots ``dets``, which no track explained, to its radar's statistics
+        of free plots (``amplitude.FreePlots``, ``_amplitude_ratios``)."""
+        column = self.table.sensor_column(scan.sensor_id)
+        self._free_plots[column] = self._free_plots.get(column, amplitude.FreePlots()).learn(
+            over_threshold(*self._snr(scan, dets)))
+
     def _amplitudes(self, scan: Scan, dets: NDArray[np.intp]) -> tuple[Array, Array]:
         """The normalised excess powers (``excess_power``; NaN without an SNR) and ranges (m) of radar plots ``dets``
         (indices into the message) of this scan, whose radar block holds them."""
         radar = scan.radar
-        snr = scan.snr_db[dets] if len(scan.snr_db) else np.full(len(dets), np.nan)
         if radar is None:
             return np.full(len(dets), np.nan), np.full(len(dets), np.nan)
         range_m = radar.z[np.searchsorted(radar.index, dets), 0]
-        threshold = self._threshold.get(self.table.sensor_column(scan.sensor_id), np.nan)
-        return excess_power(snr, threshold, range_m), range_m
+        return excess_power(*self._snr(scan, dets), range_m), range_m
 
     def strobes(self, now: float) -> StrobeView:
         """The bearings of each sensor's latest scan that no track explains and nothing crossed, with labels."""
@@ -972,7 +1005,8 @@ class Tracker:
                cost: Array, coverage: Array | None = None) -> None:
         """Add to the scores of tracks ``rows`` the log-likelihood ratios of their detections ``cols`` (columns of
         ``cost``): ``ln(Pd N(ν; 0, S) / λ)``, target against clutter, in the association's units (``cost`` is
-        ``-2 ln(p(z) √|2πR|)``, ``d² + ln|S R⁻¹|`` for one Gaussian, λ per sensor resolution cell √|2πR|). For a radar
+        ``-2 ln(p(z) √|2πR|)``, ``d² + ln|S R⁻¹|`` for one Gaussian, λ per sensor resolution cell √|2πR|), a plot's with
+        its amplitude's (``_amplitude_ratios``, before the plot joins the track's amplitude). For a radar
         plot Pd is the track's own
         (``_detection_probability``, before the plot), and the plot's SNR then joins the track's estimate; in a
         message with bearings it is times ``coverage``, the chance that the track lies within the sensor's range.
@@ -994,16 +1028,18 @@ class Tracker:
         if coverage is not None:  # a sensor with bearings detects a track only within its range (``_coverage``)
             pd *= coverage[rows]
         plot = np.array([block.model is RADAR for block in scan.blocks], dtype=bool)[block_of]
+        amplitude_ratio = np.zeros(len(rows))
         if plot.any():
             det_index = np.concatenate([block.index for block in scan.blocks])
             excess, range_m = self._amplitudes(scan, det_index[cols[plot]])
             pd[plot] = self._detection_probability(rows[plot], range_m)
+            amplitude_ratio[plot] = self._amplitude_ratios(scan, rows[plot], det_index[cols[plot]], range_m)
             known = ~np.isnan(excess)
             seen = rows[plot][known]
             tab.excess[seen] += excess[known]
             tab.plots[seen] += 1
             tab.radar_range[seen] = range_m[known]
-        ratio = np.log(pd / density[block_of]) - 0.5 * cost[rows, cols]
+        ratio = np.log(pd / density[block_of]) - 0.5 * cost[rows, cols] + amplitude_ratio
         tab.score[rows] += ratio + missed * np.log1p(-pd)  # rows are unique: one detection per track
         bearing = ~places[block_of]
         tab.support[rows[bearing]] += ratio[bearing]
@@ -1083,7 +1119,10 @@ class Tracker:
                 continue
             dets = block.index[free]
             logp = classify.fuse(classify.prior_logp(self._class_prior(), len(dets)), loglik[dets], prm.class_min_p)
-            excess, range_m = self._amplitudes(scan, dets) if block.model is RADAR else (None, None)
+            excess, range_m = None, None
+            if block.model is RADAR:
+                excess, range_m = self._amplitudes(scan, dets)
+                self._learn_free_plots(scan, dets)
             numbers = self.table.add(x, p, prm.initial_mode_p, scan.time, logp, scan.sensor_id, excess=excess,
                                      radar_range=range_m, revisit=self._revisit(scan))
             if scan.keys:
