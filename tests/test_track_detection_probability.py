@@ -12,7 +12,6 @@ from fusion.config import FusionConfig
 from fusion.geo import LocalFrame, enu_to_polar
 from fusion.tracking import Tracker
 from fusion.tracking.amplitude import FreePlots, detection_probability, excess_power, log_ratios
-from fusion.tracking.tracks import CONFIRMED
 
 from test_tracking import SITE, T0, radar_plot, scan
 
@@ -169,19 +168,20 @@ def test_the_detection_probability_stays_between_the_floor_and_the_nominal_value
     np.testing.assert_allclose(tracker._detection_probability(rows, np.array([400.0, 3000.0])), [0.9, 0.2])
 
 
-# ------------------------------------------------------------------ amplitude in association
+# ------------------------------------------------------------------ amplitude in the track score
 
 
 def test_the_amplitude_log_ratio_matches_hand_computed_values() -> None:
-    """Free plots: 9 clutter plots summing 19 (with the noise pseudo-plot, mean 2) and no strong one (new targets'
-    share 1/11). Tracks: one without plots (Lomax a = 1, b = 2) and one whose 3 plots exceeded the threshold by 30 in
-    all (a = 4, b = 32). ``ln[a/b (1 + e/b)^-(a+1)] - ln[10/11 · ½ e^(-e/2) + 1/11 · ½ (1 + e/2)^-2]``."""
-    free = FreePlots(total=19.0, clutter=9, strong=0)
-    assert free.clutter_mean == 2.0 and free.new_share == pytest.approx(1.0 / 11.0, rel=1e-12)
+    """Free plots: 999 clutter plots summing 1999 (with the noise pseudo-plot, mean 2) and 9 strong ones: f = 10/1010
+    strong, so new targets' share w = (f - e⁻¹⁰) / (1/11 - e⁻¹⁰) = 0.108466. Tracks: one without plots (Lomax a = 1,
+    b = 2) and one whose 3 plots exceeded the threshold by 30 in all (a = 4, b = 32).
+    ``ln[a/b (1 + e/b)^-(a+1)] - ln[(1 - w) ½ e^(-e/2) + w ½ (1 + e/2)^-2]``."""
+    free = FreePlots(total=1999.0, clutter=999, strong=9)
+    assert free.clutter_mean == 2.0 and free.new_share == pytest.approx(0.1084657, abs=1e-7)
     ratios = log_ratios(np.array([2.0, 10.0, 0.5, 1000.0, math.nan])[None, :], np.array([0.0, 30.0])[:, None],
                         np.array([0, 3])[:, None], free, cap=10.0)
-    np.testing.assert_allclose(ratios, [[-0.356732, 1.166601, -0.179952, 2.397895, 0.0],
-                                        [-0.659855, 2.004157, -1.197480, -3.922777, 0.0]], atol=1e-6)
+    np.testing.assert_allclose(ratios, [[-0.350920, 1.124787, -0.176767, 2.221322, 0.0],
+                                        [-0.654044, 1.962343, -1.194295, -4.099351, 0.0]], atol=1e-6)
     # A plot far stronger than this track's target is likelier a new target's; one without SNR says nothing. The cap.
     assert log_ratios(np.array([10.0]), np.array([30.0]), np.array([3]), free, cap=1.5)[0] == 1.5
     assert (log_ratios(np.array([0.1, 1000.0]), np.array([5000.0]), np.array([50]), free, 0.0) == 0.0).all()
@@ -191,7 +191,10 @@ def test_free_plots_count_as_clutter_below_ten_clutter_means_and_as_new_targets_
     free = FreePlots().learn(np.array([0.0, 3.0, math.nan]))  # the noise prior's mean 1: both below 10
     assert free == FreePlots(3.0, 2, 0) and free.clutter_mean == pytest.approx(4.0 / 3.0, rel=1e-12)
     free = free.learn(np.array([13.0, 14.0, 1000.0]))  # 10 means: 13.3
-    assert free == FreePlots(16.0, 3, 2) and free.new_share == pytest.approx(3.0 / 7.0, rel=1e-12)
+    assert free == FreePlots(16.0, 3, 2)
+    # Few plots: new targets' share at most one half. Many: 41 strong of 9042 (Laplace) is w = 0.0494.
+    assert free.new_share == 0.5
+    assert FreePlots(1000.0, 9000, 40).new_share == pytest.approx(0.0494036, abs=1e-7)
 
 
 def test_plots_that_start_tracks_are_the_radars_free_plots() -> None:
@@ -204,3 +207,22 @@ def test_plots_that_start_tracks_are_the_radars_free_plots() -> None:
     tracker.step(scan("radar", T0 + 1.0, [_plot(3000.0, 10.0, 13.0), _plot(2500.0, 100.0, 30.0)]))
     assert tracker.table.ids == ["T-1", "T-2", "T-3"]
     assert (tracker._free_plots[0].clutter, tracker._free_plots[0].strong) == (2, 1)
+
+
+def _scan_confirming_a_strong_target(cap: float) -> int:
+    """The scan at which a target 25 dB above the noise, closing at 10 m/s, is confirmed by its score alone
+    (``confirm_hits`` 20), with weak clutter plots far away setting the radar's threshold and free plots."""
+    tracker = Tracker(FusionConfig(amplitude_max_log_ratio=cap, confirm_hits=20).tracker_params())
+    for k in range(10):
+        result = tracker.step(scan("radar", T0 + k, [_plot(2000.0 - 10.0 * k, 45.0, 25.0),
+                                                     _plot(4000.0, 150.0 + 25 * k, 11.0 + 0.3 * k)]))
+        if "T-1" in result.confirmed:
+            return k
+    return -1
+
+
+def test_a_strong_targets_plots_confirm_its_track_a_scan_sooner() -> None:
+    """Its plots, each far above clutter and as strong as its earlier ones, add their amplitude's ratio to the score
+    of ln(Pd N / λ): the third plot confirms it, not the fourth."""
+    assert _scan_confirming_a_strong_target(10.0) == 2
+    assert _scan_confirming_a_strong_target(0.0) == 3

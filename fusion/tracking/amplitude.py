@@ -79,8 +79,13 @@ class FreePlots:
 
     @property
     def new_share(self) -> float:
-        """The share of new targets among free plots (Laplace's rule of succession)."""
-        return (self.strong + 1) / (self.clutter + self.strong + 2)
+        """The share w of new targets' first plots among free plots. Of those, whose excess is Lomax with a = 1 and b
+        the clutter mean m (the target prior of ``log_ratios``), 1/(1 + 10) exceed ``CLUTTER_OUTLIER`` clutter means,
+        as e⁻¹⁰ of clutter's do: the share f of strong free plots (Laplace's rule of succession) is ``(1 - w) e⁻¹⁰ +
+        w / 11``, solved for w (within [f, ½])."""
+        strong = (self.strong + 1) / (self.clutter + self.strong + 2)
+        clutter = math.exp(-CLUTTER_OUTLIER)
+        return min(max((strong - clutter) / (1.0 / (1.0 + CLUTTER_OUTLIER) - clutter), strong), 0.5)
 
     def learn(self, excess: Array) -> FreePlots:
         """These statistics with more free plots' ``excess`` (NaN: no SNR, left out)."""

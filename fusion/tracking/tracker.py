@@ -58,8 +58,8 @@ that Pd would have been missed that long with probability ``tentative_miss_proba
 (``Tracker._tentative_life``), so its next plot finds it alive; clutter, whose plots barely cross the
 threshold (Pd ≈ 0: not a trackable target), and tracks without SNR keep ``tentative_timeout_s``.
 A plot's SNR also weighs in the track score (``_amplitude_ratios``): its excess power over the threshold,
-likelier from a target whose plots exceeded it by as much than from clutter (or from a new target, as
-likely as free plots have been new targets' so far).
+likelier from a target whose plots exceeded it by as much than from clutter or from a new target (as
+often as the radar's free plots, strong and weak, say new targets appear).
 A scan older than a track's state never updates that track: its detections are counted as
 out of order and consumed, so they neither corrupt the track nor start a duplicate.
 The tracker never reads the clock: time is the scan's ``time`` or an argument.
@@ -451,6 +451,8 @@ class Tracker:
         snr, threshold = self._snr(scan, dets)
         if np.isnan(threshold) or cap == 0.0:
             return np.zeros(len(rows))
+        # The stored excesses were normalised by the threshold of their time, a running minimum that settles within
+        # the radar's first scans; and one per track, whichever radar saw it (as for its Pd).
         free = self._free_plots.get(tab.sensor_column(scan.sensor_id), amplitude.FreePlots())
         track_excess = threshold * tab.excess[rows] * (REFERENCE_RANGE_M / range_m) ** 4
         return amplitude.log_ratios(over_threshold(snr, threshold), track_excess, tab.plots[rows], free, cap)

@@ -51,7 +51,8 @@ class TrackTable:
         self.t_fix: Array = np.zeros(0)
         self.first_seen: Array = np.zeros(0)
         self.hits: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
-        #: Track score: the summed log-likelihood ratios (target against clutter) of the detections since birth.
+        #: Track score: the summed log-likelihood ratios (target against clutter; a plot's amplitude against clutter
+        #: or a new target) of the detections since birth.
         self.score: Array = np.zeros(0)
         self.status: NDArray[np.int8] = np.zeros(0, dtype=np.int8)
         #: Normalised log-probabilities of (drone, bird, aircraft, unknown).
