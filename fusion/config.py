@@ -183,8 +183,8 @@ class FusionConfig(_Frozen):
     #: A tentative track not updated for this long is deleted, s (see ``revisit_s``).
     tentative_timeout_s: PositiveFloat = 3.0
     #: A tentative track whose score (the summed ln(Pd·N(ν; 0, S)/λ) of its detections, target against
-    #: clutter, a plot's with its amplitude's ratio) reaches this is confirmed before ``confirm_hits``: Wald's upper
-    #: threshold ln(1/α)
+    #: clutter, a plot's with its amplitude's ratio, the first plot's amplitude's too) reaches this is confirmed before
+    #: ``confirm_hits``: Wald's upper threshold ln(1/α)
     #: above the birth odds of a plot (~ln 1e-6 for one target among the clutter plots of a scan). It
     #: confirms at the detection that reaches it, a bearing too for a track one plot short of ``confirm_hits``.
     confirm_score: PositiveFloat = 30.0

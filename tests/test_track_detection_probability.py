@@ -11,7 +11,8 @@ import pytest
 from fusion.config import FusionConfig
 from fusion.geo import LocalFrame, enu_to_polar
 from fusion.tracking import Tracker
-from fusion.tracking.amplitude import FreePlots, detection_probability, excess_power, log_ratios
+from fusion.tracking.amplitude import (FreePlots, birth_log_ratios, detection_probability, excess_power,
+                                      log_ratios)
 
 from test_tracking import SITE, T0, radar_plot, scan
 
@@ -153,7 +154,10 @@ def test_the_score_uses_the_tracks_own_detection_probability_and_its_plot_joins_
     target = math.log(2.0 / (0.5 + s)) - 3.0 * math.log1p(e / (0.5 + s))
     elsewhere = math.log(0.5 / 0.5 * math.exp(-e / 0.5) + 0.5 * (1.0 / 0.5) * (1.0 + e / 0.5) ** -2)
     assert target - elsewhere == pytest.approx(2.27200, abs=1e-5)
-    assert tracker.table.score[0] == pytest.approx(math.log(pd / 1e-6) - 3.0 + 2.0 * math.log1p(-pd)
+    # The score began with the first plot's amplitude, a new target's against clutter's with the noise prior's mean 1
+    # (``amplitude.birth_log_ratios``): s - 2 ln(1 + s) = 13.03, capped at 10.
+    assert s - 2.0 * math.log1p(s) > 10.0
+    assert tracker.table.score[0] == pytest.approx(10.0 + math.log(pd / 1e-6) - 3.0 + 2.0 * math.log1p(-pd)
                                                    + target - elsewhere, rel=1e-12)
     assert tracker.table.plots[0] == 2
     expected = ((_power(15.0) - _power(11.0)) + (_power(13.0) - _power(11.0))) / _power(11.0) * 4.0**4
@@ -185,6 +189,13 @@ def test_the_amplitude_log_ratio_matches_hand_computed_values() -> None:
     # A plot far stronger than this track's target is likelier a new target's; one without SNR says nothing. The cap.
     assert log_ratios(np.array([10.0]), np.array([30.0]), np.array([3]), free, cap=1.5)[0] == 1.5
     assert (log_ratios(np.array([0.1, 1000.0]), np.array([5000.0]), np.array([50]), free, 0.0) == 0.0).all()
+
+
+def test_a_plot_that_starts_a_track_weighs_a_new_target_against_clutter() -> None:
+    """Clutter mean 2: ``e/2 - 2 ln(1 + e/2)``, below 0 for a plot like clutter's, 5.2 for one of ten means."""
+    ratios = birth_log_ratios(np.array([2.0, 20.0, math.nan, 0.0, 1e4]), FreePlots(1999.0, 999, 9), cap=10.0)
+    np.testing.assert_allclose(ratios, [1.0 - 2.0 * math.log(2.0), 10.0 - 2.0 * math.log(11.0), 0.0, 0.0, 10.0],
+                               rtol=1e-12)
 
 
 def test_free_plots_count_as_clutter_below_ten_clutter_means_and_as_new_targets_above() -> None:

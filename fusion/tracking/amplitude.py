@@ -14,8 +14,9 @@ clipped to [``min_detection_probability``, ``detection_probability``]; a radar w
 tracked with the nominal ``detection_probability``.
 
 The same amplitudes weigh in the track score (``log_ratios``, the amplitude likelihood ratio of Lerro &
-Bar-Shalom's amplitude-aided PDA, 1993): a plot's excess power is likelier from a track's target, whose plots
-exceeded the threshold by so much, than from clutter, which barely crosses it, or the other way round.
+Bar-Shalom's amplitude-aided PDA, 1993; ``birth_log_ratios`` for the plot that starts a track): a plot's excess
+power is likelier from a track's target, whose plots exceeded the threshold by so much, than from clutter, which
+barely crosses it, or the other way round.
 """
 
 from __future__ import annotations
@@ -125,3 +126,16 @@ def log_ratios(excess: Array, track_excess: Array, track_plots: NDArray[np.int64
     e = np.where(known, excess, 0.0)
     elsewhere = np.logaddexp(math.log1p(-share) - math.log(mean) - e / mean, math.log(share) + _log_lomax(e, 1.0, mean))
     return np.where(known, np.clip(_log_lomax(e, a, b) - elsewhere, -cap, cap), 0.0)
+
+
+def birth_log_ratios(excess: Array, free: FreePlots, cap: float) -> Array:
+    """``ln p(e | a new target) / p(e | clutter)`` of plots that start tracks, whose powers exceed the threshold by
+    ``excess`` (``P - T`` in noise powers, NaN: no SNR): the first term of a track's score (Blackman's track score
+    counts every plot's signal, the first too). Under the hypothesis that the track is clutter its first plot is
+    clutter, exponential with the radar's clutter mean m; under the other, a new target's, Lomax with the prior of
+    ``log_ratios`` (a = 1, b = m): ``e/m - 2 ln(1 + e/m)``, -0.19 on average over clutter, 5.2 at ten clutter means.
+    Within ±``cap``, 0 where unknown."""
+    mean = free.clutter_mean
+    known = ~np.isnan(np.asarray(excess, dtype=float))
+    x = np.where(known, excess, 0.0) / mean
+    return np.where(known, np.clip(x - 2.0 * np.log1p(x), -cap, cap), 0.0)

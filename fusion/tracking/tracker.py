@@ -59,7 +59,8 @@ that Pd would have been missed that long with probability ``tentative_miss_proba
 threshold (Pd ≈ 0: not a trackable target), and tracks without SNR keep ``tentative_timeout_s``.
 A plot's SNR also weighs in the track score (``_amplitude_ratios``): its excess power over the threshold,
 likelier from a target whose plots exceeded it by as much than from clutter or from a new target (as
-often as the radar's free plots, strong and weak, say new targets appear).
+often as the radar's free plots, strong and weak, say new targets appear); the first plot's, a new
+target's against clutter's, starts the score (``_birth_amplitude_ratios``).
 A scan older than a track's state never updates that track: its detections are counted as
 out of order and consumed, so they neither corrupt the track nor start a duplicate.
 The tracker never reads the clock: time is the scan's ``time`` or an argument.
@@ -456,6 +457,17 @@ class Tracker:
         free = self._free_plots.get(tab.sensor_column(scan.sensor_id), amplitude.FreePlots())
         track_excess = threshold * tab.excess[rows] * (REFERENCE_RANGE_M / range_m) ** 4
         return amplitude.log_ratios(over_threshold(snr, threshold), track_excess, tab.plots[rows], free, cap)
+
+    def _birth_amplitude_ratios(self, scan: Scan, dets: NDArray[np.intp]) -> Array:
+        """Per radar plot ``dets`` (index into the message) that starts a track, its amplitude's log-likelihood ratio,
+        a new target's against clutter (``amplitude.birth_log_ratios``, before the plot joins the radar's free plots):
+        the track score's first term."""
+        cap = self.params.amplitude_max_log_ratio
+        snr, threshold = self._snr(scan, dets)
+        if np.isnan(threshold) or cap == 0.0:
+            return np.zeros(len(dets))
+        free = self._free_plots.get(self.table.sensor_column(scan.sensor_id), amplitude.FreePlots())
+        return amplitude.birth_log_ratios(over_threshold(snr, threshold), free, cap)
 
     def _learn_free_plots(self, scan: Scan, dets: NDArray[np.intp]) -> None:
         """Add the excess powers of the scan's radar plots ``dets``, which no track explained, to its radar's statistics
@@ -1121,12 +1133,13 @@ class Tracker:
                 continue
             dets = block.index[free]
             logp = classify.fuse(classify.prior_logp(self._class_prior(), len(dets)), loglik[dets], prm.class_min_p)
-            excess, range_m = None, None
+            excess, range_m, score = None, None, np.zeros(len(dets))
             if block.model is RADAR:
                 excess, range_m = self._amplitudes(scan, dets)
+                score = self._birth_amplitude_ratios(scan, dets)
                 self._learn_free_plots(scan, dets)
-            numbers = self.table.add(x, p, prm.initial_mode_p, scan.time, logp, scan.sensor_id, excess=excess,
-                                     radar_range=range_m, revisit=self._revisit(scan))
+            numbers = self.table.add(x, p, prm.initial_mode_p, scan.time, logp, scan.sensor_id, score=score,
+                                     excess=excess, radar_range=range_m, revisit=self._revisit(scan))
             if scan.keys:
                 for number, det in zip(numbers.tolist(), dets.tolist()):
                     self.identities.bind(number, scan.keys[det], reported=block.model is POSITION)
