@@ -135,7 +135,8 @@ class FusionConfig(_Frozen):
     clutter_density: PositiveFloat = 1e-6
     #: Most that one radar plot's amplitude (its SNR) says for or against its coming from a track's target rather than
     #: from clutter or a new target, in nats (``fusion.tracking.amplitude.log_ratios``, added to the track score's
-    #: ``ln L``, ``Tracker._score``); 0 leaves amplitudes out of the score.
+    #: ``ln L``, ``Tracker._score``), and a track's first plot for or against a new target rather than clutter
+    #: (``amplitude.birth_log_ratios``, the score's start); 0 leaves amplitudes out of the score.
     amplitude_max_log_ratio: Annotated[float, Field(ge=0.0)] = 10.0
     #: JPDA: clusters whose smaller side (tracks or detections) is at most this are enumerated exactly
     #: (cost ∝ 2^n); larger ones use cheap JPDA.

@@ -198,6 +198,22 @@ def test_a_plot_that_starts_a_track_weighs_a_new_target_against_clutter() -> Non
                                rtol=1e-12)
 
 
+def test_a_new_tracks_score_begins_with_its_plots_amplitude_against_the_clutter_learnt_before_it() -> None:
+    """Scan 1: plots of 11 and 12 dB start tracks; the threshold is the weaker's power, and against the noise prior's
+    mean 1 the stronger, 10^1.2 - 10^1.1 = 3.26 over it, scores 3.26 - 2 ln(4.26). Then both are clutter: mean
+    (1 + 0 + 3.26) / 3 = 1.42. Scan 2: a 13 dB plot elsewhere, 7.36 over the threshold, 5.19 of those means: its
+    track's score begins at 5.19 - 2 ln(6.19) = 1.54 (with the mean it joins after, 1.54 would be 1.06)."""
+    tracker = Tracker()
+    tracker.step(scan("radar", T0, [_plot(3000.0, 10.0, 11.0), _plot(2000.0, 200.0, 12.0)]))
+    first = 10.0**1.2 - 10.0**1.1
+    np.testing.assert_allclose(tracker.table.score, [0.0, first - 2.0 * math.log1p(first)], rtol=1e-12)
+    tracker.step(scan("radar", T0 + 1.0, [_plot(2500.0, 100.0, 13.0)]))
+    x = (10.0**1.3 - 10.0**1.1) / ((1.0 + first) / 3.0)
+    assert tracker.table.ids[-1] == "T-3"
+    assert tracker.table.score[-1] == pytest.approx(x - 2.0 * math.log1p(x), rel=1e-12)
+    assert tracker.table.score[-1] == pytest.approx(1.5413, abs=1e-4)
+
+
 def test_free_plots_count_as_clutter_below_ten_clutter_means_and_as_new_targets_above() -> None:
     free = FreePlots().learn(np.array([0.0, 3.0, math.nan]))  # the noise prior's mean 1: both below 10
     assert free == FreePlots(3.0, 2, 0) and free.clutter_mean == pytest.approx(4.0 / 3.0, rel=1e-12)
@@ -234,6 +250,7 @@ def _scan_confirming_a_strong_target(cap: float) -> int:
 
 def test_a_strong_targets_plots_confirm_its_track_a_scan_sooner() -> None:
     """Its plots, each far above clutter and as strong as its earlier ones, add their amplitude's ratio to the score
-    of ln(Pd N / λ): the third plot confirms it, not the fourth."""
+    of ln(Pd N / λ), the first its own (a new target's against clutter's): the third plot confirms it, not the
+    fourth."""
     assert _scan_confirming_a_strong_target(10.0) == 2
     assert _scan_confirming_a_strong_target(0.0) == 3

@@ -52,7 +52,7 @@ class TrackTable:
         self.first_seen: Array = np.zeros(0)
         self.hits: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         #: Track score: the summed log-likelihood ratios (target against clutter; a plot's amplitude against clutter
-        #: or a new target) of the detections since birth, starting with the first plot's amplitude.
+        #: or a new target) of the detections since birth; a radar-born track's starts with its first plot's amplitude.
         self.score: Array = np.zeros(0)
         self.status: NDArray[np.int8] = np.zeros(0, dtype=np.int8)
         #: Normalised log-probabilities of (drone, bird, aircraft, unknown).
@@ -99,8 +99,8 @@ class TrackTable:
     def add(self, x: Array, p: Array, mu: ArrayLike, t: float, label_logp: Array, sensor_id: str, hits: int = 1,
             from_bearings: bool = False, score: float | Array = 0.0, excess: Array | None = None,
             radar_range: Array | None = None, revisit: float = 1.0) -> NDArray[np.int64]:
-        """Append k tentative tracks updated by ``sensor_id`` at ``t`` with ``hits`` and ``score`` (one, or k), every mode at (x, p)
-        with probabilities ``mu`` (r,), the radar amplitude ``excess`` of plots at ``radar_range`` (k,)
+        """Append k tentative tracks updated by ``sensor_id`` at ``t`` with ``hits`` and ``score`` (one, or k), every mode
+        at (x, p) with probabilities ``mu`` (r,), the radar amplitude ``excess`` of plots at ``radar_range`` (k,)
         (NaN or None: no SNR) and a fix due every ``revisit`` s; return their numbers."""
         mu = np.asarray(mu, dtype=float)
         k, r = len(x), len(mu)
