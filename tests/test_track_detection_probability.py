@@ -148,8 +148,8 @@ def test_the_score_uses_the_tracks_own_detection_probability_and_its_plot_joins_
     # ln(Pd / λ) - cost / 2 + 2 ln(1 - Pd): 2 scans missed, each far less telling than at Pd = 0.9; plus the plot's
     # amplitude (``amplitude.log_ratios``). The free plots were the two first: the 11 dB one, at the threshold, is
     # clutter and the 15 dB one, 19 noise powers over it (over 10 times the noise prior's mean), a new target's:
-    # clutter mean (1 + 0) / 2, new share 2 / 4. The track's one plot exceeded the threshold by 19.03 at this range:
-    # Lomax a = 2, b = 0.5 + 19.03.
+    # clutter mean (1 + 0) / 2, new targets' share ½ (its bound: 2 of 4 strong). The track's one plot exceeded the
+    # threshold by 19.03 at this range: Lomax a = 2, b = 0.5 + 19.03.
     e, s = _power(13.0) - _power(11.0), _power(15.0) - _power(11.0)
     target = math.log(2.0 / (0.5 + s)) - 3.0 * math.log1p(e / (0.5 + s))
     elsewhere = math.log(0.5 / 0.5 * math.exp(-e / 0.5) + 0.5 * (1.0 / 0.5) * (1.0 + e / 0.5) ** -2)
