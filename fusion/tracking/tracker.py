@@ -449,32 +449,30 @@ class Tracker:
         and no density of undetected targets around a formation, it drew plots of a formation's untracked members
         to its tracks (measured: swarm ID switches up on 13 draws, docs/performance.md, v14)."""
         tab, cap = self.table, self.params.amplitude_max_log_ratio
-        snr, threshold = self._snr(scan, dets)
-        if np.isnan(threshold) or cap == 0.0:
+        if cap == 0.0:
             return np.zeros(len(rows))
+        snr, threshold = self._snr(scan, dets)  # without a threshold yet every excess is NaN: ratio 0
         # The stored excesses were normalised by the threshold of their time, a running minimum that settles within
         # the radar's first scans; and one per track, whichever radar saw it (as for its Pd).
         free = self._free_plots.get(tab.sensor_column(scan.sensor_id), amplitude.FreePlots())
         track_excess = threshold * tab.excess[rows] * (REFERENCE_RANGE_M / range_m) ** 4
         return amplitude.log_ratios(over_threshold(snr, threshold), track_excess, tab.plots[rows], free, cap)
 
-    def _birth_amplitude_ratios(self, scan: Scan, dets: NDArray[np.intp]) -> Array:
-        """Per radar plot ``dets`` (index into the message) that starts a track, its amplitude's log-likelihood ratio,
-        a new target's against clutter (``amplitude.birth_log_ratios``, before the plot joins the radar's free plots):
-        the track score's first term."""
+    def _birth_amplitude_ratios(self, scan: Scan, excess: Array) -> Array:
+        """Per radar plot of the scan that starts a track, whose power exceeds the threshold by ``excess`` (``P - T``,
+        NaN: unknown), its amplitude's log-likelihood ratio, a new target's against clutter
+        (``amplitude.birth_log_ratios``, before the plot joins the radar's free plots): the track score's first term."""
         cap = self.params.amplitude_max_log_ratio
-        snr, threshold = self._snr(scan, dets)
-        if np.isnan(threshold) or cap == 0.0:
-            return np.zeros(len(dets))
+        if cap == 0.0:
+            return np.zeros(len(excess))
         free = self._free_plots.get(self.table.sensor_column(scan.sensor_id), amplitude.FreePlots())
-        return amplitude.birth_log_ratios(over_threshold(snr, threshold), free, cap)
+        return amplitude.birth_log_ratios(excess, free, cap)
 
-    def _learn_free_plots(self, scan: Scan, dets: NDArray[np.intp]) -> None:
-        """Add the excess powers of the scan's radar plots ``dets``, which no track explained, to its radar's statistics
-        of free plots (``amplitude.FreePlots``, ``_amplitude_ratios``)."""
+    def _learn_free_plots(self, scan: Scan, excess: Array) -> None:
+        """Add the excess powers over the threshold (``P - T``, NaN: unknown) of radar plots of the scan that no track
+        explained to its radar's statistics of free plots (``amplitude.FreePlots``, ``_amplitude_ratios``)."""
         column = self.table.sensor_column(scan.sensor_id)
-        self._free_plots[column] = self._free_plots.get(column, amplitude.FreePlots()).learn(
-            over_threshold(*self._snr(scan, dets)))
+        self._free_plots[column] = self._free_plots.get(column, amplitude.FreePlots()).learn(excess)
 
     def _amplitudes(self, scan: Scan, dets: NDArray[np.intp]) -> tuple[Array, Array]:
         """The normalised excess powers (``excess_power``; NaN without an SNR) and ranges (m) of radar plots ``dets``
@@ -1136,8 +1134,9 @@ class Tracker:
             excess, range_m, score = None, None, np.zeros(len(dets))
             if block.model is RADAR:
                 excess, range_m = self._amplitudes(scan, dets)
-                score = self._birth_amplitude_ratios(scan, dets)
-                self._learn_free_plots(scan, dets)
+                over = over_threshold(*self._snr(scan, dets))
+                score = self._birth_amplitude_ratios(scan, over)
+                self._learn_free_plots(scan, over)
             numbers = self.table.add(x, p, prm.initial_mode_p, scan.time, logp, scan.sensor_id, score=score,
                                      excess=excess, radar_range=range_m, revisit=self._revisit(scan))
             if scan.keys:
