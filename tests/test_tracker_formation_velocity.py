@@ -1,5 +1,6 @@
 """Formation flight (``fusion.tracking.formation``, ``Tracker._hold_formation``): who is a formation mate, the
-formation's velocity as a measurement, and the Kalman update it gives an established track."""
+formation's velocity as a measurement, the Kalman update it gives an established track, and the formation's class
+as evidence for its members' labels."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 
 from fusion.config import FusionConfig
 from fusion.tracking import Tracker, TrackerParams
-from fusion.tracking.formation import group_velocity, neighbours
+from fusion.tracking.classify import normalise
+from fusion.tracking.formation import group_class, group_velocity, neighbours
 from fusion.tracking.tracks import CONFIRMED
 
 GATE_3 = 16.266  # χ²(3) at 0.999
@@ -89,6 +91,9 @@ def test_formation_settings_reach_the_tracker_and_are_checked() -> None:
         FusionConfig(formation_radius_m=-1.0)
     with pytest.raises(ValueError):
         FusionConfig(formation_velocity_spread_mps=0.0)
+    assert FusionConfig(formation_class_weight=0.3).tracker_params().formation_class_weight == 0.3
+    with pytest.raises(ValueError):
+        FusionConfig(formation_class_weight=-0.1)
 
 
 def test_the_formation_update_is_applied_once_per_time() -> None:
@@ -113,3 +118,37 @@ def test_a_stale_mate_is_predicted_to_now_and_pulls_less() -> None:
         pulls.append(tab.x[0, 3] - 10.0)
     assert pulls[0] == pytest.approx(2.0 * 4.0 / 9.5)
     assert abs(pulls[1]) < 0.25 * pulls[0]  # (its IMM prediction also mixes in the hover mode: slower)
+
+
+def test_group_class_is_the_mates_mean_class_probabilities_weighed_by_their_fit() -> None:
+    class_p = np.array([[0.1, 0.2, 0.3, 0.4], [0.0, 1.0, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0]])
+    inf = np.inf
+    # Row 0's mates: track 1 with a perfect fit (affinity 1), track 2 with d² = 2 ln 2 (affinity ½); row 1's: track 0
+    # at d² = 2 ln 10 (affinity 0.1); row 2 has none.
+    d2 = np.array([[inf, 0.0, 2.0 * np.log(2.0)], [2.0 * np.log(10.0), inf, inf], [inf, inf, inf]])
+    mean, best = group_class(class_p, d2)
+    np.testing.assert_allclose(mean, [[0.25 / 1.5, 1.25 / 1.5, 0.0, 0.0], [0.1, 0.2, 0.3, 0.4], [0.0, 0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(best, [1.0, 0.1, 0.0])
+
+
+def test_a_member_takes_its_formations_class_as_weighted_evidence() -> None:
+    # Row 0's label: drone 0.6, bird 0.2, aircraft 0.1, unknown 0.1; its mate is a bird (0.97, the others 0.01),
+    # 2 m/s faster: d² = 4 / (4 + 1 + 2 · 0.25) per the velocity model, affinity exp(-d²/2).
+    params = TrackerParams(formation_class_weight=0.5)
+    tracker = _two_tracks(params)
+    own, mate = np.log([0.6, 0.2, 0.1, 0.1]), np.log([0.01, 0.97, 0.01, 0.01])
+    tracker.table.label_logp[:] = [own, mate]
+    tracker._hold_formation(np.array([0]), 0.0)
+    affinity = np.exp(-0.5 * 4.0 / 5.5)
+    expected = own + 0.5 * affinity * mate
+    expected -= np.log(np.exp(expected).sum())
+    np.testing.assert_allclose(tracker.table.label_logp[0], expected)
+    assert np.exp(tracker.table.label_logp[0, 1]) > 0.5  # now more likely a bird than a drone
+    np.testing.assert_allclose(tracker.table.label_logp[1], mate)  # only the fixed row takes it
+    # Off, or with no mate (the other track 20 m/s faster), the label is the track's own.
+    for params, speed in ((TrackerParams(formation_class_weight=0.0), 12.0), (TrackerParams(), 30.0)):
+        tracker = _two_tracks(params)
+        tracker.table.x[1, 3] = tracker.table.xm[1, :, 3] = speed
+        tracker.table.label_logp[:] = [own, mate]
+        tracker._hold_formation(np.array([0]), 0.0)
+        np.testing.assert_allclose(tracker.table.label_logp[0], normalise(own, params.class_min_p))

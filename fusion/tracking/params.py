@@ -72,3 +72,4 @@ class TrackerParams:
     bearing_only_switch_scale: float = 10.0
     formation_radius_m: float = 100.0
     formation_velocity_spread_mps: float = 0.5
+    formation_class_weight: float = 0.1

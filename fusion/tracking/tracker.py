@@ -905,6 +905,12 @@ class Tracker:
         the same time (a bearing, another radar) would repeat the same measurement. Off with ``formation_radius_m`` = 0.
         ``modes``: the step's prediction, if any (``_carried``).
 
+        Its label takes the formation's class the same way: its mates' mean class probabilities, weighed by how well
+        each one's velocity fits (``formation.group_class``), to the power ``formation_class_weight`` times the best
+        fit, as evidence. Members of a formation
+        share a class (a flock, a swarm); traced on ``birds`` seed 1, a goose's track among five tracks of geese,
+        all birds at P 1.00, turned 'drone' for 10 s on a chance run of a weak radar classifier's outputs.
+
         Tentative tracks neither give nor take it: giving it to them as well measured no fewer ID switches and a worse
         GOSPA on six swarm seeds, to them alone worse still (shipped swarm: 6 → 11 ID switches).
         """
@@ -924,12 +930,17 @@ class Tracker:
         if len(stale):  # a mate's velocity and its error as they are now, not at its last update
             x[stale], p[stale] = self._carried(stale, now, modes)
         velocity, velocity_cov = x[:, 3:], p[:, 3:, 3:]
-        mates = formation.neighbours(x[:, :3], velocity, velocity_cov, rows, members, prm.formation_radius_m,
-                                     prm.formation_velocity_spread_mps, float(self._gates[3]))
+        d2 = formation.velocity_distances(x[:, :3], velocity, velocity_cov, rows, members, prm.formation_radius_m,
+                                          prm.formation_velocity_spread_mps)
+        mates = d2 <= self._gates[3]
         grouped = mates.any(axis=1)
-        rows, mates = rows[grouped], mates[grouped]
+        rows, mates, d2 = rows[grouped], mates[grouped], np.where(mates, d2, np.inf)[grouped]
         if not len(rows):
             return
+        if prm.formation_class_weight > 0.0:
+            group, affinity = formation.group_class(np.exp(tab.label_logp), d2)
+            tab.label_logp[rows] = classify.fuse(tab.label_logp[rows], (prm.formation_class_weight * affinity)[:, None]
+                                                 * np.log(np.maximum(group, prm.class_min_p)), prm.class_min_p)
         mean, cov = formation.group_velocity(velocity, velocity_cov, rows, mates, prm.formation_velocity_spread_mps)
         k, n_modes = len(rows), tab.xm.shape[1]
         xm, pm = tab.xm[rows].reshape(k * n_modes, 6), tab.pm[rows].reshape(k * n_modes, 6, 6)
