@@ -91,9 +91,11 @@ def test_formation_settings_reach_the_tracker_and_are_checked() -> None:
         FusionConfig(formation_radius_m=-1.0)
     with pytest.raises(ValueError):
         FusionConfig(formation_velocity_spread_mps=0.0)
-    assert FusionConfig(formation_class_weight=0.3).tracker_params().formation_class_weight == 0.3
-    with pytest.raises(ValueError):
-        FusionConfig(formation_class_weight=-0.1)
+    params = FusionConfig(formation_class_weight=0.3, flock_radius_m=500.0).tracker_params()
+    assert (params.formation_class_weight, params.flock_radius_m) == (0.3, 500.0)
+    for bad in ({"formation_class_weight": -0.1}, {"flock_radius_m": -1.0}):
+        with pytest.raises(ValueError):
+            FusionConfig(**bad)  # type: ignore[arg-type]
 
 
 def test_the_formation_update_is_applied_once_per_time() -> None:
@@ -152,3 +154,20 @@ def test_a_member_takes_its_formations_class_as_weighted_evidence() -> None:
         tracker.table.label_logp[:] = [own, mate]
         tracker._hold_formation(np.array([0]), 0.0)
         np.testing.assert_allclose(tracker.table.label_logp[0], normalise(own, params.class_min_p))
+
+
+def test_a_flock_mate_beyond_the_formation_radius_shares_its_class_but_not_its_velocity() -> None:
+    own, mate = np.log([0.6, 0.2, 0.1, 0.1]), np.log([0.01, 0.97, 0.01, 0.01])
+    labels = []
+    for flock_radius in (300.0, 150.0):
+        tracker = _two_tracks(TrackerParams(flock_radius_m=flock_radius))
+        tab = tracker.table
+        tab.x[1, 1] = tab.xm[1, :, 1] = 200.0  # 200 m north: beyond formation_radius_m (100), within 300
+        tab.label_logp[:] = [own, mate]
+        tracker._hold_formation(np.array([0]), 0.0)
+        np.testing.assert_allclose(tab.x[0, 3:], [10.0, 0.0, 0.0])  # no formation velocity
+        labels.append(tab.label_logp[0].copy())
+        assert tab.t_formation[0] == (0.0 if flock_radius == 300.0 else -np.inf)
+    expected = own + TrackerParams().formation_class_weight * np.exp(-0.5 * 4.0 / 5.5) * mate
+    np.testing.assert_allclose(labels[0], expected - np.log(np.exp(expected).sum()))
+    np.testing.assert_allclose(labels[1], normalise(own, TrackerParams().class_min_p))

@@ -73,3 +73,4 @@ class TrackerParams:
     formation_radius_m: float = 100.0
     formation_velocity_spread_mps: float = 0.5
     formation_class_weight: float = 0.1
+    flock_radius_m: float = 300.0

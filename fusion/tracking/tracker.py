@@ -901,15 +901,10 @@ class Tracker:
         (``fusion.tracking.formation``): the mean velocity of its mates (established tracks fixed by a plot
         or report within ``sensor_recent_s``, predicted to ``now``, within ``formation_radius_m``, velocities
         consistent) as a measurement of every IMM mode's velocity, its covariance widened by the track's own (which
-        the mates may share). Once per track and time (``TrackTable.t_formation``): a second message stamped with
-        the same time (a bearing, another radar) would repeat the same measurement. Off with ``formation_radius_m`` = 0.
-        ``modes``: the step's prediction, if any (``_carried``).
-
-        Its label takes the formation's class the same way: its mates' mean class probabilities, weighed by how well
-        each one's velocity fits (``formation.group_class``), to the power ``formation_class_weight`` times the best
-        fit, as evidence. Members of a formation
-        share a class (a flock, a swarm); traced on ``birds`` seed 1, a goose's track among five tracks of geese,
-        all birds at P 1.00, turned 'drone' for 10 s on a chance run of a weak radar classifier's outputs.
+        the mates may share), and its flock's class (``_share_class``). Once per track and time
+        (``TrackTable.t_formation``): a second message stamped with the same time (a bearing, another radar) would
+        repeat the same measurement. Off with ``formation_radius_m`` = 0. ``modes``: the step's prediction, if any
+        (``_carried``).
 
         Tentative tracks neither give nor take it: giving it to them as well measured no fewer ID switches and a worse
         GOSPA on six swarm seeds, to them alone worse still (shipped swarm: 6 → 11 ID switches).
@@ -922,25 +917,27 @@ class Tracker:
         members = (tab.status != TENTATIVE) & (tab.t_point >= now - prm.sensor_recent_s) & finite
         # Only tracks whose constant-velocity position is within twice the radius of a fixed track can be mates:
         # the rest need no prediction (most of the cost on a crowded scene).
+        reach = max(prm.formation_radius_m, prm.flock_radius_m)
         drifted = tab.drifted(now)[:, :2]
-        near = np.linalg.norm(drifted[None, :, :] - drifted[rows, None, :], axis=2) <= 2.0 * prm.formation_radius_m
+        near = np.linalg.norm(drifted[None, :, :] - drifted[rows, None, :], axis=2) <= 2.0 * reach
         members &= near.any(axis=0)
         x, p = tab.x.copy(), tab.p.copy()
         stale = np.flatnonzero(members & (tab.t != now))
         if len(stale):  # a mate's velocity and its error as they are now, not at its last update
             x[stale], p[stale] = self._carried(stale, now, modes)
         velocity, velocity_cov = x[:, 3:], p[:, 3:, 3:]
-        d2 = formation.velocity_distances(x[:, :3], velocity, velocity_cov, rows, members, prm.formation_radius_m,
+        d2 = formation.velocity_distances(x[:, :3], velocity, velocity_cov, rows, members, reach,
                                           prm.formation_velocity_spread_mps)
-        mates = d2 <= self._gates[3]
+        d2[d2 > self._gates[3]] = np.inf  # velocities inconsistent with the formation model: no mate
+        apart = np.linalg.norm(x[rows, None, :2] - x[None, :, :2], axis=2)
+        flock = np.where(apart <= prm.flock_radius_m, d2, np.inf)
+        self._share_class(rows, flock)
+        tab.t_formation[rows[np.isfinite(flock).any(axis=1)]] = now
+        mates = np.isfinite(d2) & (apart <= prm.formation_radius_m)
         grouped = mates.any(axis=1)
-        rows, mates, d2 = rows[grouped], mates[grouped], np.where(mates, d2, np.inf)[grouped]
+        rows, mates = rows[grouped], mates[grouped]
         if not len(rows):
             return
-        if prm.formation_class_weight > 0.0:
-            group, affinity = formation.group_class(np.exp(tab.label_logp), d2)
-            tab.label_logp[rows] = classify.fuse(tab.label_logp[rows], (prm.formation_class_weight * affinity)[:, None]
-                                                 * np.log(np.maximum(group, prm.class_min_p)), prm.class_min_p)
         mean, cov = formation.group_velocity(velocity, velocity_cov, rows, mates, prm.formation_velocity_spread_mps)
         k, n_modes = len(rows), tab.xm.shape[1]
         xm, pm = tab.xm[rows].reshape(k * n_modes, 6), tab.pm[rows].reshape(k * n_modes, 6, 6)
@@ -951,6 +948,26 @@ class Tracker:
         tab.xm[rows], tab.pm[rows] = x_new.reshape(k, n_modes, 6), p_new.reshape(k, n_modes, 6, 6)
         tab.x[rows], tab.p[rows] = combine(tab.xm[rows], tab.pm[rows], tab.mu[rows])
         tab.t_formation[rows] = now
+
+    def _share_class(self, rows: NDArray[np.intp], d2: Array) -> None:
+        """Each track of ``rows`` with a flock mate (a finite velocity distance ``d2`` (k, N) under the formation model,
+        ``formation.velocity_distances``, within ``flock_radius_m``) takes its mates' mean class probabilities, each
+        weighed by how well its velocity fits (``formation.group_class``), as evidence for its label, to the power
+        ``formation_class_weight`` times the best fit.
+
+        Members of a flock or a formation share a class. Traced on ``birds`` seed 1: a goose's track among five tracks
+        of geese, all birds at P 1.00, turned 'drone' for 10 s on a chance run of a weak radar classifier's outputs;
+        a gull whose flock mates flew 160-270 m away (beyond ``formation_radius_m``, which is set for the velocity of
+        drones in formation 40-60 m apart) did for 1.5 s.
+        """
+        prm, tab = self.params, self.table
+        flocking = np.isfinite(d2).any(axis=1)
+        if prm.formation_class_weight <= 0.0 or not flocking.any():
+            return
+        rows = rows[flocking]
+        group, fit = formation.group_class(np.exp(tab.label_logp), d2[flocking])
+        tab.label_logp[rows] = classify.fuse(tab.label_logp[rows], (prm.formation_class_weight * fit)[:, None]
+                                             * np.log(np.maximum(group, prm.class_min_p)), prm.class_min_p)
 
     def _carried(self, rows: NDArray[np.intp], now: float, modes: _Modes | None,
                  bearing_modes: bool = True) -> tuple[Array, Array]:

@@ -68,7 +68,8 @@ class TrackTable:
         self.radar_range: Array = np.zeros(0)
         #: Time of the last plot or position report (-inf: none yet, a track started by crossing bearings).
         self.t_point: Array = np.zeros(0)
-        #: Time the track last took its formation's velocity (``Tracker._hold_formation``; -inf: never): once per time.
+        #: Time the track last took its formation's velocity or its flock's class (``Tracker._hold_formation``; -inf:
+        #: never): once per time.
         self.t_formation: Array = np.zeros(0)
         #: The summed log-likelihood ratios of the bearings a track took since its last fix: the evidence that its
         #: target is still there while the radar misses it (``Tracker._tentative_life``).
