@@ -297,6 +297,9 @@ class FusionConfig(_Frozen):
     #: flock (or a swarm) for their labels (``formation_class_weight``), m: flocks spread wider than drones fly in
     #: formation (``formation_radius_m``).
     flock_radius_m: Annotated[float, Field(ge=0.0)] = 300.0
+    #: Horizontal speed below which a track shares no flock's class, m/s: standing still, clutter and a hovering drone
+    #: agree in velocity by chance.
+    flock_min_speed_mps: Annotated[float, Field(ge=0.0)] = 3.0
 
     @property
     def hover_q(self) -> float:

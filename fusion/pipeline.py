@@ -268,7 +268,7 @@ class FusionEngine:
         if len(tab) and self.site is not None:
             x = tab.x.copy()
             x[:, :3] += tab.x[:, 3:] * (t - tab.t)[:, None]
-            events += self.threat.assess(t, self.site, tab.number, tab.status, np.exp(tab.label_logp[:, DRONE]), x,
+            events += self.threat.assess(t, self.site, tab.number, tab.status, np.exp(tab.shown_logp[:, DRONE]), x,
                                          lambda rows: self._geo(x[rows]).for_alerts())
         return self._alerts(events)
 
@@ -331,7 +331,7 @@ class FusionEngine:
         x, p = self.tracker.predicted(t)
         geo = self._geo(x)
         sigma = np.minimum(np.sqrt(np.trace(p[:, :3, :3], axis1=1, axis2=2)), 1e8)
-        label, label_p = best_label(tab.label_logp)
+        label, label_p = best_label(tab.shown_logp)
         threat = self.threat.current(tab.number)
         zone_names = (*threat.zone_names, None)  # zone -1 (none) is the last, None
         east, north, up = np.round(np.clip(geo.velocity, -_MAX_SPEED, _MAX_SPEED), 2).T.tolist()

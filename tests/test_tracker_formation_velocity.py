@@ -9,7 +9,6 @@ import pytest
 
 from fusion.config import FusionConfig
 from fusion.tracking import Tracker, TrackerParams
-from fusion.tracking.classify import normalise
 from fusion.tracking.formation import group_class, group_velocity, neighbours
 from fusion.tracking.tracks import CONFIRMED
 
@@ -133,41 +132,80 @@ def test_group_class_is_the_mates_mean_class_probabilities_weighed_by_their_fit(
     np.testing.assert_allclose(best, [1.0, 0.1, 0.0])
 
 
-def test_a_member_takes_its_formations_class_as_weighted_evidence() -> None:
-    # Row 0's label: drone 0.6, bird 0.2, aircraft 0.1, unknown 0.1; its mate is a bird (0.97, the others 0.01),
-    # 2 m/s faster: d² = 4 / (4 + 1 + 2 · 0.25) per the velocity model, affinity exp(-d²/2).
+def _shown(own: np.ndarray, flock: np.ndarray) -> np.ndarray:
+    """The label operators see: own evidence and flock evidence, normalised."""
+    logp = own + flock
+    return logp - np.log(np.exp(logp).sum())
+
+
+OWN, MATE = np.log([0.6, 0.2, 0.1, 0.1]), np.log([0.01, 0.97, 0.01, 0.01])
+#: Two tracks 2 m/s apart (``_two_tracks``): d² = 4 / (4 + 1 + 2 · 0.25) under the velocity model.
+AFFINITY = np.exp(-0.5 * 4.0 / 5.5)
+
+
+def test_a_member_takes_its_flocks_class_as_weighted_evidence_kept_apart_from_its_own() -> None:
+    # Row 0's own label: drone 0.6, bird 0.2, aircraft 0.1, unknown 0.1; its mate is a bird (0.97, the others 0.01).
     params = TrackerParams(formation_class_weight=0.5)
     tracker = _two_tracks(params)
-    own, mate = np.log([0.6, 0.2, 0.1, 0.1]), np.log([0.01, 0.97, 0.01, 0.01])
-    tracker.table.label_logp[:] = [own, mate]
+    tab = tracker.table
+    tab.label_logp[:] = [OWN, MATE]
     tracker._hold_formation(np.array([0]), 0.0)
-    affinity = np.exp(-0.5 * 4.0 / 5.5)
-    expected = own + 0.5 * affinity * mate
-    expected -= np.log(np.exp(expected).sum())
-    np.testing.assert_allclose(tracker.table.label_logp[0], expected)
-    assert np.exp(tracker.table.label_logp[0, 1]) > 0.5  # now more likely a bird than a drone
-    np.testing.assert_allclose(tracker.table.label_logp[1], mate)  # only the fixed row takes it
-    # Off, or with no mate (the other track 20 m/s faster), the label is the track's own.
+    np.testing.assert_allclose(tab.flock_logp[0], 0.5 * AFFINITY * MATE)
+    np.testing.assert_allclose(tab.label_logp, [OWN, MATE])  # the tracks' own evidence is untouched
+    np.testing.assert_allclose(tab.shown_logp[0], _shown(OWN, 0.5 * AFFINITY * MATE))
+    assert np.exp(tab.shown_logp[0, 1]) > 0.5  # shown more likely a bird than a drone
+    np.testing.assert_allclose(tab.flock_logp[1], 0.0)  # only the fixed row takes it
+    # Off, or with no mate (the other track 20 m/s faster): no flock evidence, and it replaces the old one.
     for params, speed in ((TrackerParams(formation_class_weight=0.0), 12.0), (TrackerParams(), 30.0)):
         tracker = _two_tracks(params)
         tracker.table.x[1, 3] = tracker.table.xm[1, :, 3] = speed
-        tracker.table.label_logp[:] = [own, mate]
+        tracker.table.label_logp[:] = [OWN, MATE]
+        tracker.table.flock_logp[0] = 1.0
         tracker._hold_formation(np.array([0]), 0.0)
-        np.testing.assert_allclose(tracker.table.label_logp[0], normalise(own, params.class_min_p))
+        np.testing.assert_allclose(tracker.table.flock_logp[0], 0.0)
+
+
+def test_flock_evidence_is_replaced_at_each_fix_not_added_up() -> None:
+    # Mates' beliefs are no new evidence: fixed again and again, a track keeps one fix's worth of its flock's class,
+    # and mates with no evidence of their own do not drive each other's labels.
+    tracker = _two_tracks(TrackerParams())
+    tab = tracker.table
+    tab.label_logp[:] = [OWN, MATE]
+    for k in range(5):
+        tab.t_point[:] = tab.t[:] = float(k)
+        tracker._hold_formation(np.array([0, 1]), float(k))
+    weight = TrackerParams().formation_class_weight
+    # The formation velocity brings the two together (affinity → 1), but the evidence stays one fix's: at most the
+    # weight times the mate's own log-probabilities (five fixes added up would be about five times that).
+    fit = tab.flock_logp[0] / (weight * MATE)
+    np.testing.assert_allclose(fit, fit[0])
+    assert AFFINITY < fit[0] <= 1.0
+    np.testing.assert_allclose(tab.flock_logp[1], fit[0] * weight * OWN)  # from row 0's own evidence, not its shown
+    np.testing.assert_allclose(tab.label_logp, [OWN, MATE])
 
 
 def test_a_flock_mate_beyond_the_formation_radius_shares_its_class_but_not_its_velocity() -> None:
-    own, mate = np.log([0.6, 0.2, 0.1, 0.1]), np.log([0.01, 0.97, 0.01, 0.01])
-    labels = []
+    flocks = []
     for flock_radius in (300.0, 150.0):
         tracker = _two_tracks(TrackerParams(flock_radius_m=flock_radius))
         tab = tracker.table
-        tab.x[1, 1] = tab.xm[1, :, 1] = 200.0  # 200 m north: beyond formation_radius_m (100), within 300
-        tab.label_logp[:] = [own, mate]
+        tab.x[1, 1] = tab.xm[1, :, 1] = 250.0  # 250 m north: beyond formation_radius_m (100), within 300
+        tab.label_logp[:] = [OWN, MATE]
         tracker._hold_formation(np.array([0]), 0.0)
         np.testing.assert_allclose(tab.x[0, 3:], [10.0, 0.0, 0.0])  # no formation velocity
-        labels.append(tab.label_logp[0].copy())
-        assert tab.t_formation[0] == (0.0 if flock_radius == 300.0 else -np.inf)
-    expected = own + TrackerParams().formation_class_weight * np.exp(-0.5 * 4.0 / 5.5) * mate
-    np.testing.assert_allclose(labels[0], expected - np.log(np.exp(expected).sum()))
-    np.testing.assert_allclose(labels[1], normalise(own, TrackerParams().class_min_p))
+        assert tab.t_formation[0] == -np.inf
+        flocks.append(tab.flock_logp[0].copy())
+    np.testing.assert_allclose(flocks[0], TrackerParams().formation_class_weight * AFFINITY * MATE)
+    np.testing.assert_allclose(flocks[1], 0.0)
+
+
+def test_tracks_standing_still_share_no_class() -> None:
+    # Both slow, in the velocity model's gate of each other: clutter beside a hovering drone agrees by chance.
+    for speeds, shared in (((1.0, 1.2), False), ((1.0, 3.5), False), ((3.5, 3.6), True)):
+        tracker = _two_tracks(TrackerParams())
+        tab = tracker.table
+        tab.x[:, 3] = speeds
+        tab.xm[:, :, 3] = np.array(speeds)[:, None]
+        tab.label_logp[:] = [OWN, MATE]
+        tracker._hold_formation(np.array([0]), 0.0)
+        assert bool(np.any(tab.flock_logp[0] != 0.0)) == shared

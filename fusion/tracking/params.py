@@ -74,3 +74,4 @@ class TrackerParams:
     formation_velocity_spread_mps: float = 0.5
     formation_class_weight: float = 0.1
     flock_radius_m: float = 300.0
+    flock_min_speed_mps: float = 3.0

@@ -32,7 +32,7 @@ class TrackTable:
     #: The per-row arrays, all compacted together.
     ROW_FIELDS: tuple[str, ...] = (
         "number", "x", "p", "xm", "pm", "mu", "t", "t_fix", "first_seen", "hits", "score", "status", "label_logp", "sensor_last", "from_bearings",
-        "excess", "plots", "radar_range", "t_point", "t_formation", "support", "revisit",
+        "excess", "plots", "radar_range", "t_point", "t_formation", "support", "revisit", "flock_logp",
     )
 
     def __init__(self, n_modes: int = 1) -> None:
@@ -57,6 +57,9 @@ class TrackTable:
         self.status: NDArray[np.int8] = np.zeros(0, dtype=np.int8)
         #: Normalised log-probabilities of (drone, bird, aircraft, unknown).
         self.label_logp: Array = np.zeros((0, N_CLASSES))
+        #: Its flock's class as log-likelihoods (``Tracker._share_class``), kept apart from the track's own evidence
+        #: in ``label_logp`` so that mates do not count each other's beliefs again at every fix; ``shown_logp`` adds it.
+        self.flock_logp: Array = np.zeros((0, N_CLASSES))
         #: Time each known sensor last updated each track (NaN: never); columns follow ``sensor_ids``.
         self.sensor_last: Array = np.zeros((0, 0))
         #: Started by crossing bearings: bearing updates count towards confirmation (no other sensor may see it).
@@ -68,8 +71,7 @@ class TrackTable:
         self.radar_range: Array = np.zeros(0)
         #: Time of the last plot or position report (-inf: none yet, a track started by crossing bearings).
         self.t_point: Array = np.zeros(0)
-        #: Time the track last took its formation's velocity or its flock's class (``Tracker._hold_formation``; -inf:
-        #: never): once per time.
+        #: Time the track last took its formation's velocity (``Tracker._hold_formation``; -inf: never): once per time.
         self.t_formation: Array = np.zeros(0)
         #: The summed log-likelihood ratios of the bearings a track took since its last fix: the evidence that its
         #: target is still there while the radar misses it (``Tracker._tentative_life``).
@@ -116,7 +118,7 @@ class TrackTable:
             "hits": np.full(k, hits, dtype=np.int64), "score": np.full(k, score), "status": np.full(k, TENTATIVE, dtype=np.int8),
             "label_logp": label_logp, "sensor_last": sensor_last, "from_bearings": np.full(k, from_bearings),
             "t_point": np.full(k, -np.inf if from_bearings else t), "t_formation": np.full(k, -np.inf),
-            "support": np.zeros(k), "revisit": np.full(k, revisit),
+            "support": np.zeros(k), "revisit": np.full(k, revisit), "flock_logp": np.zeros((k, N_CLASSES)),
         }
         amplitude = np.full(k, np.nan) if excess is None else np.asarray(excess, dtype=float)
         known = ~np.isnan(amplitude)
@@ -126,6 +128,13 @@ class TrackTable:
         for name in self.ROW_FIELDS:
             setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
         return numbers
+
+    @property
+    def shown_logp(self) -> Array:
+        """The label's normalised log-probabilities as operators see them (tracks messages, threat): the track's own
+        evidence (``label_logp``) with its flock's (``flock_logp``)."""
+        logp = self.label_logp + self.flock_logp
+        return logp - np.logaddexp.reduce(logp, axis=1, keepdims=True)
 
     def drifted(self, now: float) -> Array:
         """Every track's position (N, 3) carried from its state's time to ``now`` at its velocity: the cheap
