@@ -288,10 +288,11 @@ class FusionConfig(_Frozen):
     #: Station-keeping spread of a formation member's velocity about the formation's, m/s per axis, for tracks that
     #: fly together (unlike ``formation_velocity_sigma_mps``, a new plot's prior, which may be no member at all).
     formation_velocity_spread_mps: PositiveFloat = 0.5
-    #: Weight of a flock's class in each member's label: every time a plot or report fixes an established track
-    #: flying in a flock or formation (``flock_radius_m``), its label takes its mates' mean class probabilities as
-    #: evidence (a flock is birds, a swarm drones), to this power times how well the best mate's velocity fits the
-    #: formation model (``exp(-d²/2)``); 0 leaves each track's label to its own detections.
+    #: Weight of a flock's class in each member's label as shown (tracks messages, threat): each time a plot or report
+    #: fixes an established track flying in a flock or formation (``flock_radius_m``), its flock evidence becomes its
+    #: mates' mean class probabilities (from their own evidence) to this power times how well the best mate's velocity
+    #: fits the formation model (``exp(-d²/2)``), replacing the previous one (a flock is birds, a swarm drones); 0 leaves
+    #: each track's label to its own detections. Off with ``formation_radius_m`` = 0 too.
     formation_class_weight: Annotated[float, Field(ge=0.0)] = 0.1
     #: Tracks within this horizontal distance of each other whose velocities agree under the formation model are a
     #: flock (or a swarm) for their labels (``formation_class_weight``), m: flocks spread wider than drones fly in

@@ -9,10 +9,15 @@ import pytest
 
 from fusion.config import FusionConfig
 from fusion.tracking import Tracker, TrackerParams
-from fusion.tracking.formation import group_class, group_velocity, neighbours
+from fusion.tracking.formation import group_class, group_velocity, velocity_distances
 from fusion.tracking.tracks import CONFIRMED
 
 GATE_3 = 16.266  # χ²(3) at 0.999
+
+
+def neighbours(*args: object) -> np.ndarray:
+    """Mates: a finite velocity distance within the χ² gate."""
+    return velocity_distances(*args) <= GATE_3  # type: ignore[arg-type]
 
 
 def test_mates_are_near_established_tracks_with_consistent_velocities() -> None:
@@ -23,13 +28,13 @@ def test_mates_are_near_established_tracks_with_consistent_velocities() -> None:
     velocity = np.array([[10.0, 0.0, 0.0]] * 3 + [[0.0, 10.0, 0.0], [10.0, 0.0, 0.0]])
     cov = np.repeat(np.eye(3)[None] * 0.25, 5, axis=0)
     members = np.array([True, True, True, True, False])
-    mates = neighbours(position, velocity, cov, np.array([0]), members, 100.0, 0.5, GATE_3)
+    mates = neighbours(position, velocity, cov, np.array([0]), members, 100.0, 0.5)
     np.testing.assert_array_equal(mates, [[False, True, False, False, False]])
     # 2 m/s apart: d² = 4 / (0.25 + 0.25 + 2·0.25) = 4 < 16.3, a mate; 5 m/s apart: d² = 25, not.
     velocity[1] = [12.0, 0.0, 0.0]
-    assert neighbours(position, velocity, cov, np.array([0]), members, 100.0, 0.5, GATE_3)[0, 1]
+    assert neighbours(position, velocity, cov, np.array([0]), members, 100.0, 0.5)[0, 1]
     velocity[1] = [15.0, 0.0, 0.0]
-    assert not neighbours(position, velocity, cov, np.array([0]), members, 100.0, 0.5, GATE_3)[0, 1]
+    assert not neighbours(position, velocity, cov, np.array([0]), members, 100.0, 0.5)[0, 1]
 
 
 def test_group_velocity_is_the_mates_mean_with_the_spread_and_every_error() -> None:
@@ -209,3 +214,11 @@ def test_tracks_standing_still_share_no_class() -> None:
         tab.label_logp[:] = [OWN, MATE]
         tracker._hold_formation(np.array([0]), 0.0)
         assert bool(np.any(tab.flock_logp[0] != 0.0)) == shared
+
+
+def test_a_diverged_track_is_no_mate() -> None:
+    position = np.array([[0.0, 0.0, 100.0], [0.0, 50.0, 100.0]])
+    velocity = np.array([[10.0, 0.0, 0.0], [np.nan, 0.0, 0.0]])
+    cov = np.repeat(np.eye(3)[None] * 0.25, 2, axis=0)
+    d2 = velocity_distances(position, velocity, cov, np.array([0]), np.array([True, True]), 100.0, 0.5)
+    assert d2.tolist() == [[np.inf, np.inf]]

@@ -51,14 +51,6 @@ def velocity_distances(position: Array, velocity: Array, velocity_cov: Array, ro
     return np.where(np.isnan(d2), np.inf, d2)
 
 
-def neighbours(position: Array, velocity: Array, velocity_cov: Array, rows: NDArray[np.intp],
-               members: NDArray[np.bool_], radius_m: float, spread_mps: float, gate: float) -> NDArray[np.bool_]:
-    """Which tracks (columns, all N) fly in formation with each of ``rows`` (k, N): established ``members``
-    other than the row itself, within ``radius_m`` horizontally, velocities consistent (χ² ≤ ``gate``;
-    ``velocity_distances``)."""
-    return velocity_distances(position, velocity, velocity_cov, rows, members, radius_m, spread_mps) <= gate
-
-
 def group_velocity(velocity: Array, velocity_cov: Array, rows: NDArray[np.intp], mates: NDArray[np.bool_],
                    spread_mps: float) -> tuple[Array, Array]:
     """The formation's velocity as a measurement of the velocity of each of ``rows``, whose mates are the rows of
@@ -77,11 +69,11 @@ def group_class(class_p: Array, d2: Array) -> tuple[Array, Array]:
     mate weighed by how well its velocity fits the formation model, its affinity ``exp(-d²/2)``, and the best
     affinity (k,), by which the caller weighs the evidence.
 
-    A mean, not a product: mates share plots through the association and each other's labels through this
-    evidence, so together they are credited with no more than an average mate's belief. The affinity, because a
-    pair of targets that only fly alike for a while (a gull beside a drone, 2-3 m/s apart, within the χ² gate of
-    the velocity model when both velocities are known to 0.4 m/s) must not pass a class on as members of a flock
-    (0.1-0.5 m/s apart) do."""
+    A mean, not a product: mates share plots through the association, so together they are credited with no more
+    than an average mate's belief. The affinity, because a pair of targets that only fly alike for a while (a gull
+    beside a drone, 2-3 m/s apart) must not pass a class on as members of a flock (0.1-0.5 m/s apart) do; it tells
+    them apart only as far as their velocities are known (at 0.4 m/s, as traced: 0.001-0.1 against mostly 0.88-1).
+    """
     affinity = np.exp(-0.5 * d2)
     total = affinity.sum(axis=1)
     mean = (affinity @ class_p) / np.where(total > 0.0, total, 1.0)[:, None]
