@@ -11,6 +11,7 @@ from fusion.config import FusionConfig
 from fusion.geo import LocalFrame, enu_to_polar
 from fusion.pipeline import FusionEngine, Outgoing
 from fusion.protocol import DetectionsMessage, SensorStatus, encode, load_json
+from fusion.tracking.classify import DRONE
 
 RADAR = {"lat": 54.3161, "lon": 23.3415, "alt_m": 180.0}
 RADAR_FRAME = LocalFrame(RADAR["lat"], RADAR["lon"], RADAR["alt_m"])
@@ -211,3 +212,24 @@ def test_remote_id_reports_make_a_confirmed_drone_track() -> None:
         [("T-1", "confirmed", "drone", ["rf-east"])]
     assert last[0]["lat"] == pytest.approx(54.3004, abs=2e-5) and last[0]["alt_m"] == pytest.approx(260.0, abs=5)
     assert [a["kind"] for a in on(out, "alerts")] == ["new_threat"]
+
+
+def test_tracks_messages_and_threat_show_the_flock_evidence() -> None:
+    # A track's own label (drone 0.6) is below the drone label's 2/3; its flock's evidence, added to what operators
+    # see (``TrackTable.shown_logp``), lifts it above, while the track's own evidence stays as it was.
+    engine = FusionEngine()
+    stream = list(radar_stream(np.array([[900.0, 700.0, 80.0, -8.0, -4.0, 0.5]]), 10))
+    for topic, payload, t in stream:
+        engine.handle(topic, payload, t)
+    tab = engine.tracker.table
+    assert len(tab) == 1
+    t = stream[-1][2]
+    own = np.log([0.6, 0.2, 0.1, 0.1])
+    tab.label_logp[:] = own
+    tab.flock_logp[:] = 0.0
+    assert engine._tracks_at(t)[0]["label"] == "unknown"
+    tab.flock_logp[0, DRONE] = 1.0
+    shown = engine._tracks_at(t)[0]
+    assert shown["label"] == "drone"
+    assert shown["label_p"] == round(float(np.exp(tab.shown_logp[0, DRONE])), 3)
+    np.testing.assert_allclose(tab.label_logp[0], own)

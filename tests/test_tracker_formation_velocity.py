@@ -185,8 +185,13 @@ def test_flock_evidence_is_replaced_at_each_fix_not_added_up() -> None:
     fit = tab.flock_logp[0] / (weight * MATE)
     np.testing.assert_allclose(fit, fit[0])
     assert AFFINITY < fit[0] <= 1.0
-    np.testing.assert_allclose(tab.flock_logp[1], fit[0] * weight * OWN)  # from row 0's own evidence, not its shown
+    np.testing.assert_allclose(tab.flock_logp[1], fit[0] * weight * OWN)
     np.testing.assert_allclose(tab.label_logp, [OWN, MATE])
+    # A mate's own evidence counts, not what it shows: row 1 shows row 0's class too, yet row 0 takes only MATE.
+    tab.t_point[0] = tab.t[0] = 5.0
+    tracker._hold_formation(np.array([0]), 5.0)
+    fit = tab.flock_logp[0] / (weight * MATE)
+    np.testing.assert_allclose(fit, fit[0])
 
 
 def test_a_flock_mate_beyond_the_formation_radius_shares_its_class_but_not_its_velocity() -> None:
@@ -202,6 +207,14 @@ def test_a_flock_mate_beyond_the_formation_radius_shares_its_class_but_not_its_v
         flocks.append(tab.flock_logp[0].copy())
     np.testing.assert_allclose(flocks[0], TrackerParams().formation_class_weight * AFFINITY * MATE)
     np.testing.assert_allclose(flocks[1], 0.0)
+    # A flock radius below the formation's: a mate at 80 m moves the velocity but not the class.
+    tracker = _two_tracks(TrackerParams(flock_radius_m=50.0))
+    tab = tracker.table
+    tab.x[1, 1] = tab.xm[1, :, 1] = 80.0
+    tab.label_logp[:] = [OWN, MATE]
+    tracker._hold_formation(np.array([0]), 0.0)
+    np.testing.assert_allclose(tab.flock_logp[0], 0.0)
+    assert tab.x[0, 3] > 10.0
 
 
 def test_tracks_standing_still_share_no_class() -> None:

@@ -270,6 +270,7 @@ class Coalescence:
             getattr(tab, name)[keep] = getattr(tab, name)[donor]
         prior = classify.prior_logp(prm.class_prior if self.class_prior is None else self.class_prior(), len(keep))
         tab.label_logp[keep] = classify.fuse(tab.label_logp[keep], tab.label_logp[drop] - prior, prm.class_min_p)
+        tab.flock_logp[keep] = 0.0  # mostly the dropped track's class, now in its own evidence: the next fix redoes it
         tab.t_fix[keep] = np.maximum(tab.t_fix[keep], tab.t_fix[drop])
         tab.revisit[keep] = np.maximum(tab.revisit[keep], tab.revisit[drop])  # fixes are due as the slower sensor's
         tab.t_point[keep] = np.maximum(tab.t_point[keep], tab.t_point[drop])

@@ -918,7 +918,7 @@ class Tracker:
         # Only tracks whose constant-velocity position is within twice the radius (the formation's for the velocity,
         # the larger for the class) of a fixed track can be mates: the rest need no prediction (most of the cost on a
         # crowded scene).
-        reach = max(prm.formation_radius_m, prm.flock_radius_m)
+        reach = max(prm.formation_radius_m, prm.flock_radius_m if prm.formation_class_weight > 0.0 else 0.0)
         drifted = tab.drifted(now)[:, :2]
         drift = np.linalg.norm(drifted[None, :, :] - drifted[rows, None, :], axis=2)
         members &= (drift <= 2.0 * reach).any(axis=0)

@@ -132,9 +132,13 @@ class TrackTable:
     @property
     def shown_logp(self) -> Array:
         """The label's normalised log-probabilities as operators see them (tracks messages, threat): the track's own
-        evidence (``label_logp``) with its flock's (``flock_logp``)."""
+        evidence (``label_logp``) with its flock's (``flock_logp``); a track without flock evidence shows its own
+        bit for bit (renormalising it would move the last bit). Not floored at ``class_min_p``."""
+        flocking = self.flock_logp.any(axis=1)
+        if not flocking.any():
+            return self.label_logp
         logp = self.label_logp + self.flock_logp
-        return logp - np.logaddexp.reduce(logp, axis=1, keepdims=True)
+        return np.where(flocking[:, None], logp - np.logaddexp.reduce(logp, axis=1, keepdims=True), self.label_logp)
 
     def drifted(self, now: float) -> Array:
         """Every track's position (N, 3) carried from its state's time to ``now`` at its velocity: the cheap
