@@ -966,7 +966,8 @@ class Tracker:
         evidence of their own drove each other from P 0.35 to 0.997 in a minute), and a drone flying among birds is
         pulled by at most ``formation_class_weight`` · ln(1 / ``class_min_p``) nats (0.69), not without end.
         Standing still, a clutter track and a hovering drone agree in velocity by chance (traced on ``mass`` seed 6:
-        a slow false track 35-45 m from a hovering drone took its class, a duplicate drone track).
+        a slow false track 33-46 m from a drone flying at 1-3 m/s took its class, a duplicate drone track). Replaced,
+        it may be redone by a second message of the same time, unlike the formation velocity.
         """
         prm, tab = self.params, self.table
         tab.flock_logp[rows] = 0.0
