@@ -15,9 +15,16 @@ from fusion.tracking.tracks import CONFIRMED
 GATE_3 = 16.266  # χ²(3) at 0.999
 
 
+def _distances(position: np.ndarray, velocity: np.ndarray, cov: np.ndarray, rows: np.ndarray, members: np.ndarray,
+               radius_m: float, spread_mps: float) -> np.ndarray:
+    """``velocity_distances`` from positions (N, 3) at one time."""
+    apart = np.linalg.norm(position[rows, None, :2] - position[None, :, :2], axis=2)
+    return velocity_distances(apart, velocity, cov, rows, members, radius_m, spread_mps)
+
+
 def neighbours(*args: object) -> np.ndarray:
     """Mates: a finite velocity distance within the χ² gate."""
-    return velocity_distances(*args) <= GATE_3  # type: ignore[arg-type]
+    return _distances(*args) <= GATE_3  # type: ignore[arg-type]
 
 
 def test_mates_are_near_established_tracks_with_consistent_velocities() -> None:
@@ -233,5 +240,5 @@ def test_a_diverged_track_is_no_mate() -> None:
     position = np.array([[0.0, 0.0, 100.0], [0.0, 50.0, 100.0]])
     velocity = np.array([[10.0, 0.0, 0.0], [np.nan, 0.0, 0.0]])
     cov = np.repeat(np.eye(3)[None] * 0.25, 2, axis=0)
-    d2 = velocity_distances(position, velocity, cov, np.array([0]), np.array([True, True]), 100.0, 0.5)
+    d2 = _distances(position, velocity, cov, np.array([0]), np.array([True, True]), 100.0, 0.5)
     assert d2.tolist() == [[np.inf, np.inf]]

@@ -32,16 +32,16 @@ from numpy.typing import NDArray
 Array = NDArray[np.float64]
 
 
-def velocity_distances(position: Array, velocity: Array, velocity_cov: Array, rows: NDArray[np.intp],
+def velocity_distances(apart: Array, velocity: Array, velocity_cov: Array, rows: NDArray[np.intp],
                        members: NDArray[np.bool_], radius_m: float, spread_mps: float) -> Array:
     """Squared Mahalanobis distances (k, N) between the velocity of each of ``rows`` and of every track under the
     formation model (covariance ``P_i + P_j + 2σ² I``), for established ``members`` other than the row itself within
     ``radius_m`` horizontally; inf for every other track (and for a diverged one, whose distance is NaN).
 
-    ``position`` (N, 3) at one common time, ``velocity`` (N, 3), ``velocity_cov`` (N, 3, 3).
+    ``apart`` (k, N): the horizontal distances from each of ``rows`` to every track at one common time (the caller
+    tests them against other radii too); ``velocity`` (N, 3), ``velocity_cov`` (N, 3, 3).
     """
-    near = np.linalg.norm(position[rows, None, :2] - position[None, :, :2], axis=2) <= radius_m
-    near &= members[None, :]
+    near = (apart <= radius_m) & members[None, :]
     near[np.arange(len(rows)), rows] = False
     i, j = np.nonzero(near)
     dv = velocity[rows[i]] - velocity[j]

@@ -927,10 +927,10 @@ class Tracker:
         if len(stale):  # a mate's velocity and its error as they are now, not at its last update
             x[stale], p[stale] = self._carried(stale, now, modes)
         velocity, velocity_cov = x[:, 3:], p[:, 3:, 3:]
-        d2 = formation.velocity_distances(x[:, :3], velocity, velocity_cov, rows, members, reach,
+        apart = np.linalg.norm(x[rows, None, :2] - x[None, :, :2], axis=2)
+        d2 = formation.velocity_distances(apart, velocity, velocity_cov, rows, members, reach,
                                           prm.formation_velocity_spread_mps)
         d2[d2 > self._gates[3]] = np.inf  # velocities inconsistent with the formation model: no mate
-        apart = np.linalg.norm(x[rows, None, :2] - x[None, :, :2], axis=2)
         moving = np.linalg.norm(velocity[:, :2], axis=1) >= prm.flock_min_speed_mps
         self._share_class(rows, np.where((apart <= prm.flock_radius_m) & moving[rows, None] & moving[None, :], d2,
                                          np.inf))
