@@ -454,7 +454,7 @@ class Tracker:
         snr, threshold = self._snr(scan, dets)  # without a threshold yet every excess is NaN: ratio 0
         # The stored excesses were normalised by the threshold of their time, a running minimum that settles within
         # the radar's first scans; and one per track, whichever radar saw it (as for its Pd).
-        free = self._free_plots.get(tab.sensor_column(scan.sensor_id), amplitude.FreePlots())
+        free = self._free_plots_of(scan)
         track_excess = threshold * tab.excess[rows] * (REFERENCE_RANGE_M / range_m) ** 4
         return amplitude.log_ratios(over_threshold(snr, threshold), track_excess, tab.plots[rows], free, cap)
 
@@ -465,14 +465,16 @@ class Tracker:
         cap = self.params.amplitude_max_log_ratio
         if cap == 0.0:
             return np.zeros(len(excess))
-        free = self._free_plots.get(self.table.sensor_column(scan.sensor_id), amplitude.FreePlots())
-        return amplitude.birth_log_ratios(excess, free, cap)
+        return amplitude.birth_log_ratios(excess, self._free_plots_of(scan), cap)
 
     def _learn_free_plots(self, scan: Scan, excess: Array) -> None:
         """Add the excess powers over the threshold (``P - T``, NaN: unknown) of radar plots of the scan that no track
         explained to its radar's statistics of free plots (``amplitude.FreePlots``, ``_amplitude_ratios``)."""
-        column = self.table.sensor_column(scan.sensor_id)
-        self._free_plots[column] = self._free_plots.get(column, amplitude.FreePlots()).learn(excess)
+        self._free_plots[self.table.sensor_column(scan.sensor_id)] = self._free_plots_of(scan).learn(excess)
+
+    def _free_plots_of(self, scan: Scan) -> amplitude.FreePlots:
+        """The statistics of the free plots of the scan's radar so far (none yet: empty)."""
+        return self._free_plots.get(self.table.sensor_column(scan.sensor_id), amplitude.FreePlots())
 
     def _amplitudes(self, scan: Scan, dets: NDArray[np.intp]) -> tuple[Array, Array]:
         """The normalised excess powers (``excess_power``; NaN without an SNR) and ranges (m) of radar plots ``dets``
