@@ -72,11 +72,15 @@ def connect(client: mqtt.Client, url: str, timeout: float = 10.0, keepalive: int
     previous = client.on_connect
 
     def on_connect(c: mqtt.Client, userdata: object, flags: object, reason: object, props: object) -> None:
+        """The caller's own callback first (e.g. a sensor's first status), so that it has run when ``connect``
+        returns and nothing the caller publishes next can overtake it."""
         _no_delay(c)
-        if not getattr(reason, "is_failure", False):
-            accepted.set()
-        if previous is not None:
-            previous(c, userdata, flags, reason, props)
+        try:
+            if previous is not None:
+                previous(c, userdata, flags, reason, props)
+        finally:
+            if not getattr(reason, "is_failure", False):
+                accepted.set()
 
     client.on_connect = on_connect
     try:

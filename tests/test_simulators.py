@@ -411,3 +411,27 @@ def test_the_last_will_says_offline_when_a_sensor_dies(mosquitto: Broker, collec
     finally:
         late.loop_stop()
         late.disconnect()
+
+
+def test_a_sensor_client_has_sent_its_status_when_connecting_returns(mosquitto: Broker, collect) -> None:  # type: ignore[no-untyped-def]
+    """The first status is built and queued before ``connect_sensor_client`` returns, so a run's first
+    message of a sensor is its status at the time it connected, whatever the network thread's timing."""
+    spec = load_scenario("default")
+    sim = Simulation(spec, time.time(), PREFIX, sources=["rf-df-east"])
+    feed = collect(Topics(PREFIX).all_status)
+    built: list[float] = []
+
+    def status(state: Any) -> Any:
+        if state is None:
+            time.sleep(0.3)  # a slow network thread: connecting must still wait for this
+            built.append(time.monotonic())
+        return sim.status_event(sim.sensors[0], 0.0, state)
+
+    client = connect_sensor_client("rf-df-east", mosquitto.url, status)
+    returned = time.monotonic()
+    try:
+        assert len(built) == 1 and built[0] <= returned
+        assert feed.wait_for(lambda m: states(m).get("rf-df-east") == ["online"], timeout=10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
