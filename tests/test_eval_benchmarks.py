@@ -263,3 +263,40 @@ def test_a_fix_is_a_plot_or_two_unused_bearings_that_cross() -> None:
     assert second_fix(fixes(scans, "uav-1", 1.5, 10.0)) == Fix(3.0, "radar")
     assert second_fix([Fix(2.0, "radar")]) is None
     assert second_fix([Fix(2.0, "radar"), Fix(2.0, "radar"), Fix(2.0, "df-a×df-b")]) == Fix(2.0, "df-a×df-b")
+
+
+SWEEP_HEADER = ("| seed | scenario | Sargas GOSPA m | Stone Soup GOSPA m | ratio | ID sw. | false drone tracks | "
+                "duplicate drone tracks | drones late > 5 s | latest | label acc. |\n"
+                "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+
+
+def test_two_sweeps_compare_draw_by_draw_on_every_figure() -> None:
+    from benchmarks.compare_sweeps import compare, draw_rows, read_sweep
+
+    before = read_sweep("machine: x86_64\nseed 1:\n\n" + SWEEP_HEADER
+                        + "| 1 | swarm | 40.0 | - | - | 8 | 0 | 0 | 4 | 17.1 s | 0.995 |\n"
+                        + "| 2 | swarm | 30.0 | 60.0 | 0.50× | 2 | 1 | 0 | 0 | - | - |\n"
+                        + "| 1 | mass | 130.0 | - | - | 10 | 1 | 1 | 12 | 40.0 s | 0.990 |\n\n| target | draws |\n")
+    after = read_sweep(SWEEP_HEADER + "| 2 | swarm | 31.5 | - | - | 1 | 0 | 0 | 1 | 6.0 s | 0.999 |\n"
+                       + "| 1 | swarm | 39.0 | - | - | 5 | 0 | 1 | 4 | 9.0 s | 0.997 |\n"
+                       + "| 3 | swarm | 10.0 | - | - | 0 | 0 | 0 | 0 | - | 1.000 |\n")
+    assert before[("2", "swarm")].accuracy is None and before[("1", "mass")].duplicate == 1
+    rows = compare(before, after)
+    # Only the draws both have (the mass draw and seed 3 are in one sweep only); a draw without labels is skipped in
+    # the mean accuracy.
+    assert rows[2:] == ["| swarm | 2 | 35.00 → 35.25 | 1 / 1 | 10 → 6 | 1 → 0 | 0 → 1 | 4 → 5 | 0.9950 → 0.9980 |"]
+    assert draw_rows(before, after)[2:] == [
+        "| 1 | swarm | 40.0 → 39.0 | 8 → 5 | 0 → 0 | 0 → 1 | 4 → 4 | 0.995 → 0.997 |",
+        "| 2 | swarm | 30.0 → 31.5 | 2 → 1 | 1 → 0 | 0 → 0 | 0 → 1 | - → 0.999 |"]
+
+
+def test_a_sweep_without_its_draw_table_or_with_a_draw_twice_is_refused() -> None:
+    from benchmarks.compare_sweeps import read_sweep
+
+    with pytest.raises(ValueError, match="no draw table"):
+        read_sweep("machine: x86_64\nseed 1:\n")
+    with pytest.raises(ValueError, match=r"no column 'false drone tracks', .*, 'label acc\.'$"):
+        read_sweep("| seed | scenario | Sargas GOSPA m | ID sw. |\n| --- | --- | --- | --- |\n")
+    row = "| 1 | swarm | 40.0 | - | - | 8 | 0 | 0 | 4 | 17.1 s | 0.995 |\n"
+    with pytest.raises(ValueError, match="seed 1 of swarm is in the table twice"):
+        read_sweep(SWEEP_HEADER + row + row)
