@@ -3,6 +3,7 @@ the combined update against the textbook PDA formula, and the tracker driven wit
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 
@@ -15,6 +16,7 @@ from fusion.config import FusionConfig
 from fusion.geo import LocalFrame
 from fusion.tracking import Tracker, TrackerParams, jpda
 from fusion.tracking.association import IdentityEvidence
+from fusion.tracking.classify import DRONE
 from fusion.tracking.filters import update
 from fusion.tracking.tracks import CONFIRMED
 
@@ -314,6 +316,26 @@ def test_identity_evidence_sums_bearings_fades_and_assigns_identities_one_to_one
     assert evidence.assign(T0 + 10.0, later) == [("emitter:a", 5), ("emitter:b", None)]
 
 
+def test_a_track_born_since_an_identitys_last_bearing_may_start_level_with_its_best_living_track() -> None:
+    """Its target was there before its track: the bearings it never saw are no evidence against it."""
+    evidence = IdentityEvidence(memory_s=10.0, gate_probability=0.999)
+    keys = ["emitter:a", "emitter:b"]
+    evidence.add(T0, keys, np.array([1, 2, 3], dtype=np.int64), np.array([[20.0, -4.0], [12.0, -6.0], [30.0, -1.0]]))
+    # T-3 (a's best) has ended; T-4, T-6 and T-7 are new, T-5 ended unseen. Level, T-4 and T-6 start with a's
+    # best living track (T-1, 20) and with "no track" (0) for b, whose living tracks are all below it; T-7, not
+    # level, starts at 0; without ``level`` every new track does.
+    now = np.array([1, 2, 4, 6, 7], dtype=np.int64)
+    level = np.array([True, True, True, True, False])
+    np.testing.assert_allclose(evidence.history(T0, keys, now, level),
+                               [[20.0, -4.0], [12.0, -6.0], [20.0, 0.0], [20.0, 0.0], [0.0, 0.0]])
+    np.testing.assert_allclose(evidence.history(T0, keys, now)[2:], np.zeros((3, 2)))
+    # Once a bearing has weighed the newcomers, their own evidence counts: here it fell outside T-4's gate.
+    evidence.add(T0 + 1.0, ["emitter:a"], now, np.array([[21.0], [13.0], [20.0 + evidence.outside], [21.5], [1.0]]))
+    faded = math.exp(-0.1)
+    np.testing.assert_allclose(evidence.history(T0 + 2.0, ["emitter:a"], now, level),
+                               np.array([[21.0], [13.0], [20.0 + math.log(0.001)], [21.5], [1.0]]) * faded, rtol=1e-12)
+
+
 def test_an_identitys_earlier_bearings_steer_its_next_bearing_to_its_own_track() -> None:
     """Two drones 8° apart at 1 km, each with its own emitter, seen by a direction finder at the radar (bearing
     sigma 6°): a bearing half-way fits both tracks alike, but its emitter's earlier bearings fit one track."""
@@ -338,6 +360,34 @@ def test_an_identitys_earlier_bearings_steer_its_next_bearing_to_its_own_track()
     # Far from both tracks: em-a's target has a track, so its bearing is no strobe to start another; em-c's is.
     tracker.step(scan("rf", T0 + 4.4, [bearing("em-a", 120.0), bearing("em-c", 121.0)], sensor_id="df-1"))
     np.testing.assert_allclose(np.degrees(tracker.strobes(T0 + 4.4).az), [121.0], rtol=1e-9)
+
+
+def test_a_new_targets_track_competes_for_an_emitters_bearings_but_takes_its_class_only_on_its_own_bearings() -> None:
+    """em-a's six bearings fitted T-1; then a plot 7° off starts T-2 and em-a's next bearing passes through T-2.
+    If T-2's plot was likelier a target's than clutter's (its score above 0), the association weighs T-2 level
+    with T-1 and gives it the bearing; else T-2 starts 20-odd nats behind and T-1 takes it. Either way T-2's
+    label does not take em-a's drone evidence, which its own fit has not earned yet."""
+    tracker = Tracker(FusionConfig().tracker_params())
+    for k in range(4):
+        tracker.step(scan("radar", T0 + k, [radar_plot(1000.0, 45.0)]))
+    for k in range(6):
+        tracker.step(scan("rf", T0 + 3.5 + 0.1 * k, [{"azimuth_deg": 45.0, "emitter_id": "em-a",
+                                                       "sigma": {"azimuth_deg": 6.0}}], sensor_id="df-1"))
+    tracker.step(scan("radar", T0 + 4.0, [radar_plot(1000.0, 45.0), radar_plot(1000.0, 52.0)]))
+    assert tracker.table.ids == ["T-1", "T-2"]
+    after = {}
+    for score in (5.0, -1.0):
+        twin = copy.deepcopy(tracker)
+        twin.table.score[1] = score
+        labels = twin.table.label_logp.copy()
+        twin.step(scan("rf", T0 + 4.1, [{"azimuth_deg": 52.0, "emitter_id": "em-a", "sigma": {"azimuth_deg": 6.0}}],
+                       sensor_id="df-1"))
+        after[score] = twin.table.t - T0, twin.table.label_logp - labels
+    updated, moved = after[5.0]
+    assert updated[1] == pytest.approx(4.1) and np.all(moved == 0.0)  # T-2 took it; no label moved
+    updated, moved = after[-1.0]
+    assert updated.tolist() == [pytest.approx(4.1), 4.0]  # T-2 untouched
+    assert np.all(moved[1] == 0.0) and moved[0, DRONE] > moved[0, 1:].max()  # T-1 took it, for 'drone'
 
 
 def test_a_merged_away_tracks_identity_evidence_goes_to_the_survivor() -> None:
