@@ -3,7 +3,6 @@ the combined update against the textbook PDA formula, and the tracker driven wit
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
 
@@ -16,7 +15,6 @@ from fusion.config import FusionConfig
 from fusion.geo import LocalFrame
 from fusion.tracking import Tracker, TrackerParams, jpda
 from fusion.tracking.association import IdentityEvidence
-from fusion.tracking.classify import DRONE
 from fusion.tracking.filters import update
 from fusion.tracking.tracks import CONFIRMED
 
@@ -322,17 +320,21 @@ def test_a_track_born_since_an_identitys_last_bearing_may_start_level_with_its_b
     keys = ["emitter:a", "emitter:b"]
     evidence.add(T0, keys, np.array([1, 2, 3], dtype=np.int64), np.array([[20.0, -4.0], [12.0, -6.0], [30.0, -1.0]]))
     # T-3 (a's best) has ended; T-4, T-6 and T-7 are new, T-5 ended unseen. Level, T-4 and T-6 start with a's
-    # best living track (T-1, 20) and with "no track" (0) for b, whose living tracks are all below it; T-7, not
-    # level, starts at 0; without ``level`` every new track does.
+    # best living track (T-1, 20) and with "no track" (0) for b, whose living tracks are all below it; T-7, level
+    # for neither, starts at 0, as every new track does without ``level``. Old tracks keep their own evidence.
     now = np.array([1, 2, 4, 6, 7], dtype=np.int64)
-    level = np.array([True, True, True, True, False])
+    level = np.array([[True, True], [True, True], [True, True], [True, False], [False, False]])
     np.testing.assert_allclose(evidence.history(T0, keys, now, level),
                                [[20.0, -4.0], [12.0, -6.0], [20.0, 0.0], [20.0, 0.0], [0.0, 0.0]])
+    level[3] = [False, True]
+    np.testing.assert_allclose(evidence.history(T0, keys, now, level)[3], [0.0, 0.0])
+    level[2] = [False, True]
+    np.testing.assert_allclose(evidence.history(T0, ["emitter:a"], now, level[:, :1])[2], [0.0])
     np.testing.assert_allclose(evidence.history(T0, keys, now)[2:], np.zeros((3, 2)))
     # Once a bearing has weighed the newcomers, their own evidence counts: here it fell outside T-4's gate.
     evidence.add(T0 + 1.0, ["emitter:a"], now, np.array([[21.0], [13.0], [20.0 + evidence.outside], [21.5], [1.0]]))
     faded = math.exp(-0.1)
-    np.testing.assert_allclose(evidence.history(T0 + 2.0, ["emitter:a"], now, level),
+    np.testing.assert_allclose(evidence.history(T0 + 2.0, ["emitter:a"], now, np.ones((5, 1), dtype=bool)),
                                np.array([[21.0], [13.0], [20.0 + math.log(0.001)], [21.5], [1.0]]) * faded, rtol=1e-12)
 
 
@@ -363,31 +365,34 @@ def test_an_identitys_earlier_bearings_steer_its_next_bearing_to_its_own_track()
 
 
 def test_a_new_targets_track_competes_for_an_emitters_bearings_but_takes_its_class_only_on_its_own_bearings() -> None:
-    """em-a's six bearings fitted T-1; then a plot 7° off starts T-2 and em-a's next bearing passes through T-2.
-    If T-2's plot was likelier a target's than clutter's (its score above 0), the association weighs T-2 level
-    with T-1 and gives it the bearing; else T-2 starts 20-odd nats behind and T-1 takes it. Either way T-2's
-    label does not take em-a's drone evidence, which its own fit has not earned yet."""
-    tracker = Tracker(FusionConfig().tracker_params())
-    for k in range(4):
-        tracker.step(scan("radar", T0 + k, [radar_plot(1000.0, 45.0)]))
-    for k in range(6):
-        tracker.step(scan("rf", T0 + 3.5 + 0.1 * k, [{"azimuth_deg": 45.0, "emitter_id": "em-a",
-                                                       "sigma": {"azimuth_deg": 6.0}}], sensor_id="df-1"))
-    tracker.step(scan("radar", T0 + 4.0, [radar_plot(1000.0, 45.0), radar_plot(1000.0, 52.0)]))
-    assert tracker.table.ids == ["T-1", "T-2"]
-    after = {}
-    for score in (5.0, -1.0):
-        twin = copy.deepcopy(tracker)
-        twin.table.score[1] = score
-        labels = twin.table.label_logp.copy()
-        twin.step(scan("rf", T0 + 4.1, [{"azimuth_deg": 52.0, "emitter_id": "em-a", "sigma": {"azimuth_deg": 6.0}}],
-                       sensor_id="df-1"))
-        after[score] = twin.table.t - T0, twin.table.label_logp - labels
-    updated, moved = after[5.0]
-    assert updated[1] == pytest.approx(4.1) and np.all(moved == 0.0)  # T-2 took it; no label moved
-    updated, moved = after[-1.0]
-    assert updated.tolist() == [pytest.approx(4.1), 4.0]  # T-2 untouched
-    assert np.all(moved[1] == 0.0) and moved[0, DRONE] > moved[0, 1:].max()  # T-1 took it, for 'drone'
+    """em-a's six bearings fitted T-1; then a plot 7° off starts a track and em-a's next bearings pass through it.
+    A strong plot (25 dB: likelier a target's than clutter's, score above 0) makes it level with T-1 in the
+    association, so it takes the bearings; a weak one (11 dB, score 0) leaves it 20-odd nats behind and T-1 takes
+    them. Either way the new track's label takes none of em-a's drone evidence: its own fit has not earned it."""
+
+    def plot(az: float, snr_db: float, r: float = 1000.0) -> dict:  # type: ignore[type-arg]
+        return {**radar_plot(r, az), "snr_db": snr_db}
+
+    def bearing(az: float) -> dict:  # type: ignore[type-arg]
+        return {"azimuth_deg": az, "emitter_id": "em-a", "sigma": {"azimuth_deg": 6.0}}
+
+    taken = {}
+    for snr_db in (25.0, 11.0):
+        tracker = Tracker(FusionConfig().tracker_params())
+        for k in range(4):  # T-1, and far plots the radar's clutter statistics learn from
+            tracker.step(scan("radar", T0 + k, [plot(45.0, 20.0), plot(200.0 + 40.0 * k, 11.0, r=1500.0)]))
+        for k in range(6):
+            tracker.step(scan("rf", T0 + 3.5 + 0.1 * k, [bearing(45.0)], sensor_id="df-1"))
+        tracker.step(scan("radar", T0 + 4.0, [plot(45.0, 20.0), plot(52.0, snr_db)]))
+        new = tracker.table.ids[-1]
+        assert (tracker.table.score[-1] > 0.0) == (snr_db == 25.0)
+        for k in range(3):
+            before = dict(zip(tracker.table.ids, tracker.table.label_logp.copy()))
+            tracker.step(scan("rf", T0 + 4.1 + 0.1 * k, [bearing(52.0)], sensor_id="df-1"))
+            row = tracker.table.ids.index(new)
+            np.testing.assert_allclose(tracker.table.label_logp[row], before[new], rtol=0.0, atol=1e-9)  # no class from em-a
+        taken[snr_db] = tracker.table.t[row] - T0
+    assert taken[25.0] == pytest.approx(4.3) and taken[11.0] == pytest.approx(4.0)
 
 
 def test_a_merged_away_tracks_identity_evidence_goes_to_the_survivor() -> None:

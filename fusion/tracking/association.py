@@ -70,12 +70,12 @@ class IdentityEvidence:
         """Evidence (tracks ``numbers`` (sorted), keys) of each identity for each track, faded to ``now``
         (0 where it has none).
 
-        A track marked in ``level`` (N,) and born since an identity's last bearing starts level with the
-        identity's best living track (at least 0), not at 0: its target was there before its track, so the
-        bearings it never saw are no evidence against it, and from its first bearing on its own fit decides. At 0
-        a drone's own radar track, born a second after its emitter's first bearings, started 20.9 nats behind every
-        older track in the bearings' wedge and never caught up (``mass`` seed 29, traced: a clutter track 300 m
-        away took the emitter's bearings, its label and a confirmation).
+        A track born since the identity's evidence was last stored and marked for it in ``level`` (N, keys) starts
+        level with the identity's best living track (at least 0), not at 0: its target was there before its track,
+        so the bearings it never saw are no evidence against it; each bearing's fit then adds to that start, as to
+        every track's evidence. At 0 a drone's own radar track, born a second after its emitter's first bearings,
+        started 20.9 nats behind every older track in the bearings' wedge and never caught up (``mass`` seed 29,
+        traced: a clutter track 300 m away took the emitter's bearings, its label and a confirmation).
         """
         out = np.zeros((len(numbers), len(keys)))
         known = [k for k, key in enumerate(keys) if key in self._evidence]
@@ -93,7 +93,7 @@ class IdentityEvidence:
         if level is not None:
             # Track numbers only grow: a track numbered above all an identity stored was born since its last bearing.
             newest = np.array([stored.max(initial=-1) for stored in old_numbers])
-            born = (numbers[:, None] > newest[None, :]) & level[:, None]
+            born = (numbers[:, None] > newest[None, :]) & level[:, known]
             best = np.maximum(np.where(born, -np.inf, out[:, known]).max(axis=0), 0.0)
             out[:, known] = np.where(born, best, out[:, known])
         return out

@@ -191,8 +191,8 @@ class Tracker:
         self.table = TrackTable(len(self.params.modes))
         self.identities = initiation.IdentityMap()
         #: Per RF identity and track, the evidence that its bearings are the track's, as the association weighs it: a
-        #: track that a plot likelier a target's than clutter's started counts from the level of the identity's best
-        #: track (``IdentityEvidence.history``'s ``level``).
+        #: new track whose score says target rather than clutter counts from the level of the identity's best track
+        #: (``IdentityEvidence.history``'s ``level``, ``_weigh_identities``).
         self.evidence = IdentityEvidence(self.params.identity_memory_s, self.params.gate_probability)
         #: The same evidence as labels weigh it, where every new track counts from 0 (``_weigh_identities``).
         self.label_evidence = IdentityEvidence(self.params.identity_memory_s, self.params.gate_probability)
@@ -765,11 +765,12 @@ class Tracker:
         only, never the association: weighing every emitter's bearings by the tracks' classes in JPDA as well
         moved the swarm's tracks (GOSPA 41.2 → 45.1 m, ID switches 5 → 7).
 
-        The two read the evidence differently for a new track. The association (``evidence``) starts a track that a
-        plot likelier a target's than clutter's began (score above 0: the plot's amplitude ratio) level with the
-        identity's best track, so that a drone's radar track born after its emitter's first bearings competes for
-        them on its fit; a clutter plot's track, whose score is below 0, and one begun without a plot start at 0 as
-        before (level for every new track gave more false drone tracks: 1 → 3 on 21 draws). The label
+        The two read the evidence differently for a new track. The association (``evidence``) starts a track born
+        since the identity's last bearing level with the identity's best track if that bearing falls in its gate and
+        its score says target rather than clutter (above 0: by then its first plot's amplitude ratio and whatever
+        fixed it since), so that a drone's radar track born after its emitter's first bearings competes for them on
+        its fit; a clutter plot's track (below 0), one whose plots carry no SNR or begun without a plot (0) start at
+        0 as before (level for every new track gave more false drone tracks: 1 → 3 on 21 draws). The label
         (``label_evidence``) starts every new track at 0: level, a gull's new track 200 m from a drone, on both
         direction finders' lines, took the drone emitter's class at once (``birds`` seed 1, traced).
         """
@@ -785,7 +786,9 @@ class Tracker:
             return prior, tracked, carried
         prm, numbers = self.params, self.table.number
         keys = [scan.keys[det_index[c]][0] for c in cols.tolist()]  # the most specific identity
-        history = self.evidence.history(scan.time, keys, numbers, level=self.table.score > 0.0)
+        # Level only for the identities whose bearing a new track gates: a track that never fitted one gets none.
+        level = (self.table.score > 0.0)[:, None] & allowed[:, cols]
+        history = self.evidence.history(scan.time, keys, numbers, level)
         for_label = self.label_evidence.history(scan.time, keys, numbers)
         prior[:, cols] = history - np.maximum(history.max(axis=0, initial=0.0), 0.0)
         tracked[cols] = history.max(axis=0, initial=0.0) > 0.0
