@@ -6,10 +6,11 @@ is no better. This reads the draw tables that two sweeps printed (the same seeds
 code before and after a change, or without and with a ``--config``), pairs their draws by seed and
 scenario, and prints per scenario: the mean GOSPA of each, on how many draws the second is lower or
 higher (as printed, to 0.1 m), and the totals over the draws of ID switches, false and duplicate drone
-tracks and drones confirmed late, and the mean label accuracy. ``--draws`` adds every draw's figures.
+tracks and drones confirmed late, and the mean label accuracy (over the draws both labelled). ``--draws``
+adds every draw's figures.
 
 Run: ``python benchmarks/compare_sweeps.py BEFORE.txt AFTER.txt [--draws]``, each file the whole output
-of one ``seed_sweep.py`` run.
+of one or more ``seed_sweep.py`` runs.
 """
 
 from __future__ import annotations
@@ -43,29 +44,32 @@ def _cells(line: str) -> list[str]:
 
 
 def read_sweep(text: str) -> dict[tuple[str, str], Draw]:
-    """The draws of one sweep's output, by (seed, scenario). Raises ValueError without a draw table or with a
-    draw twice."""
+    """The draws of one or more sweeps' outputs (every draw table in ``text``), by (seed, scenario). Raises
+    ValueError without a draw table, with a column missing, a row too short or a draw twice."""
     lines = text.splitlines()
-    start = next((k for k, line in enumerate(lines) if _cells(line)[:2] == ["seed", "scenario"]), None)
-    if start is None:
+    starts = [k for k, line in enumerate(lines) if _cells(line)[:2] == ["seed", "scenario"]]
+    if not starts:
         raise ValueError("no draw table (a header row '| seed | scenario | ...') in the sweep's output")
-    header = _cells(lines[start])
-    missing = [name for name in COLUMNS.values() if name not in header]
-    if missing:
-        raise ValueError(f"the draw table has no column {', '.join(map(repr, missing))}")
-    at = {key: header.index(name) for key, name in COLUMNS.items()}
     draws: dict[tuple[str, str], Draw] = {}
-    for line in lines[start + 2:]:
-        if not line.startswith("|"):
-            break
-        cells = _cells(line)
-        key = (cells[at["seed"]], cells[at["scenario"]])
-        if key in draws:
-            raise ValueError(f"seed {key[0]} of {key[1]} is in the table twice")
-        accuracy = cells[at["accuracy"]]
-        draws[key] = Draw(float(cells[at["gospa"]]), int(cells[at["switches"]]), int(cells[at["false_drone"]]),
-                          int(cells[at["duplicate"]]), int(cells[at["late"]]),
-                          None if accuracy == "-" else float(accuracy))
+    for start in starts:
+        header = _cells(lines[start])
+        missing = [name for name in COLUMNS.values() if name not in header]
+        if missing:
+            raise ValueError(f"the draw table on line {start + 1} has no column {', '.join(map(repr, missing))}")
+        at = {key: header.index(name) for key, name in COLUMNS.items()}
+        for number, line in enumerate(lines[start + 2:], start + 3):
+            if not line.startswith("|"):
+                break
+            cells = _cells(line)
+            if len(cells) < len(header):
+                raise ValueError(f"line {number} has {len(cells)} cells, its table's header {len(header)}")
+            key = (cells[at["seed"]], cells[at["scenario"]])
+            if key in draws:
+                raise ValueError(f"seed {key[0]} of {key[1]} is in the tables twice")
+            accuracy = cells[at["accuracy"]]
+            draws[key] = Draw(float(cells[at["gospa"]]), int(cells[at["switches"]]), int(cells[at["false_drone"]]),
+                              int(cells[at["duplicate"]]), int(cells[at["late"]]),
+                              None if accuracy == "-" else float(accuracy))
     return draws
 
 
@@ -73,9 +77,8 @@ def _accuracy(draw: Draw) -> str:
     return "-" if draw.accuracy is None else f"{draw.accuracy:.3f}"
 
 
-def _mean(values: list[float | None]) -> str:
-    known = [v for v in values if v is not None]
-    return f"{sum(known) / len(known):.4f}" if known else "-"
+def _mean(values: list[float]) -> str:
+    return f"{sum(values) / len(values):.4f}"
 
 
 def _total(pairs: list[tuple[Draw, Draw]], field: str) -> str:
@@ -94,7 +97,8 @@ def compare(before: dict[tuple[str, str], Draw], after: dict[tuple[str, str], Dr
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for scenario, pairs in by_scenario.items():
         gospa = " → ".join(f"{sum(d.gospa for d in side) / len(side):.2f}" for side in zip(*pairs))
-        accuracy = " → ".join(_mean([d.accuracy for d in side]) for side in zip(*pairs))
+        labelled = [(x.accuracy, y.accuracy) for x, y in pairs if x.accuracy is not None and y.accuracy is not None]
+        accuracy = " → ".join(_mean(list(side)) for side in zip(*labelled)) if labelled else "- → -"
         lower = sum(y.gospa < x.gospa for x, y in pairs)
         higher = sum(y.gospa > x.gospa for x, y in pairs)
         rows.append(f"| {scenario} | {len(pairs)} | {gospa} | {lower} / {higher} | {_total(pairs, 'switches')} | "
@@ -122,10 +126,13 @@ def main() -> None:
     parser.add_argument("after", type=Path, help="the output of another, on the same seeds")
     parser.add_argument("--draws", action="store_true", help="also print every draw's figures")
     args = parser.parse_args()
-    try:
-        before, after = (read_sweep(path.read_text(encoding="utf-8")) for path in (args.before, args.after))
-    except (OSError, ValueError) as exc:
-        sys.exit(f"compare_sweeps: {exc}")
+    sweeps = []
+    for path in (args.before, args.after):
+        try:
+            sweeps.append(read_sweep(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            sys.exit(f"compare_sweeps: {path}: {exc}")
+    before, after = sweeps
     unpaired = len(set(before) ^ set(after))
     left_out = f"; {unpaired} in one only, left out" if unpaired else ""
     print(f"{len(set(before) & set(after))} draws in both sweeps{left_out}")

@@ -282,15 +282,15 @@ def test_two_sweeps_compare_draw_by_draw_on_every_figure() -> None:
                        + "| 3 | swarm | 10.0 | - | - | 0 | 0 | 0 | 0 | - | 1.000 |\n")
     assert before[("2", "swarm")].accuracy is None and before[("1", "mass")].duplicate == 1
     rows = compare(before, after)
-    # Only the draws both have (the mass draw and seed 3 are in one sweep only); a draw without labels is skipped in
-    # the mean accuracy.
-    assert rows[2:] == ["| swarm | 2 | 35.00 → 35.25 | 1 / 1 | 10 → 6 | 1 → 0 | 0 → 1 | 4 → 5 | 0.9950 → 0.9980 |"]
+    # Only the draws both have (the mass draw and seed 3 are in one sweep only); the mean accuracy only over the draws
+    # both labelled (seed 2's first has no label accuracy).
+    assert rows[2:] == ["| swarm | 2 | 35.00 → 35.25 | 1 / 1 | 10 → 6 | 1 → 0 | 0 → 1 | 4 → 5 | 0.9950 → 0.9970 |"]
     assert draw_rows(before, after)[2:] == [
         "| 1 | swarm | 40.0 → 39.0 | 8 → 5 | 0 → 0 | 0 → 1 | 4 → 4 | 0.995 → 0.997 |",
         "| 2 | swarm | 30.0 → 31.5 | 2 → 1 | 1 → 0 | 0 → 0 | 0 → 1 | - → 0.999 |"]
 
 
-def test_a_sweep_without_its_draw_table_or_with_a_draw_twice_is_refused() -> None:
+def test_a_sweep_without_its_draw_table_with_a_short_row_or_a_draw_twice_is_refused() -> None:
     from benchmarks.compare_sweeps import read_sweep
 
     with pytest.raises(ValueError, match="no draw table"):
@@ -298,5 +298,10 @@ def test_a_sweep_without_its_draw_table_or_with_a_draw_twice_is_refused() -> Non
     with pytest.raises(ValueError, match=r"no column 'false drone tracks', .*, 'label acc\.'$"):
         read_sweep("| seed | scenario | Sargas GOSPA m | ID sw. |\n| --- | --- | --- | --- |\n")
     row = "| 1 | swarm | 40.0 | - | - | 8 | 0 | 0 | 4 | 17.1 s | 0.995 |\n"
-    with pytest.raises(ValueError, match="seed 1 of swarm is in the table twice"):
-        read_sweep(SWEEP_HEADER + row + row)
+    with pytest.raises(ValueError, match="seed 1 of swarm is in the tables twice"):
+        read_sweep(SWEEP_HEADER + row + "\n" + SWEEP_HEADER + row)
+    with pytest.raises(ValueError, match="line 3 has 5 cells, its table's header 11"):
+        read_sweep(SWEEP_HEADER + "| 1 | swarm | 40.0 | - | - |\n")
+    # Two sweeps' outputs one after the other are read whole.
+    other = "| 2 | mass | 130.0 | - | - | 10 | 1 | 1 | 12 | 40.0 s | 0.990 |\n"
+    assert list(read_sweep(SWEEP_HEADER + row + "\nseed 2:\n" + SWEEP_HEADER + other)) == [("1", "swarm"), ("2", "mass")]
