@@ -6,6 +6,7 @@ protocol v1 needs it.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -16,6 +17,8 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
+
+log = logging.getLogger(__name__)
 
 #: At most this many unacknowledged messages per client. MQTT numbers in-flight QoS ≥ 1
 #: messages with 16-bit ids and paho silently refuses a publish whose id is still in use,
@@ -62,10 +65,11 @@ def new_client(client_id: str = "", clean_session: bool = True) -> mqtt.Client:
 
 
 def connect(client: mqtt.Client, url: str, timeout: float = 10.0, keepalive: int = 30) -> None:
-    """Connect and start the network loop; wait until the broker has accepted the session.
+    """Connect and start the network loop; wait until the broker has accepted the session and the client's own
+    ``on_connect`` (if any) has run, so that what it publishes goes out before anything published after this returns.
 
-    Raises ConnectionError if the broker cannot be reached or refuses within ``timeout``.
-    Later disconnections are retried by paho's loop on its own.
+    Raises ConnectionError if the broker cannot be reached or refuses within ``timeout`` (which includes that
+    callback). Later disconnections are retried by paho's loop on its own.
     """
     address = BrokerAddress.parse(url)
     accepted = threading.Event()
@@ -78,6 +82,9 @@ def connect(client: mqtt.Client, url: str, timeout: float = 10.0, keepalive: int
         try:
             if previous is not None:
                 previous(c, userdata, flags, reason, props)
+        except Exception:
+            log.exception("the on_connect callback failed after connecting to %s", address.url)
+            raise
         finally:
             if not getattr(reason, "is_failure", False):
                 accepted.set()
