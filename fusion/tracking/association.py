@@ -91,7 +91,7 @@ class IdentityEvidence:
         alive = numbers[at] == stored_numbers
         out[at[alive], column[alive]] = faded[alive]
         if level is not None:
-            # Track numbers only grow: a track numbered above all an identity stored was born since its last bearing.
+            # Track numbers only grow: a track numbered above all an identity stored was born since it was stored.
             newest = np.array([stored.max(initial=-1) for stored in old_numbers])
             born = (numbers[:, None] > newest[None, :]) & level[:, known]
             best = np.maximum(np.where(born, -np.inf, out[:, known]).max(axis=0), 0.0)
