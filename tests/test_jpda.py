@@ -338,6 +338,11 @@ def test_a_track_born_since_an_identitys_last_bearing_may_start_level_with_its_b
                                np.array([[21.0], [13.0], [20.0 + math.log(0.001)], [21.5], [1.0]]) * faded, rtol=1e-12)
 
 
+def bearing(emitter: str, az_deg: float) -> dict:  # type: ignore[type-arg]
+    """An RF direction finder's bearing of ``emitter`` (sigma 6°)."""
+    return {"azimuth_deg": az_deg, "emitter_id": emitter, "sigma": {"azimuth_deg": 6.0}}
+
+
 def test_an_identitys_earlier_bearings_steer_its_next_bearing_to_its_own_track() -> None:
     """Two drones 8° apart at 1 km, each with its own emitter, seen by a direction finder at the radar (bearing
     sigma 6°): a bearing half-way fits both tracks alike, but its emitter's earlier bearings fit one track."""
@@ -345,9 +350,6 @@ def test_an_identitys_earlier_bearings_steer_its_next_bearing_to_its_own_track()
     for k in range(4):
         tracker.step(scan("radar", T0 + k, [radar_plot(1000.0, 45.0), radar_plot(1000.0, 53.0)]))
     assert tracker.table.ids == ["T-1", "T-2"] and tracker.table.status.tolist() == [CONFIRMED] * 2
-
-    def bearing(emitter: str, az_deg: float) -> dict:
-        return {"azimuth_deg": az_deg, "emitter_id": emitter, "sigma": {"azimuth_deg": 6.0}}
 
     for k in range(6):
         tracker.step(scan("rf", T0 + 3.5 + 0.1 * k, [bearing("em-a", 45.0), bearing("em-b", 53.0)],
@@ -373,22 +375,19 @@ def test_a_new_targets_track_competes_for_an_emitters_bearings_but_takes_its_cla
     def plot(az: float, snr_db: float, r: float = 1000.0) -> dict:  # type: ignore[type-arg]
         return {**radar_plot(r, az), "snr_db": snr_db}
 
-    def bearing(az: float) -> dict:  # type: ignore[type-arg]
-        return {"azimuth_deg": az, "emitter_id": "em-a", "sigma": {"azimuth_deg": 6.0}}
-
     taken = {}
     for snr_db in (25.0, 11.0):
         tracker = Tracker(FusionConfig().tracker_params())
         for k in range(4):  # T-1, and far plots the radar's clutter statistics learn from
             tracker.step(scan("radar", T0 + k, [plot(45.0, 20.0), plot(200.0 + 40.0 * k, 11.0, r=1500.0)]))
         for k in range(6):
-            tracker.step(scan("rf", T0 + 3.5 + 0.1 * k, [bearing(45.0)], sensor_id="df-1"))
+            tracker.step(scan("rf", T0 + 3.5 + 0.1 * k, [bearing("em-a", 45.0)], sensor_id="df-1"))
         tracker.step(scan("radar", T0 + 4.0, [plot(45.0, 20.0), plot(52.0, snr_db)]))
         new = tracker.table.ids[-1]
         assert (tracker.table.score[-1] > 0.0) == (snr_db == 25.0)
         for k in range(3):
             before = dict(zip(tracker.table.ids, tracker.table.label_logp.copy()))
-            tracker.step(scan("rf", T0 + 4.1 + 0.1 * k, [bearing(52.0)], sensor_id="df-1"))
+            tracker.step(scan("rf", T0 + 4.1 + 0.1 * k, [bearing("em-a", 52.0)], sensor_id="df-1"))
             row = tracker.table.ids.index(new)
             np.testing.assert_allclose(tracker.table.label_logp[row], before[new], rtol=0.0, atol=1e-9)  # no class from em-a
         taken[snr_db] = tracker.table.t[row] - T0
