@@ -125,6 +125,8 @@ def main() -> None:
     parser.add_argument("--recording", type=Path, default=None, help="use this recording instead")
     parser.add_argument("--repeat", type=int, default=1, help="fuse this many times, report the fastest")
     parser.add_argument("--config", type=Path, default=None, help="fusion configuration (YAML)")
+    parser.add_argument("--target", type=float, default=50_000.0,
+                        help="detections per CPU second aimed at: prints the CPU per message it allows beside each stage's")
     args = parser.parse_args()
     config = None if args.config is None else FusionConfig.from_file(args.config)
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,7 +140,8 @@ def main() -> None:
     all_cpu = ", ".join(f"{r['cpu_seconds']:.2f}" for r in runs)
     if len({r["sha256"] for r in [*runs, staged]}) != 1:
         print("  WARNING: the output differed between runs")
-    print(f"{args.scenario}: {result['detections']} detections in {result['messages']} messages, "
+    name = args.scenario if args.recording is None else args.recording.name
+    print(f"{name}: {result['detections']} detections in {result['messages']} messages, "
           f"{result['seconds']:.2f} s = {result['per_second']:,.0f} detections/s (one core); CPU "
           f"{result['cpu_seconds']:.2f} s = {result['per_cpu_second']:,.0f} detections per CPU second "
           f"(fastest of {args.repeat}; all: {all_cpu} s)")
@@ -146,6 +149,11 @@ def main() -> None:
     split = ", ".join(f"{label} {seconds.get(label, 0.0):.2f}" for label, _, _ in _STAGES)
     print(f"  CPU s by stage (a separate, wrapped run of {staged['cpu_seconds']:.2f} s): {split}, other "
           f"{staged['cpu_seconds'] - sum(seconds.values()):.2f} ({staged['tracks_messages']} tracks messages)")
+    messages = max(1, staged["messages"])
+    per_message = ", ".join(f"{label} {1e6 * seconds.get(label, 0.0) / messages:.0f}" for label, _, _ in _STAGES)
+    print(f"  CPU µs per message ({staged['detections'] / messages:.1f} detections each): {per_message}, other "
+          f"{1e6 * (staged['cpu_seconds'] - sum(seconds.values())) / messages:.0f}; {args.target:,.0f} detections "
+          f"per CPU second allow {1e6 * staged['detections'] / messages / args.target:.0f} µs in all")
     per_kind = ", ".join(f"{kind} {calls:.0f} × {1e3 * cpu / calls:.2f} ms"
                          for kind, (cpu, calls) in sorted(staged["step_by_kind"].items()))
     print(f"  tracker.step CPU per message by sensor kind (messages × mean): {per_kind}")
