@@ -119,6 +119,10 @@ class IdentityMap:
         """The keys bound to track ``number``."""
         return tuple(self._keys_of.get(number, ()))
 
+    def any_reported(self) -> bool:
+        """Whether any key is bound by a position report."""
+        return bool(self._reported)
+
     def reported(self, key: str) -> bool:
         """Whether ``key`` was bound by a position report (and is still bound)."""
         return key in self._reported

@@ -23,6 +23,8 @@ the combined innovation ``ν = Σ β_j ν_j`` plus the spread term ``K (Σ β_j 
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -77,8 +79,28 @@ def clusters(allowed: NDArray[np.bool_]) -> tuple[int, NDArray[np.intp], NDArray
         if np.array_equal(det_new, det_low) and np.array_equal(track_new, track_low):
             break
         track_low, det_low = track_new, det_new
-    lowest, labels = np.unique(np.concatenate([track_low, det_low]), return_inverse=True)
-    return len(lowest), labels[:n].astype(np.intp), labels[n:].astype(np.intp)
+    # A component's lowest node is the one node that is its own lowest: counted in node order, they number them.
+    low = np.concatenate([track_low, det_low])
+    lowest = low == np.arange(none)
+    labels = (np.cumsum(lowest) - 1)[low]
+    return int(np.count_nonzero(lowest)), labels[:n], labels[n:]
+
+
+@cache
+def _subset_steps(m: int) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """Index tables of ``_exact`` over the subsets of m detections (bit masks), read-only and shared by every
+    cluster of m detections. Rows of 2^(m-1) subsets in increasing order: the two halves of all subsets (rows 0
+    and 1), then for each detection j the subsets without j (``without``, flat) and, row for row, the same
+    subsets with j (``with_j``, flat); and the same ``without`` and ``with_j`` per subset (2^(m-1), m)."""
+    masks = np.arange(1 << m)
+    bits = 1 << np.arange(m)
+    without = np.array([masks[(masks & bit) == 0] for bit in bits.tolist()])
+    halves = masks.reshape(2, (1 << m) >> 1)
+    tables = (np.concatenate([halves, without]).ravel(), np.concatenate([halves, without | bits[:, None]]).ravel(),
+              np.ascontiguousarray(without.T), np.ascontiguousarray((without | bits[:, None]).T))
+    for table in tables:
+        table.flags.writeable = False
+    return tables
 
 
 def _exact(ratio: Array) -> Array:
@@ -86,36 +108,31 @@ def _exact(ratio: Array) -> Array:
 
     ``F[k][mask]``: total weight of the joint events of tracks 0..k-1 that use exactly the
     detections in ``mask``; ``B[k][mask]``: of tracks k..n-1 that avoid ``mask``. Then
-    ``β_kj ∝ Σ_{mask ∌ j} F[k][mask] · L_kj · B[k+1][mask ∪ j]``. A subset is a bit mask, so
-    seen as an array of shape (2^(m-1-j), 2, 2^j) the subsets with and without detection j are
-    the two halves of the middle axis: every step is a strided view, never a fancy index.
+    ``β_kj ∝ Σ_{mask ∌ j} F[k][mask] · L_kj · B[k+1][mask ∪ j]``.
+
+    Track k's step adds ``L_kj F[k][mask]`` into ``F[k+1][mask ∪ j]`` for every detection j not in ``mask`` (``B``
+    alike, the other way round): all its terms at once, gathered through ``_subset_steps``'s tables (every subset's
+    own weight first, then detection after detection) and added into their subsets by one ``bincount``, which adds
+    in the order given. So every subset sums its own weight, then its terms in column order (an ungated pair adds
+    an exact 0), and the marginals sum their subsets in increasing order over the first axis of a C-ordered array,
+    which numpy adds row after row: the sums of the textbook pair-by-pair recursion (``tests/test_jpda.py``), bit
+    for bit, in a few array operations per track instead of a few per pair.
     """
     n, m = ratio.shape
-    forward = np.zeros((n + 1, 1 << m))
+    size = 1 << m
+    without, with_j, subsets_without, subsets_with = _subset_steps(m)
+    weights = np.concatenate([np.ones((n, 2)), ratio], axis=1)[:, :, None]  # (n, m + 2, 1): a row of each table
+    forward = np.zeros((n + 1, size))
     forward[0, 0] = 1.0
-    backward = np.zeros((n + 1, 1 << m))
+    backward = np.zeros((n + 1, size))
     backward[n] = 1.0
-    by_bit = [(forward.reshape(n + 1, 1 << (m - 1 - j), 2, 1 << j),
-               backward.reshape(n + 1, 1 << (m - 1 - j), 2, 1 << j)) for j in range(m)]
-    gated = [[(j, value) for j, value in enumerate(row) if value != 0.0] for row in ratio.tolist()]
     for k in range(n):
-        forward[k + 1] = forward[k]
-        for j, value in gated[k]:
-            f = by_bit[j][0]
-            f[k + 1, :, 1] += value * f[k, :, 0]
+        forward[k + 1] = np.bincount(with_j, (weights[k] * forward[k][without].reshape(m + 2, -1)).ravel(), size)
     for k in range(n - 1, -1, -1):
-        backward[k] = backward[k + 1]
-        for j, value in gated[k]:
-            b = by_bit[j][1]
-            b[k, :, 0] += value * b[k + 1, :, 1]
-    total = backward[0, 0]
-    beta = np.zeros((n, m))
-    for j, (f, b) in enumerate(by_bit):
-        rows = np.flatnonzero(ratio[:, j])
-        # Added one subset after another, as numpy summed the column-major array of the boolean-mask version.
-        weight = np.cumsum((f[rows, :, 0] * b[rows + 1, :, 1]).reshape(len(rows), 1 << (m - 1)), axis=1)[:, -1]
-        beta[rows, j] = ratio[rows, j] * weight / total
-    return beta
+        backward[k] = np.bincount(without, (weights[k] * backward[k + 1][with_j].reshape(m + 2, -1)).ravel(), size)
+    by_subset = np.ascontiguousarray(forward[:n].T), np.ascontiguousarray(backward[1:].T)  # (2^m, n)
+    weight = (by_subset[0][subsets_without] * by_subset[1][subsets_with]).sum(axis=0)  # (m, n)
+    return ratio * weight.T / backward[0, 0]
 
 
 def _star(ratio: Array) -> Array:
@@ -175,7 +192,7 @@ def marginals(ratio: Array, max_exact: int = 10, star: bool = False) -> Array:
     if len(tracks) == 1 or len(dets) == 1:  # one cluster: most messages, with one track or one detection near
         count, track_label, det_label = 1, np.zeros(len(tracks), dtype=np.intp), np.zeros(len(dets), dtype=np.intp)
     else:
-        count, track_label, det_label = clusters(gated[np.ix_(tracks, dets)])
+        count, track_label, det_label = clusters(gated[tracks[:, None], dets])
     n_tracks, n_dets = np.bincount(track_label, minlength=count), np.bincount(det_label, minlength=count)
     # A cluster of one track or one detection has a closed form: β = L / (1 + Σ L) over its pairs.
     lone_track = tracks[n_tracks[track_label] == 1]
@@ -184,7 +201,7 @@ def marginals(ratio: Array, max_exact: int = 10, star: bool = False) -> Array:
     beta[:, lone_det] = ratio[:, lone_det] / (1.0 + ratio[:, lone_det].sum(axis=0, keepdims=True))
     for label in np.flatnonzero((n_tracks > 1) & (n_dets > 1)).tolist():
         rows, cols = tracks[track_label == label], dets[det_label == label]
-        block = ratio[np.ix_(rows, cols)]
+        block = ratio[rows[:, None], cols]
         if star and sum(block.shape) <= STAR_MAX_MEMBERS:
             pairs = _star(block) if block.shape[0] <= block.shape[1] else _star(block.T).T
         elif min(block.shape) > max_exact:
@@ -193,7 +210,7 @@ def marginals(ratio: Array, max_exact: int = 10, star: bool = False) -> Array:
             pairs = _exact(block)
         else:
             pairs = _exact(block.T).T
-        beta[np.ix_(rows, cols)] = pairs
+        beta[rows[:, None], cols] = pairs
     beta[:, m] = np.clip(1.0 - beta[:, :m].sum(axis=1), 0.0, 1.0)
     return beta
 

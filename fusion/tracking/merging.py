@@ -77,6 +77,8 @@ def contradicting(identities: IdentityMap, a: NDArray[np.int64], b: NDArray[np.i
             out.setdefault(key.split(":", 1)[0], set()).add(key)
         return out
 
+    if not len(a) or not identities.any_reported():  # no pair, or no identity that could tell two drones apart
+        return np.zeros(len(a), dtype=bool)
     of = {number: kinds(number) for number in np.unique(np.concatenate([a, b])).tolist()}  # tracks recur in pairs
     flags = []
     for na, nb in zip(a.tolist(), b.tolist()):  # candidate pairs: a handful per step
@@ -126,9 +128,10 @@ class Coalescence:
             mass = np.zeros(len(tab))
             mass[detected] = 1.0
         half_scan = 0.5 * (self.params.revisit_s if revisit_s is None else revisit_s)
+        reach = self._reach(tab, now)
         if born is not None:
-            self._born_apart(tab, now, born, mass, last, half_scan)
-        a, b = self._candidates(tab, now, detected)
+            self._born_apart(tab, now, born, mass, last, half_scan, reach)
+        a, b = self._candidates(tab, detected, reach)
         two_drones = contradicting(identities, tab.number[a], tab.number[b])
         self.apart.update(_keys(tab, a[two_drones], b[two_drones]))
         unresolved = self._doubt(tab, now, a, b, mass, pd, last, half_scan)
@@ -160,15 +163,15 @@ class Coalescence:
         return self._merge_due(tab, identities, now)
 
     def _born_apart(self, tab: TrackTable, now: float, born: NDArray[np.intp], mass: Array,
-                    last: Array | None, half_scan: float) -> None:
+                    last: Array | None, half_scan: float, reach: tuple[Array, Array]) -> None:
         """Mark as seen apart the pairs of a track started this message (``born``) and a close track that this
         message detected too (``mass`` at least ½), also started, or that the radar detected in another message
         of this revisit (``last``, as in ``_doubt``; within ``half_scan``, half the radar's scan period, of now): two
         detections of one scan, two objects. A track started beside one that the scan missed is no such evidence:
-        that is how a lost target's duplicate arises (the merger's first case)."""
+        that is how a lost target's duplicate arises (the merger's first case). ``reach``: ``_reach`` at now."""
         if not len(born):
             return
-        a, b = self._candidates(tab, now, born, tentative=True)
+        a, b = self._candidates(tab, born, reach, tentative=True)
         is_born = np.zeros(len(tab), dtype=bool)
         is_born[born] = True
         two = (mass[b] >= 0.5) | is_born[b]
@@ -206,20 +209,24 @@ class Coalescence:
             unresolved[i] = key not in self.apart and self.doubt.get(key, np.inf) >= limit
         return unresolved
 
-    def _candidates(self, tab: TrackTable, now: float, detected: NDArray[np.intp],
+    @staticmethod
+    def _reach(tab: TrackTable, now: float) -> tuple[Array, Array]:
+        """Every track's constant-velocity position at ``now`` (N, 3) and the summed variances of that position
+        (N,): what ``_candidates`` compares, computed once per message for its two searches."""
+        variances = tab.p.reshape(len(tab), 36)[:, ::7]
+        return tab.drifted(now), variances[:, :3].sum(axis=1) + (now - tab.t)**2 * variances[:, 3:].sum(axis=1)
+
+    def _candidates(self, tab: TrackTable, detected: NDArray[np.intp], reach: tuple[Array, Array],
                     tentative: bool = False) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """Pairs (detected row, other row), each once and not both tentative (unless ``tentative``), whose
-        constant-velocity positions at ``now`` are close enough for their position variances to possibly pass
-        the test.
+        constant-velocity positions (``reach``: ``_reach`` at the message's time) are close enough for their
+        position variances to possibly pass the test.
 
         Two tentative tracks are not tested: neither is published, and pooling their hits would
         confirm pairs of clutter tracks that neither would have earned alone."""
         if len(detected) == 0 or len(tab) < 2:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
-        dt = now - tab.t
-        pos = tab.drifted(now)
-        variances = tab.p.reshape(len(tab), 36)[:, ::7]
-        var = variances[:, :3].sum(axis=1) + dt**2 * variances[:, 3:].sum(axis=1)
+        pos, var = reach
         d2 = ((pos[detected, None, :] - pos[None, :, :])**2).sum(axis=2)
         established = tab.status != TENTATIVE
         close = (d2 <= _PRETEST_MARGIN * self.gate * (var[detected, None] + var[None, :])) \

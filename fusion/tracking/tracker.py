@@ -882,13 +882,14 @@ class Tracker:
         out_of_order = int(np.count_nonzero(detected & ~usable))
         block_of = np.searchsorted(offsets, np.arange(n_columns), side="right") - 1
         track, col = np.nonzero((pair_beta > jpda.NEGLIGIBLE) & usable[:, None])
-        order = np.argsort(block_of[col], kind="stable")
-        track, col = track[order], col[order]
+        if len(scan.blocks) > 1:  # the pairs block after block, each block's in row order
+            order = np.argsort(block_of[col], kind="stable")
+            track, col = track[order], col[order]
         if len(track):
-            in_block = [block_of[col] == b for b in range(len(scan.blocks))]
-            posteriors = [self._posteriors(block, track[pick], col[pick] - offsets[b], modes, scan)
-                          for b, (block, pick) in enumerate(zip(scan.blocks, in_block)) if pick.any()]
-            touched = np.unique(track)
+            bounds = np.searchsorted(block_of[col], np.arange(len(scan.blocks) + 1)).tolist()
+            posteriors = [self._posteriors(block, track[start:end], col[start:end] - offsets[b], modes, scan)
+                          for b, (block, start, end) in enumerate(zip(scan.blocks, bounds, bounds[1:])) if end > start]
+            touched = np.flatnonzero(np.bincount(track, minlength=len(tab)))  # the rows of ``track``, sorted
             xm, pm, mu = jpda.mix(modes.x[touched], modes.p[touched], modes.c[touched], miss[touched],
                                   np.searchsorted(touched, track), pair_beta[track, col],
                                   *(np.concatenate(part) for part in zip(*posteriors)))
@@ -1033,8 +1034,8 @@ class Tracker:
         tab, model = self.table, block.model
         k, r_modes = len(rows), modes.x.shape[1]
         xm, pm = modes.x[rows].reshape(k * r_modes, 6), modes.p[rows].reshape(k * r_modes, 6, 6)
-        z, mask = np.repeat(block.z[dets], r_modes, axis=0), np.repeat(block.mask[dets], r_modes, axis=0)
-        r = np.repeat(block.r[dets], r_modes, axis=0)
+        each = np.repeat(dets, r_modes)  # every pair's detection once per mode
+        z, mask, r = block.z[each], block.mask[each], block.r[each]
         z_pred, h = predict_measurement(model, xm, scan.m, scan.b)
         h = h * mask[:, :, None]
         y, s = innovations(z_pred, project_covariance(h, pm), z, r, mask, model.angles)
@@ -1051,25 +1052,24 @@ class Tracker:
         """Bookkeeping of tracks detected by this scan: position fix time, the sensor's last update, hits."""
         tab = self.table
         column = tab.sensor_column(scan.sensor_id)
-        others = tab.sensor_last[rows] >= scan.time - self.params.crossing_window_s
-        others[:, column] = False
-        if not model.starts_tracks:
+        fixed = rows
+        if not model.starts_tracks:  # bearings fix a track with another sensor's recent update that they cross
+            others = tab.sensor_last[rows] >= scan.time - self.params.crossing_window_s
+            others[:, column] = False
             others &= self._crosses(column, scan.origin, tab.x[rows, :3])
-        crossed = others.any(axis=1)
-        # Bearings do not fix a tentative track that a plot started: if bearings are all that see it, it dies
-        # (later for a trackable target, ``_tentative_life``) and the bearings start a crossing track of their own.
-        bearing_fix = crossed & (tab.from_bearings[rows] | (tab.status[rows] != TENTATIVE))
-        fixed = rows if model.starts_tracks else rows[bearing_fix]
+            # Bearings do not fix a tentative track that a plot started: if bearings are all that see it, it dies
+            # (later for a trackable target, ``_tentative_life``) and the bearings start a crossing track of their own.
+            fixed = rows[others.any(axis=1) & (tab.from_bearings[rows] | (tab.status[rows] != TENTATIVE))]
         tab.t_fix[fixed] = scan.time
         tab.support[fixed] = 0.0
+        tab.sensor_last[rows, column] = scan.time
         if model.starts_tracks:
             tab.t_point[rows] = scan.time
-        tab.sensor_last[rows, column] = scan.time
-        if model.starts_tracks:  # a fix is due as often as the slowest sensor that recently fixed the track allows
+            # A fix is due as often as the slowest sensor that recently fixed the track allows.
             self._fix_periods[column] = self._revisit(scan)
             columns = np.fromiter(self._fix_periods, dtype=np.intp)
             periods = np.fromiter(self._fix_periods.values(), dtype=float)
-            recent = tab.sensor_last[np.ix_(rows, columns)] >= scan.time - self.params.sensor_recent_s
+            recent = tab.sensor_last[rows[:, None], columns] >= scan.time - self.params.sensor_recent_s
             tab.revisit[rows] = np.where(recent, periods[None, :], 0.0).max(axis=1)  # this sensor's at least
         tab.hits[rows] += 1 if model.starts_tracks else tab.from_bearings[rows]
 

@@ -112,12 +112,13 @@ class TrackTable:
         self.next_number += k
         sensor_last = np.full((k, len(self.sensor_ids)), np.nan)
         sensor_last[:, column] = t
+        at_t, never = np.full(k, t), np.full(k, -np.inf)  # each field below concatenates a copy
         new = {
             "number": numbers, "x": x, "p": p, "xm": np.repeat(x[:, None], r, axis=1),
-            "pm": np.repeat(p[:, None], r, axis=1), "mu": np.repeat(mu[None], k, axis=0), "t": np.full(k, t), "t_fix": np.full(k, t), "first_seen": np.full(k, t),
+            "pm": np.repeat(p[:, None], r, axis=1), "mu": np.repeat(mu[None], k, axis=0), "t": at_t, "t_fix": at_t, "first_seen": at_t,
             "hits": np.full(k, hits, dtype=np.int64), "score": np.full(k, score), "status": np.full(k, TENTATIVE, dtype=np.int8),
             "label_logp": label_logp, "sensor_last": sensor_last, "from_bearings": np.full(k, from_bearings),
-            "t_point": np.full(k, -np.inf if from_bearings else t), "t_formation": np.full(k, -np.inf),
+            "t_point": never if from_bearings else at_t, "t_formation": never,
             "support": np.zeros(k), "revisit": np.full(k, revisit), "flock_logp": np.zeros((k, N_CLASSES)),
         }
         amplitude = np.full(k, np.nan) if excess is None else np.asarray(excess, dtype=float)
