@@ -28,6 +28,9 @@ from fusion.tracking.measurements import POSITION, RADAR, MeasurementModel, wrap
 
 Array = NDArray[np.float64]
 
+#: The smallest positive float: a mode's weight floor before its logarithm.
+_TINY = float(np.finfo(float).tiny)
+
 
 def chi2_gates(probability: float, max_dim: int = 6) -> Array:
     """Gate thresholds indexed by degrees of freedom 0..max_dim (0 dof never passes)."""
@@ -69,6 +72,16 @@ def innovations(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.
     return y, masked_covariance(hph + r, mask)
 
 
+def _max_last(a: Array) -> Array:
+    """``a.max(axis=-1)`` (NaN propagates alike) as one elementwise maximum per element of the short last axis (a
+    measurement's components): numpy's reduction over a few contiguous elements per output costs several times more
+    once there are hundreds of outputs."""
+    out = a[..., 0].copy()
+    for k in range(1, a.shape[-1]):
+        np.maximum(out, a[..., k], out=out)
+    return out
+
+
 def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
          angles: tuple[int, ...], thresholds: Array, wide: float = 1.0, weights: Array | None = None,
          floor: float = 0.0) -> Gating:
@@ -88,29 +101,41 @@ def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
         z_pred, hph, weights = z_pred[:, None], hph[:, None], np.ones((len(z_pred), 1))
     n, m = len(z_pred), len(z)
     dof = mask.sum(axis=1)
+    limit = thresholds[dof]
+    complete = bool(mask.all())  # the usual case: every detection has every component, nothing to mask
     y_all = z[None, None, :, :] - z_pred[:, :, None, :]  # (N, K, M, m)
-    if angles:
-        idx = list(angles)
-        y_all[..., idx] = wrap_angle(y_all[..., idx])
+    for angle in angles:
+        y_all[..., angle] = wrap_angle(y_all[..., angle])
     var = (np.diagonal(hph, axis1=2, axis2=3)[:, :, None, :]
            + np.diagonal(r, axis1=1, axis2=2)[None, None, :, :])
-    bound = np.where(mask[None, None], y_all * y_all / var, 0.0).max(axis=3, initial=0.0).min(axis=1)
-    limit = thresholds[dof]
+    ratio = y_all * y_all / var
+    if not complete:
+        ratio = np.where(mask[None, None], ratio, 0.0)
+    bound = _max_last(ratio).min(axis=1)
+    d2, cost = np.full((n, m), np.inf), np.full((n, m), np.inf)
     rows, cols = np.nonzero(bound <= wide * limit[None, :])
-    kept = mask[cols][:, None, :]
-    y = np.where(kept, y_all[rows, :, cols], 0.0)  # (p, K, m) = innovations(...)[0], already wrapped
-    s = masked_covariance(hph[rows] + r[cols][:, None], kept)
-    d2_modes = np.einsum("pki,pki->pk", y, np.linalg.solve(s, y[..., None])[..., 0])
-    cost_modes = d2_modes + (np.linalg.slogdet(s)[1]
-                             - np.linalg.slogdet(masked_covariance(r, mask))[1][cols][:, None])
-    finite = np.isfinite(cost_modes)  # a diverged mode (NaN or infinite state) predicts nothing
-    d2_modes, cost_modes = np.where(finite, d2_modes, np.inf), np.where(finite, cost_modes, np.inf)
-    cost = np.full((n, m), np.inf)
-    cost[rows, cols] = _neg2_log_sum_exp(np.log(np.maximum(weights[rows], np.finfo(float).tiny)), cost_modes)
-    # The most probable mode gates whatever the floor (a floor above every weight would gate nothing).
-    gating_mode = (weights >= floor) | (weights == weights.max(axis=1, keepdims=True))
-    d2 = np.full((n, m), np.inf)
-    d2[rows, cols] = np.where(gating_mode[rows], d2_modes, np.inf).min(axis=1)
+    if len(rows):
+        y = y_all[rows, :, cols]  # (p, K, m) = innovations(...)[0], already wrapped
+        s = hph[rows] + r[cols][:, None]
+        r_masked = r
+        if not complete:
+            kept = mask[cols][:, None, :]
+            y = np.where(kept, y, 0.0)
+            s = masked_covariance(s, kept)
+            r_masked = masked_covariance(r, mask)
+        d2_modes = np.einsum("pki,pki->pk", y, np.linalg.solve(s, y[..., None])[..., 0])
+        # ln|S| of every pair's modes and ln|R| of every detection in one call (each matrix is factored alone).
+        log_det = np.linalg.slogdet(np.concatenate([s.reshape(-1, *s.shape[2:]), r_masked]))[1]
+        n_pairs = len(rows) * s.shape[1]
+        cost_modes = d2_modes + (log_det[:n_pairs].reshape(s.shape[:2]) - log_det[n_pairs:][cols][:, None])
+        finite = np.isfinite(cost_modes)  # a diverged mode (NaN or infinite state) predicts nothing
+        if not finite.all():
+            d2_modes, cost_modes = np.where(finite, d2_modes, np.inf), np.where(finite, cost_modes, np.inf)
+        w = weights[rows]
+        cost[rows, cols] = _neg2_log_sum_exp(np.log(np.maximum(w, _TINY)), cost_modes)
+        # The most probable mode gates whatever the floor (a floor above every weight would gate nothing).
+        gating_mode = (w >= floor) | (w == w.max(axis=1, keepdims=True))
+        d2[rows, cols] = np.where(gating_mode, d2_modes, np.inf).min(axis=1)
     inside = (d2 <= limit[None, :]) & (dof > 0)[None, :]
     return Gating(d2=d2, cost=cost, inside=inside)
 

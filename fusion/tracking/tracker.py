@@ -597,18 +597,21 @@ class Tracker:
         left out may lose is at most their number times the gate's own loss);
         ``x_pred``, ``p_pred``: their combined states. Other rows are beyond every gate."""
         n, m = len(self.table), len(block)
-        d2, cost, inside = np.full((n, m), np.inf), np.full((n, m), np.inf), np.zeros((n, m), dtype=bool)
-        if len(rows):
-            k, n_modes = len(rows), modes.x.shape[1]
-            z_pred, h = predict_measurement(block.model, modes.x[rows].reshape(k * n_modes, STATE_DIM), scan.m, scan.b)
-            hph = project_covariance(h, modes.p[rows].reshape(k * n_modes, STATE_DIM, STATE_DIM))
-            g = gate(z_pred.reshape(k, n_modes, -1), hph.reshape(k, n_modes, *hph.shape[1:]), block.z, block.r,
-                     block.mask, block.model.angles, self._gates, wide=max(self.params.initiation_exclusion, 1.0),
-                     weights=modes.c[rows], floor=1.0 - self.params.gate_probability)
+        if not len(rows):
+            return Gating(d2=np.full((n, m), np.inf), cost=np.full((n, m), np.inf), inside=np.zeros((n, m), dtype=bool))
+        k, n_modes = len(rows), modes.x.shape[1]
+        z_pred, h = predict_measurement(block.model, modes.x[rows].reshape(k * n_modes, STATE_DIM), scan.m, scan.b)
+        hph = project_covariance(h, modes.p[rows].reshape(k * n_modes, STATE_DIM, STATE_DIM))
+        g = gate(z_pred.reshape(k, n_modes, -1), hph.reshape(k, n_modes, *hph.shape[1:]), block.z, block.r,
+                 block.mask, block.model.angles, self._gates, wide=max(self.params.initiation_exclusion, 1.0),
+                 weights=modes.c[rows], floor=1.0 - self.params.gate_probability)
+        d2, cost, inside = g.d2, g.cost, g.inside
+        if k < n:  # rows is a subset (else every row in order): spread onto every row
+            d2, cost, inside = np.full((n, m), np.inf), np.full((n, m), np.inf), np.zeros((n, m), dtype=bool)
             d2[rows], cost[rows], inside[rows] = g.d2, g.cost, g.inside
-            if block.model is BEARING:  # a bearing has no range of its own: the sensor's coverage bounds it
-                beyond = rows[self._beyond_coverage(x_pred, p_pred, scan)]
-                d2[beyond], cost[beyond], inside[beyond] = np.inf, np.inf, False
+        if block.model is BEARING:  # a bearing has no range of its own: the sensor's coverage bounds it
+            beyond = rows[self._beyond_coverage(x_pred, p_pred, scan)]
+            d2[beyond], cost[beyond], inside[beyond] = np.inf, np.inf, False
         return Gating(d2=d2, cost=cost, inside=inside)
 
     def _coverage(self, x: Array, p: Array, scan: Scan) -> Array:
