@@ -53,9 +53,9 @@ class Gating:
 
 def masked_covariance(cov: Array, mask: NDArray[np.bool_]) -> Array:
     """``cov`` (..., m, m) with rows/columns of absent components replaced by the identity."""
-    both = mask[..., :, None] & mask[..., None, :]
-    if both.shape == cov.shape and mask.all():
+    if mask.shape[:-1] == cov.shape[:-2] and mask.all():
         return cov.copy()
+    both = mask[..., :, None] & mask[..., None, :]
     return np.where(both, cov, np.eye(cov.shape[-1]))
 
 
@@ -64,21 +64,24 @@ def innovations(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.
     """Innovations y = z - h(x) (azimuths wrapped, absent components zeroed) and S = HPHᵀ + R
     (absent components unit and uncoupled); all arguments broadcast against each other."""
     y = z - z_pred
-    if angles:
-        idx = list(angles)
-        y[..., idx] = wrap_angle(y[..., idx])
+    for angle in angles:
+        y[..., angle] = wrap_angle(y[..., angle])
     mask = np.broadcast_to(mask, y.shape)
-    y = np.where(mask, y, 0.0)
+    if not mask.all():
+        y = np.where(mask, y, 0.0)
     return y, masked_covariance(hph + r, mask)
 
 
-def _max_last(a: Array) -> Array:
-    """``a.max(axis=-1)`` (NaN propagates alike) as one elementwise maximum per element of the short last axis (a
-    measurement's components): numpy's reduction over a few contiguous elements per output costs several times more
-    once there are hundreds of outputs."""
-    out = a[..., 0].copy()
-    for k in range(1, a.shape[-1]):
-        np.maximum(out, a[..., k], out=out)
+def short_max(a: Array, axis: int) -> Array:
+    """``a.max(axis=axis)`` over a short axis (a measurement's components, a track's modes), NaN propagating alike, as
+    one elementwise maximum per element of that axis: numpy's reduction over a few elements per output costs
+    several times more once there are hundreds of outputs."""
+    index: list[slice | int] = [slice(None)] * a.ndim
+    index[axis] = 0
+    out = a[tuple(index)].copy()
+    for k in range(1, a.shape[axis]):
+        index[axis] = k
+        np.maximum(out, a[tuple(index)], out=out)
     return out
 
 
@@ -111,7 +114,7 @@ def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
     ratio = y_all * y_all / var
     if not complete:
         ratio = np.where(mask[None, None], ratio, 0.0)
-    bound = _max_last(ratio).min(axis=1)
+    bound = short_max(ratio, 3).min(axis=1)
     d2, cost = np.full((n, m), np.inf), np.full((n, m), np.inf)
     rows, cols = np.nonzero(bound <= wide * limit[None, :])
     if len(rows):

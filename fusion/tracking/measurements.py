@@ -68,10 +68,11 @@ def radar_h(x: Array, m: Array, b: Array) -> tuple[Array, Array]:
     h[:, 2, 1] = -n * u / r2g
     h[:, 2, 2] = g / r2
     h[:, 3, :3] = (v - rv[:, None] * los) / r[:, None]
-    h[:, 3, 3:] = los
-    # Chain rule through the site → sensor map: both position and velocity rotate by M.
-    h[:, :, :3] = h[:, :, :3] @ m
-    h[:, :, 3:] = h[:, :, 3:] @ m
+    # Chain rule through the site → sensor map: both position and velocity rotate by M, as one product of all the
+    # rows (the velocity's only non-zero row, radial velocity's, is the line of sight: range's position row).
+    position = h[:, :, :3]
+    position[...] = (position.reshape(-1, 3) @ m).reshape(position.shape)
+    h[:, 3, 3:] = position[:, 0]
     return z, h
 
 

@@ -69,6 +69,7 @@ The tracker never reads the clock: time is the scan's ``time`` or an argument.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -97,6 +98,7 @@ from fusion.tracking.gating import (
     innovations,
     masked_covariance,
     plausible,
+    short_max,
 )
 from fusion.tracking.measurements import (
     BEARING,
@@ -536,13 +538,11 @@ class Tracker:
         dt = scan.time - tab.t
         a = np.abs(dt)
         variances = np.maximum(tab.p.reshape(len(tab), 36)[:, ::7],
-                               np.diagonal(tab.pm, axis1=2, axis2=3).max(axis=1))
+                               short_max(np.diagonal(tab.pm, axis1=2, axis2=3), 1))
         velocity_var = variances[:, 3:].sum(axis=1)
-        spread = np.abs(tab.xm - tab.x[:, None, :]).max(axis=1)
+        spread = short_max(np.abs(tab.xm - tab.x[:, None, :]), 1)
         spread_pos, spread_vel = np.linalg.norm(spread[:, :3], axis=1), np.linalg.norm(spread[:, 3:], axis=1)
-        omega = max(max(abs(mode.omega), 1.0 / mode.velocity_tau_s, 1.0 / mode.vertical_tau_s)
-                    for mode in prm.modes)
-        q_pos = max(2.0 * mode.q_horizontal + mode.q_vertical for mode in prm.modes) / 3.0
+        omega, q_pos = self._pregate_rates
         offset = (np.minimum(omega * a * a, 3.0 * a)
                   * (np.linalg.norm(tab.x[:, 3:], axis=1) + spread_vel + np.sqrt(velocity_var))
                   + spread_pos + a * spread_vel)
@@ -560,6 +560,14 @@ class Tracker:
             if number is not None:
                 near[np.searchsorted(tab.number, number)] = True
         return np.flatnonzero(near)
+
+    @cached_property
+    def _pregate_rates(self) -> tuple[float, float]:
+        """The modes' fastest rate at which a prediction leaves constant velocity, 1/s (the fastest turn, or 1/τ of a
+        velocity or altitude decay), and their largest position process noise per axis (``_plausible``)."""
+        modes = self.params.modes
+        omega = max(max(abs(mode.omega), 1.0 / mode.velocity_tau_s, 1.0 / mode.vertical_tau_s) for mode in modes)
+        return omega, max(2.0 * mode.q_horizontal + mode.q_vertical for mode in modes) / 3.0
 
     def _predict(self, rows: NDArray[np.intp], now: float) -> _Modes:
         """IMM prediction of ``rows`` to ``now``, in arrays over all tracks (the other rows as they are)."""
