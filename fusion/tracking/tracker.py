@@ -669,6 +669,8 @@ class Tracker:
         established = self.table.status != TENTATIVE
         missed = established.copy()
         missed[assigned] = False
+        if not any(np.isfinite(g.d2[missed]).any() for g in gated):  # no missed track reaches a plot (d² inf)
+            return near
         detected = established & ~missed
         exclusion = self._exclusion(scan)
         for b, g in enumerate(gated):
