@@ -100,7 +100,8 @@ def polar_to_site(z: Array, m: Array, b: Array) -> Array:
     """Site-ENU positions (n, 3) of range/azimuth/elevation measurements (n, ≥3) of a sensor."""
     r, az, el = z[:, 0], z[:, 1], z[:, 2]
     ground = r * np.cos(el)
-    p_sensor = np.stack([ground * np.sin(az), ground * np.cos(az), r * np.sin(el)], axis=1)
+    p_sensor = np.empty((len(z), 3))
+    p_sensor[:, 0], p_sensor[:, 1], p_sensor[:, 2] = ground * np.sin(az), ground * np.cos(az), r * np.sin(el)
     return (p_sensor - b) @ m
 
 
@@ -108,8 +109,8 @@ def polar_jacobian(z: Array) -> Array:
     """d(sensor ENU)/d(range, az, el) of shape (n, 3, 3)."""
     r, az, el = z[:, 0], z[:, 1], z[:, 2]
     sa, ca, se, ce = np.sin(az), np.cos(az), np.sin(el), np.cos(el)
-    j = np.empty((len(z), 3, 3))
-    j[:, 0] = np.stack([ce * sa, r * ce * ca, -r * se * sa], axis=1)
-    j[:, 1] = np.stack([ce * ca, -r * ce * sa, -r * se * ca], axis=1)
-    j[:, 2] = np.stack([se, np.zeros_like(r), r * ce], axis=1)
+    j = np.zeros((len(z), 3, 3))
+    j[:, 0, 0], j[:, 0, 1], j[:, 0, 2] = ce * sa, r * ce * ca, -r * se * sa
+    j[:, 1, 0], j[:, 1, 1], j[:, 1, 2] = ce * ca, -r * ce * sa, -r * se * ca
+    j[:, 2, 0], j[:, 2, 2] = se, r * ce
     return j
