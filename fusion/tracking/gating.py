@@ -28,6 +28,9 @@ from fusion.tracking.measurements import POSITION, RADAR, MeasurementModel, wrap
 
 Array = NDArray[np.float64]
 
+#: The smallest positive float: a mode's weight floor before its logarithm.
+_TINY = float(np.finfo(float).tiny)
+
 
 def chi2_gates(probability: float, max_dim: int = 6) -> Array:
     """Gate thresholds indexed by degrees of freedom 0..max_dim (0 dof never passes)."""
@@ -50,9 +53,9 @@ class Gating:
 
 def masked_covariance(cov: Array, mask: NDArray[np.bool_]) -> Array:
     """``cov`` (..., m, m) with rows/columns of absent components replaced by the identity."""
-    both = mask[..., :, None] & mask[..., None, :]
-    if both.shape == cov.shape and mask.all():
+    if mask.shape[:-1] == cov.shape[:-2] and mask.all():
         return cov.copy()
+    both = mask[..., :, None] & mask[..., None, :]
     return np.where(both, cov, np.eye(cov.shape[-1]))
 
 
@@ -61,12 +64,25 @@ def innovations(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.
     """Innovations y = z - h(x) (azimuths wrapped, absent components zeroed) and S = HPHᵀ + R
     (absent components unit and uncoupled); all arguments broadcast against each other."""
     y = z - z_pred
-    if angles:
-        idx = list(angles)
-        y[..., idx] = wrap_angle(y[..., idx])
+    for angle in angles:
+        y[..., angle] = wrap_angle(y[..., angle])
     mask = np.broadcast_to(mask, y.shape)
-    y = np.where(mask, y, 0.0)
+    if not mask.all():
+        y = np.where(mask, y, 0.0)
     return y, masked_covariance(hph + r, mask)
+
+
+def short_max(a: Array, axis: int) -> Array:
+    """``a.max(axis=axis)`` over a short axis (a measurement's components, a track's modes), NaN propagating alike, as
+    one elementwise maximum per element of that axis: numpy's reduction over a few elements per output costs
+    several times more once there are hundreds of outputs."""
+    index: list[slice | int] = [slice(None)] * a.ndim
+    index[axis] = 0
+    out = a[tuple(index)].copy()
+    for k in range(1, a.shape[axis]):
+        index[axis] = k
+        np.maximum(out, a[tuple(index)], out=out)
+    return out
 
 
 def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
@@ -88,29 +104,41 @@ def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
         z_pred, hph, weights = z_pred[:, None], hph[:, None], np.ones((len(z_pred), 1))
     n, m = len(z_pred), len(z)
     dof = mask.sum(axis=1)
+    limit = thresholds[dof]
+    complete = bool(mask.all())  # the usual case: every detection has every component, nothing to mask
     y_all = z[None, None, :, :] - z_pred[:, :, None, :]  # (N, K, M, m)
-    if angles:
-        idx = list(angles)
-        y_all[..., idx] = wrap_angle(y_all[..., idx])
+    for angle in angles:
+        y_all[..., angle] = wrap_angle(y_all[..., angle])
     var = (np.diagonal(hph, axis1=2, axis2=3)[:, :, None, :]
            + np.diagonal(r, axis1=1, axis2=2)[None, None, :, :])
-    bound = np.where(mask[None, None], y_all * y_all / var, 0.0).max(axis=3, initial=0.0).min(axis=1)
-    limit = thresholds[dof]
+    ratio = y_all * y_all / var
+    if not complete:
+        ratio = np.where(mask[None, None], ratio, 0.0)
+    bound = short_max(ratio, 3).min(axis=1)
+    d2, cost = np.full((n, m), np.inf), np.full((n, m), np.inf)
     rows, cols = np.nonzero(bound <= wide * limit[None, :])
-    kept = mask[cols][:, None, :]
-    y = np.where(kept, y_all[rows, :, cols], 0.0)  # (p, K, m) = innovations(...)[0], already wrapped
-    s = masked_covariance(hph[rows] + r[cols][:, None], kept)
-    d2_modes = np.einsum("pki,pki->pk", y, np.linalg.solve(s, y[..., None])[..., 0])
-    cost_modes = d2_modes + (np.linalg.slogdet(s)[1]
-                             - np.linalg.slogdet(masked_covariance(r, mask))[1][cols][:, None])
-    finite = np.isfinite(cost_modes)  # a diverged mode (NaN or infinite state) predicts nothing
-    d2_modes, cost_modes = np.where(finite, d2_modes, np.inf), np.where(finite, cost_modes, np.inf)
-    cost = np.full((n, m), np.inf)
-    cost[rows, cols] = _neg2_log_sum_exp(np.log(np.maximum(weights[rows], np.finfo(float).tiny)), cost_modes)
-    # The most probable mode gates whatever the floor (a floor above every weight would gate nothing).
-    gating_mode = (weights >= floor) | (weights == weights.max(axis=1, keepdims=True))
-    d2 = np.full((n, m), np.inf)
-    d2[rows, cols] = np.where(gating_mode[rows], d2_modes, np.inf).min(axis=1)
+    if len(rows):
+        y = y_all[rows, :, cols]  # (p, K, m) = innovations(...)[0], already wrapped
+        s = hph[rows] + r[cols][:, None]
+        r_masked = r
+        if not complete:
+            kept = mask[cols][:, None, :]
+            y = np.where(kept, y, 0.0)
+            s = masked_covariance(s, kept)
+            r_masked = masked_covariance(r, mask)
+        d2_modes = np.einsum("pki,pki->pk", y, np.linalg.solve(s, y[..., None])[..., 0])
+        # ln|S| of every pair's modes and ln|R| of every detection in one call (each matrix is factored alone).
+        log_det = np.linalg.slogdet(np.concatenate([s.reshape(-1, *s.shape[2:]), r_masked]))[1]
+        n_pairs = len(rows) * s.shape[1]
+        cost_modes = d2_modes + (log_det[:n_pairs].reshape(s.shape[:2]) - log_det[n_pairs:][cols][:, None])
+        finite = np.isfinite(cost_modes)  # a diverged mode (NaN or infinite state) predicts nothing
+        if not finite.all():
+            d2_modes, cost_modes = np.where(finite, d2_modes, np.inf), np.where(finite, cost_modes, np.inf)
+        w = weights[rows]
+        cost[rows, cols] = _neg2_log_sum_exp(np.log(np.maximum(w, _TINY)), cost_modes)
+        # The most probable mode gates whatever the floor (a floor above every weight would gate nothing).
+        gating_mode = (w >= floor) | (w == w.max(axis=1, keepdims=True))
+        d2[rows, cols] = np.where(gating_mode, d2_modes, np.inf).min(axis=1)
     inside = (d2 <= limit[None, :]) & (dof > 0)[None, :]
     return Gating(d2=d2, cost=cost, inside=inside)
 

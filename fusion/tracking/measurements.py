@@ -68,10 +68,11 @@ def radar_h(x: Array, m: Array, b: Array) -> tuple[Array, Array]:
     h[:, 2, 1] = -n * u / r2g
     h[:, 2, 2] = g / r2
     h[:, 3, :3] = (v - rv[:, None] * los) / r[:, None]
-    h[:, 3, 3:] = los
-    # Chain rule through the site → sensor map: both position and velocity rotate by M.
-    h[:, :, :3] = h[:, :, :3] @ m
-    h[:, :, 3:] = h[:, :, 3:] @ m
+    # Chain rule through the site → sensor map: both position and velocity rotate by M, as one product of all the
+    # rows (the velocity's only non-zero row, radial velocity's, is the line of sight: range's position row).
+    position = h[:, :, :3]
+    position[...] = (position.reshape(-1, 3) @ m).reshape(position.shape)
+    h[:, 3, 3:] = position[:, 0]
     return z, h
 
 
@@ -99,7 +100,8 @@ def polar_to_site(z: Array, m: Array, b: Array) -> Array:
     """Site-ENU positions (n, 3) of range/azimuth/elevation measurements (n, ≥3) of a sensor."""
     r, az, el = z[:, 0], z[:, 1], z[:, 2]
     ground = r * np.cos(el)
-    p_sensor = np.stack([ground * np.sin(az), ground * np.cos(az), r * np.sin(el)], axis=1)
+    p_sensor = np.empty((len(z), 3))
+    p_sensor[:, 0], p_sensor[:, 1], p_sensor[:, 2] = ground * np.sin(az), ground * np.cos(az), r * np.sin(el)
     return (p_sensor - b) @ m
 
 
@@ -107,8 +109,8 @@ def polar_jacobian(z: Array) -> Array:
     """d(sensor ENU)/d(range, az, el) of shape (n, 3, 3)."""
     r, az, el = z[:, 0], z[:, 1], z[:, 2]
     sa, ca, se, ce = np.sin(az), np.cos(az), np.sin(el), np.cos(el)
-    j = np.empty((len(z), 3, 3))
-    j[:, 0] = np.stack([ce * sa, r * ce * ca, -r * se * sa], axis=1)
-    j[:, 1] = np.stack([ce * ca, -r * ce * sa, -r * se * ca], axis=1)
-    j[:, 2] = np.stack([se, np.zeros_like(r), r * ce], axis=1)
+    j = np.zeros((len(z), 3, 3))
+    j[:, 0, 0], j[:, 0, 1], j[:, 0, 2] = ce * sa, r * ce * ca, -r * se * sa
+    j[:, 1, 0], j[:, 1, 1], j[:, 1, 2] = ce * ca, -r * ce * sa, -r * se * ca
+    j[:, 2, 0], j[:, 2, 2] = se, r * ce
     return j

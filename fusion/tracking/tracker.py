@@ -69,6 +69,7 @@ The tracker never reads the clock: time is the scan's ``time`` or an argument.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -97,6 +98,7 @@ from fusion.tracking.gating import (
     innovations,
     masked_covariance,
     plausible,
+    short_max,
 )
 from fusion.tracking.measurements import (
     BEARING,
@@ -536,13 +538,11 @@ class Tracker:
         dt = scan.time - tab.t
         a = np.abs(dt)
         variances = np.maximum(tab.p.reshape(len(tab), 36)[:, ::7],
-                               np.diagonal(tab.pm, axis1=2, axis2=3).max(axis=1))
+                               short_max(np.diagonal(tab.pm, axis1=2, axis2=3), 1))
         velocity_var = variances[:, 3:].sum(axis=1)
-        spread = np.abs(tab.xm - tab.x[:, None, :]).max(axis=1)
+        spread = short_max(np.abs(tab.xm - tab.x[:, None, :]), 1)
         spread_pos, spread_vel = np.linalg.norm(spread[:, :3], axis=1), np.linalg.norm(spread[:, 3:], axis=1)
-        omega = max(max(abs(mode.omega), 1.0 / mode.velocity_tau_s, 1.0 / mode.vertical_tau_s)
-                    for mode in prm.modes)
-        q_pos = max(2.0 * mode.q_horizontal + mode.q_vertical for mode in prm.modes) / 3.0
+        omega, q_pos = self._pregate_rates
         offset = (np.minimum(omega * a * a, 3.0 * a)
                   * (np.linalg.norm(tab.x[:, 3:], axis=1) + spread_vel + np.sqrt(velocity_var))
                   + spread_pos + a * spread_vel)
@@ -560,6 +560,14 @@ class Tracker:
             if number is not None:
                 near[np.searchsorted(tab.number, number)] = True
         return np.flatnonzero(near)
+
+    @cached_property
+    def _pregate_rates(self) -> tuple[float, float]:
+        """The modes' fastest rate at which a prediction leaves constant velocity, 1/s (the fastest turn, or 1/τ of a
+        velocity or altitude decay), and their largest position process noise per axis (``_plausible``)."""
+        modes = self.params.modes
+        omega = max(max(abs(mode.omega), 1.0 / mode.velocity_tau_s, 1.0 / mode.vertical_tau_s) for mode in modes)
+        return omega, max(2.0 * mode.q_horizontal + mode.q_vertical for mode in modes) / 3.0
 
     def _predict(self, rows: NDArray[np.intp], now: float) -> _Modes:
         """IMM prediction of ``rows`` to ``now``, in arrays over all tracks (the other rows as they are)."""
@@ -597,18 +605,21 @@ class Tracker:
         left out may lose is at most their number times the gate's own loss);
         ``x_pred``, ``p_pred``: their combined states. Other rows are beyond every gate."""
         n, m = len(self.table), len(block)
-        d2, cost, inside = np.full((n, m), np.inf), np.full((n, m), np.inf), np.zeros((n, m), dtype=bool)
-        if len(rows):
-            k, n_modes = len(rows), modes.x.shape[1]
-            z_pred, h = predict_measurement(block.model, modes.x[rows].reshape(k * n_modes, STATE_DIM), scan.m, scan.b)
-            hph = project_covariance(h, modes.p[rows].reshape(k * n_modes, STATE_DIM, STATE_DIM))
-            g = gate(z_pred.reshape(k, n_modes, -1), hph.reshape(k, n_modes, *hph.shape[1:]), block.z, block.r,
-                     block.mask, block.model.angles, self._gates, wide=max(self.params.initiation_exclusion, 1.0),
-                     weights=modes.c[rows], floor=1.0 - self.params.gate_probability)
+        if not len(rows):
+            return Gating(d2=np.full((n, m), np.inf), cost=np.full((n, m), np.inf), inside=np.zeros((n, m), dtype=bool))
+        k, n_modes = len(rows), modes.x.shape[1]
+        z_pred, h = predict_measurement(block.model, modes.x[rows].reshape(k * n_modes, STATE_DIM), scan.m, scan.b)
+        hph = project_covariance(h, modes.p[rows].reshape(k * n_modes, STATE_DIM, STATE_DIM))
+        g = gate(z_pred.reshape(k, n_modes, -1), hph.reshape(k, n_modes, *hph.shape[1:]), block.z, block.r,
+                 block.mask, block.model.angles, self._gates, wide=max(self.params.initiation_exclusion, 1.0),
+                 weights=modes.c[rows], floor=1.0 - self.params.gate_probability)
+        d2, cost, inside = g.d2, g.cost, g.inside
+        if k < n:  # rows is a subset (else every row in order): spread onto every row
+            d2, cost, inside = np.full((n, m), np.inf), np.full((n, m), np.inf), np.zeros((n, m), dtype=bool)
             d2[rows], cost[rows], inside[rows] = g.d2, g.cost, g.inside
-            if block.model is BEARING:  # a bearing has no range of its own: the sensor's coverage bounds it
-                beyond = rows[self._beyond_coverage(x_pred, p_pred, scan)]
-                d2[beyond], cost[beyond], inside[beyond] = np.inf, np.inf, False
+        if block.model is BEARING:  # a bearing has no range of its own: the sensor's coverage bounds it
+            beyond = rows[self._beyond_coverage(x_pred, p_pred, scan)]
+            d2[beyond], cost[beyond], inside[beyond] = np.inf, np.inf, False
         return Gating(d2=d2, cost=cost, inside=inside)
 
     def _coverage(self, x: Array, p: Array, scan: Scan) -> Array:
@@ -658,6 +669,8 @@ class Tracker:
         established = self.table.status != TENTATIVE
         missed = established.copy()
         missed[assigned] = False
+        if not any(np.isfinite(g.d2[missed]).any() for g in gated):  # no missed track reaches a plot (d² inf)
+            return near
         detected = established & ~missed
         exclusion = self._exclusion(scan)
         for b, g in enumerate(gated):
