@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from fusion.tracking.motion import mode_matrices
+from fusion.tracking.motion import ModeLayout, layout_matrices, mode_layout
 
 Array = NDArray[np.float64]
 
@@ -156,24 +156,34 @@ def imm_mix(xm: Array, pm: Array, mu: Array, pi: Array) -> tuple[Array, Array, A
     return x0, p0, c
 
 
-@lru_cache(maxsize=16)
-def _mode_arrays(modes: tuple[Mode, ...]) -> tuple[Array, Array, Array, Array, Array, Array, Array]:
-    """Turn rates, horizontal and vertical noise densities, sojourn times, velocity time constants, entry
-    times and vertical velocity time constants of the modes, as read-only arrays (cached: shared by every
-    prediction)."""
-    arrays = tuple(np.array([getattr(mode, name) for mode in modes], dtype=float)
-                   for name in ("omega", "q_horizontal", "q_vertical", "sojourn_s", "velocity_tau_s", "entry_s",
-                                "vertical_tau_s"))
-    for array in arrays:
-        array.flags.writeable = False
-    return arrays  # type: ignore[return-value]
+@dataclass(frozen=True)
+class _Plan:
+    """What ``imm_predict`` needs of a mode set besides the states: the transition matrices' ``_EntryLayout`` (None
+    when no mode has a finite entry time; then ``sojourn_s``) and the motion matrices' ``ModeLayout``."""
+
+    entry: _EntryLayout | None
+    sojourn_s: Array
+    motion: ModeLayout
+
+    @staticmethod
+    @lru_cache(maxsize=16)
+    def of(modes: tuple[Mode, ...]) -> _Plan:
+        """The plan of these modes (cached: every prediction uses the same few mode sets, and converting their
+        parameters anew cost a good part of a small prediction)."""
+        sojourn, entry = tuple(mode.sojourn_s for mode in modes), tuple(mode.entry_s for mode in modes)
+        sojourn_s = np.array(sojourn)
+        sojourn_s.flags.writeable = False
+        return _Plan(_EntryLayout.of(sojourn, entry) if any(map(math.isfinite, entry)) else None, sojourn_s,
+                     mode_layout(*(tuple(float(getattr(mode, name)) for mode in modes) for name in (
+                         "omega", "q_horizontal", "q_vertical", "velocity_tau_s", "vertical_tau_s"))))
 
 
 def imm_predict(xm: Array, pm: Array, mu: Array, dt: Array, modes: tuple[Mode, ...]) -> tuple[Array, Array, Array]:
     """Mix, then move every mode's state by ``dt`` (N,): predicted states, covariances and mode probabilities."""
-    omega, q_horizontal, q_vertical, sojourn, tau, entry, vertical_tau = _mode_arrays(modes)
-    x0, p0, c = imm_mix(xm, pm, mu, mode_transition(dt, sojourn, entry))
-    f, q = mode_matrices(dt, omega, q_horizontal, q_vertical, tau, vertical_tau)
+    plan = _Plan.of(modes)
+    pi = mode_transition(dt, plan.sojourn_s) if plan.entry is None else _entered_at_rate(dt, plan.entry)
+    x0, p0, c = imm_mix(xm, pm, mu, pi)
+    f, q = layout_matrices(np.asarray(dt, dtype=np.float64), plan.motion)
     x_pred = np.einsum("nrij,nrj->nri", f, x0)
     return x_pred, f @ p0 @ np.swapaxes(f, -1, -2) + q, c
 
