@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from fusion.tracking.motion import mode_matrices
+from fusion.tracking.motion import ModeLayout, layout_matrices, mode_layout
 
 Array = NDArray[np.float64]
 
@@ -90,32 +90,35 @@ def mode_transition(dt: Array, sojourn_s: Array, entry_s: Array | None = None) -
 
 @dataclass(frozen=True)
 class _EntryLayout:
-    """What ``_entered_at_rate`` needs of the modes besides ``dt``: their sojourn times, which are entered at their
-    own rate (``entered``: indices; ``entry_s`` theirs) and which not (``others``), each mode's targets of its even
-    split (``targets`` (r, r), as 0/1) and their count (``n_targets``, at least 1), which modes have some
-    (``has_targets``) and whether all do (``all_switch``), and the identity."""
+    """What ``_entered_at_rate`` needs of the modes besides ``dt``: their sojourn times, the entry times of those
+    entered at their own rate (``entry_s``), each mode's number of targets of its even split (``n_targets``, at
+    least 1), which modes have some (``has_targets``) and whether all do (``all_switch``), and ``index`` (r·r): the
+    column of each entry of Π among the values ``_entered_at_rate`` computes side by side."""
 
     sojourn_s: Array
     entry_s: Array
-    entered: NDArray[np.intp]
-    others: NDArray[np.intp]
-    targets: Array
     n_targets: Array
     has_targets: NDArray[np.bool_]
     all_switch: bool
-    eye: Array
+    index: NDArray[np.intp]
 
     @staticmethod
     @lru_cache(maxsize=16)
     def of(sojourn_s: tuple[float, ...], entry_s: tuple[float, ...]) -> _EntryLayout:
         """The layout of modes with these sojourn and entry times (cached: every prediction uses the same few)."""
-        n_modes = len(sojourn_s)
+        r = len(sojourn_s)
         entered = np.isfinite(entry_s)
-        targets = ~entered[None, :] & ~np.eye(n_modes, dtype=bool)
+        targets = ~entered[None, :] & ~np.eye(r, dtype=bool)
         n_targets = targets.sum(axis=1)
-        layout = _EntryLayout(np.array(sojourn_s), np.array(entry_s)[entered], np.flatnonzero(entered),
-                              np.flatnonzero(~entered), targets.astype(float), np.maximum(n_targets, 1).astype(float),
-                              n_targets > 0, bool((n_targets > 0).all()), np.eye(n_modes))
+        # Value columns: 0, stay (r), off (r), stay and off scaled by the chance of entering none (r each), enter.
+        mode = np.arange(r)
+        index = np.where(targets, (1 + r + mode)[:, None], 0)
+        index[mode, mode] = 1 + mode
+        others = ~entered
+        index[others] += 2 * r * (index[others] > 0)
+        index[np.ix_(others, entered)] = 1 + 4 * r + np.arange(entered.sum())
+        layout = _EntryLayout(np.array(sojourn_s), np.array(entry_s)[entered], np.maximum(n_targets, 1).astype(float),
+                              n_targets > 0, bool((n_targets > 0).all()), index.ravel())
         for value in vars(layout).values():  # shared by every caller of the cache
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False
@@ -126,16 +129,20 @@ def _entered_at_rate(dt: Array, layout: _EntryLayout) -> Array:
     """Π (N, r, r) when some modes (finite ``entry_s``: a hover, as drones stop now and then whatever they
     were doing) are entered from every other mode with 1 - e^(-|dt|/entry_s) and take no share of the
     others' even splits, so adding a hover leaves the other modes' switching among themselves as it was
-    (scaled by the chance of not stopping); such a mode leaves evenly to the other modes."""
+    (scaled by the chance of not stopping); such a mode leaves evenly to the other modes.
+
+    Π has only a few distinct values per step: they are computed side by side and gathered by ``layout.index``
+    (one small numpy call each instead of building Π by broadcast products and indexed writes)."""
+    n, r = len(dt), len(layout.sojourn_s)
     a = np.abs(dt)[:, None]
     stay = np.exp(-a / layout.sojourn_s[None, :])
     if not layout.all_switch:
         stay = np.where(layout.has_targets, stay, 1.0)
-    pi = stay[:, :, None] * layout.eye + ((1.0 - stay) / layout.n_targets)[:, :, None] * layout.targets
+    off = (1.0 - stay) / layout.n_targets
     enter = -np.expm1(-a / layout.entry_s)
-    pi[:, layout.others] *= 1.0 - enter.sum(axis=1)[:, None, None]
-    pi[:, layout.others[:, None], layout.entered[None, :]] = enter[:, None, :]
-    return pi
+    scale = 1.0 - enter.sum(axis=1)[:, None]
+    values = np.concatenate([np.zeros((n, 1)), stay, off, stay * scale, off * scale, enter], axis=1)
+    return np.take(values, layout.index, axis=1).reshape(n, r, r)
 
 
 def imm_mix(xm: Array, pm: Array, mu: Array, pi: Array) -> tuple[Array, Array, Array]:
@@ -147,33 +154,50 @@ def imm_mix(xm: Array, pm: Array, mu: Array, pi: Array) -> tuple[Array, Array, A
     joint = pi * mu[:, :, None]
     c = joint.sum(axis=1)
     w = joint / np.maximum(c[:, None, :], 1e-300)
-    x0 = np.einsum("nij,nia->nja", w, xm)
     # The spread term via offsets from the mean (small numbers, no cancellation):
     # Σ_i w_ij (P_i + (x_i - x0_j)(..)ᵀ) = Σ_i w_ij (P_i + d_i d_iᵀ) - e_j e_jᵀ, d = x - x̄, e = x0 - x̄.
+    # x0 and that sum are one einsum over rows [P_i + d_i d_iᵀ | x_i] (flattened): half the cost of two.
+    n, r, dim = xm.shape
     mean = np.einsum("ni,nia->na", mu, xm)[:, None, :]
-    d, e = xm - mean, x0 - mean
-    p0 = np.einsum("nij,niab->njab", w, pm + d[..., :, None] * d[..., None, :]) - e[..., :, None] * e[..., None, :]
+    d = xm - mean
+    rows = np.empty((n, r, dim * dim + dim))
+    rows[..., :dim * dim] = (pm + d[..., :, None] * d[..., None, :]).reshape(n, r, dim * dim)
+    rows[..., dim * dim:] = xm
+    mixed = np.einsum("nij,nia->nja", w, rows)
+    x0 = np.ascontiguousarray(mixed[..., dim * dim:])
+    e = x0 - mean
+    p0 = mixed[..., :dim * dim].reshape(n, r, dim, dim) - e[..., :, None] * e[..., None, :]
     return x0, p0, c
 
 
-@lru_cache(maxsize=16)
-def _mode_arrays(modes: tuple[Mode, ...]) -> tuple[Array, Array, Array, Array, Array, Array, Array]:
-    """Turn rates, horizontal and vertical noise densities, sojourn times, velocity time constants, entry
-    times and vertical velocity time constants of the modes, as read-only arrays (cached: shared by every
-    prediction)."""
-    arrays = tuple(np.array([getattr(mode, name) for mode in modes], dtype=float)
-                   for name in ("omega", "q_horizontal", "q_vertical", "sojourn_s", "velocity_tau_s", "entry_s",
-                                "vertical_tau_s"))
-    for array in arrays:
-        array.flags.writeable = False
-    return arrays  # type: ignore[return-value]
+@dataclass(frozen=True)
+class _Plan:
+    """What ``imm_predict`` needs of a mode set besides the states: the transition matrices' ``_EntryLayout`` (None
+    when no mode has a finite entry time; then ``sojourn_s``) and the motion matrices' ``ModeLayout``."""
+
+    entry: _EntryLayout | None
+    sojourn_s: Array
+    motion: ModeLayout
+
+    @staticmethod
+    @lru_cache(maxsize=16)
+    def of(modes: tuple[Mode, ...]) -> _Plan:
+        """The plan of these modes (cached: every prediction uses the same few mode sets, and converting their
+        parameters anew cost a good part of a small prediction)."""
+        sojourn, entry = tuple(mode.sojourn_s for mode in modes), tuple(mode.entry_s for mode in modes)
+        sojourn_s = np.array(sojourn)
+        sojourn_s.flags.writeable = False
+        return _Plan(_EntryLayout.of(sojourn, entry) if any(map(math.isfinite, entry)) else None, sojourn_s,
+                     mode_layout(*(tuple(float(getattr(mode, name)) for mode in modes) for name in (
+                         "omega", "q_horizontal", "q_vertical", "velocity_tau_s", "vertical_tau_s"))))
 
 
 def imm_predict(xm: Array, pm: Array, mu: Array, dt: Array, modes: tuple[Mode, ...]) -> tuple[Array, Array, Array]:
     """Mix, then move every mode's state by ``dt`` (N,): predicted states, covariances and mode probabilities."""
-    omega, q_horizontal, q_vertical, sojourn, tau, entry, vertical_tau = _mode_arrays(modes)
-    x0, p0, c = imm_mix(xm, pm, mu, mode_transition(dt, sojourn, entry))
-    f, q = mode_matrices(dt, omega, q_horizontal, q_vertical, tau, vertical_tau)
+    plan = _Plan.of(modes)
+    pi = mode_transition(dt, plan.sojourn_s) if plan.entry is None else _entered_at_rate(dt, plan.entry)
+    x0, p0, c = imm_mix(xm, pm, mu, pi)
+    f, q = layout_matrices(np.asarray(dt, dtype=np.float64), plan.motion)
     x_pred = np.einsum("nrij,nrj->nri", f, x0)
     return x_pred, f @ p0 @ np.swapaxes(f, -1, -2) + q, c
 

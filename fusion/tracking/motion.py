@@ -127,59 +127,75 @@ def _set_ou_axis(f: Array, q: Array, axis: int, blocks: tuple[Array, Array, Arra
     q[..., axis, axis + 3] = q[..., axis + 3, axis] = q_pv
 
 
-#: Flat entries of a turn's horizontal block in F: (0, 3), (1, 4), (0, 4), (1, 3), (3, 3), (4, 4), (3, 4), (4, 3).
-_TURN_ENTRIES = np.array([3, 10, 4, 9, 21, 28, 22, 27])
+#: Flat entries of a turn's horizontal block in F, by value: along (0, 3), (1, 4); -across (0, 4); across (1, 3);
+#: cos (3, 3), (4, 4); -sin (3, 4); sin (4, 3).
+_TURN_ENTRIES = ((3, 10), (4,), (9,), (21, 28), (22,), (27,))
 
 
 @dataclass(frozen=True)
-class _ModeLayout:
+class ModeLayout:
     """What ``mode_matrices`` needs of some modes besides ``dt``, built once per mode set.
 
-    ``turning``: the turning modes (not hovers) and their rates ``omega``; ``density`` (1, r, 3): each mode's
-    noise density per axis. OU axes: ``ou_axis`` is called once on the columns ``ou_tau``, ``ou_density`` (k,)
-    (the held modes' vertical axis, then the hover modes' horizontal axis, which east and north share, then their
-    vertical axis); its ``f_pv, f_vv`` side by side (n, 2k), gathered by ``f_column``, go to flat entries
-    ``f_entry`` of modes ``f_mode``, and ``q_pp, q_pv, q_vv`` (n, 3k) likewise. Every entry where an OU axis
-    differs from CV is written, so a hover's F and Q are ``hover_matrices``'s."""
+    Every entry of F and Q (flattened to (r·36)) is one of a few values per time step: 0, 1, ``dt``, a turning mode's
+    ``sin``/``cos`` terms, one of the CV noise terms ``q a³/3, q a²/2, q a`` of a distinct density ``densities`` (k,)
+    (a = |dt|), or an OU axis's term (``ou_axis``, called once on the columns ``ou_tau``, ``ou_density``: the held
+    modes' vertical axis, then the hover modes' horizontal axis, which east and north share, then their vertical
+    axis). ``mode_matrices`` computes these values side by side, (n, columns), and ``f_index``, ``q_index`` (r·36)
+    gather each entry's column. Every entry where an OU axis differs from CV takes the OU term, so a hover's F and Q
+    are ``hover_matrices``'s; the turning modes (``omega``, not hovers) take their turn terms in the horizontal
+    block."""
 
-    turning: NDArray[np.intp]
     omega: Array
-    density: Array
+    densities: Array
     ou_tau: Array
     ou_density: Array
-    f_mode: NDArray[np.intp]
-    f_entry: NDArray[np.intp]
-    f_column: NDArray[np.intp]
-    q_mode: NDArray[np.intp]
-    q_entry: NDArray[np.intp]
-    q_column: NDArray[np.intp]
+    f_index: NDArray[np.intp]
+    q_index: NDArray[np.intp]
 
 
 @lru_cache(maxsize=16)
-def _mode_layout(omega: tuple[float, ...], q_horizontal: tuple[float, ...], q_vertical: tuple[float, ...],
-                 tau: tuple[float, ...], vertical_tau: tuple[float, ...]) -> _ModeLayout:
-    """The ``_ModeLayout`` of modes with these parameters (see ``mode_matrices``); cached, as every prediction
+def mode_layout(omega: tuple[float, ...], q_horizontal: tuple[float, ...], q_vertical: tuple[float, ...],
+                 tau: tuple[float, ...], vertical_tau: tuple[float, ...]) -> ModeLayout:
+    """The ``ModeLayout`` of modes with these parameters (see ``mode_matrices``); cached, as every prediction
     of the tracker uses the same few mode sets."""
+    r = len(omega)
     hover = np.isfinite(tau)
     turning = np.flatnonzero((np.array(omega) != 0.0) & ~hover)
     held, hovering = np.flatnonzero(np.isfinite(vertical_tau) & ~hover), np.flatnonzero(hover)
-    h, k = len(hovering), len(held) + 2 * len(hovering)
+    h, k, t = len(hovering), len(held) + 2 * len(hovering), len(turning)
     taus, vertical_taus = np.array(tau), np.array(vertical_tau)
     q_h, q_v = np.array(q_horizontal), np.array(q_vertical)
-    # Per written axis (held vertical, hover east, hover north, hover vertical): its mode, axis and OU column.
+    density = np.array([q_h, q_h, q_v]).T  # (r, 3): per mode and axis
+    densities, which = np.unique(density, return_inverse=True)
+    which = which.reshape(r, 3)
+    u = len(densities)
+    # F columns: 0, 1, dt, then per turn value of _TURN_ENTRIES its t modes, then f_pv (k), f_vv (k).
+    f_index = np.zeros((r, STATE_DIM * STATE_DIM), dtype=np.intp)
+    f_index[:, ::7] = 1
+    f_index[:, 3:18:7] = 2
+    for value, entries in enumerate(_TURN_ENTRIES):
+        for entry in entries:
+            f_index[turning, entry] = 3 + value * t + np.arange(t)
+    # Q columns: 0, then q a³/3, q a²/2, q a of each distinct density (u each), then q_pp, q_pv, q_vv (k each).
+    q_index = np.zeros((r, STATE_DIM * STATE_DIM), dtype=np.intp)
+    q_index[:, 0:15:7] = 1 + which
+    q_index[:, 3:18:7] = q_index[:, 18:33:7] = 1 + u + which
+    q_index[:, 21::7] = 1 + 2 * u + which
+    # Per written OU axis (held vertical, hover east, hover north, hover vertical): its mode, axis and OU column.
     mode = np.concatenate([held, np.tile(hovering, 3)])
     axis = np.repeat([2, 0, 1, 2], [len(held), h, h, h])
     column = np.concatenate([np.arange(len(held)), np.tile(len(held) + np.arange(h), 2), len(held) + h + np.arange(h)])
-    layout = _ModeLayout(
-        turning=turning, omega=np.array(omega)[turning], density=np.array([q_h, q_h, q_v]).T[None],
+    f_ou, q_ou = 3 + 6 * t, 1 + 3 * u
+    f_index[mode, axis * 7 + 3] = f_ou + column
+    f_index[mode, axis * 7 + 21] = f_ou + k + column
+    q_index[mode, axis * 7] = q_ou + column
+    q_index[mode, axis * 7 + 3] = q_index[mode, axis * 7 + 18] = q_ou + k + column
+    q_index[mode, axis * 7 + 21] = q_ou + 2 * k + column
+    layout = ModeLayout(
+        omega=np.array(omega)[turning], densities=densities,
         ou_tau=np.concatenate([vertical_taus[held], taus[hovering], taus[hovering]]),
         ou_density=np.concatenate([q_v[held], q_h[hovering], q_v[hovering]]),
-        # F: (axis, axis + 3) = 7 axis + 3 ← f_pv, (axis + 3, axis + 3) = 7 axis + 21 ← f_vv.
-        f_mode=np.tile(mode, 2), f_entry=np.concatenate([7 * axis + 3, 7 * axis + 21]),
-        f_column=np.concatenate([column, k + column]),
-        # Q: (axis, axis) ← q_pp; (axis, axis + 3) and (axis + 3, axis) ← q_pv; (axis + 3, axis + 3) ← q_vv.
-        q_mode=np.tile(mode, 4), q_entry=np.concatenate([7 * axis, 7 * axis + 3, 7 * axis + 18, 7 * axis + 21]),
-        q_column=np.concatenate([column, k + column, k + column, 2 * k + column]))
+        f_index=f_index.ravel(), q_index=q_index.ravel())
     for array in vars(layout).values():  # shared by every caller of the cache
         array.flags.writeable = False
     return layout
@@ -192,37 +208,37 @@ def mode_matrices(dt: ArrayLike, omega: Array, q_horizontal: Array, q_vertical: 
     ``hover_matrices``'s; vertical velocity time constants ``vertical_tau`` (r,), finite where the
     other modes' vertical axis is an OU velocity, ``ou_axis``).
 
-    The same values as ``ct_transition`` and ``cv_process_noise`` per mode, built in a few array
-    assignments: the tracker predicts every message, and building the matrices mode by mode
-    with a dozen small numpy calls each cost more than the prediction itself. For the same reason
-    every OU axis (``ou_axis``: the held modes' vertical, the hover modes' three) comes from one call.
-    """
-    step: Array = np.asarray(dt, dtype=np.float64)
-    n, r = len(step), len(omega)
-    layout = _mode_layout(*(tuple(np.asarray(values, dtype=float).tolist()) for values in (
-        omega, q_horizontal, q_vertical, np.full(r, np.inf) if tau is None else tau,
-        np.full(r, np.inf) if vertical_tau is None else vertical_tau)))
-    # Flat (…, 36) views: entry (i, j) is 6i + j, so a diagonal is a stride-7 slice (cheap basic indexing).
-    f = np.zeros((n, r, STATE_DIM * STATE_DIM))
-    f[..., ::7] = 1.0
-    f[..., 3:18:7] = step[:, None, None]
-    if len(layout.turning):
-        # CV modes keep exactly CV's entries; only the turning modes' horizontal block changes.
+    The same values as ``ct_transition`` and ``cv_process_noise`` per mode (``layout_matrices``)."""
+    r = len(omega)
+    return layout_matrices(np.asarray(dt, dtype=np.float64), mode_layout(*(
+        tuple(np.asarray(values, dtype=float).tolist()) for values in (
+            omega, q_horizontal, q_vertical, np.full(r, np.inf) if tau is None else tau,
+            np.full(r, np.inf) if vertical_tau is None else vertical_tau))))
+
+
+def layout_matrices(step: Array, layout: ModeLayout) -> tuple[Array, Array]:
+    """F(dt) and Q(dt) (n, r, 6, 6) of the modes of ``layout`` (``mode_layout``) over time steps ``step`` (n,).
+
+    The tracker predicts every message, and building the matrices entry by entry (or mode by mode) with dozens
+    of small numpy calls cost more than the prediction itself: the few distinct values per step are computed side
+    by side, each once, and one gather per matrix places them (``ModeLayout``)."""
+    n = len(step)
+    zero = np.zeros((n, 1))
+    a = np.abs(step)[:, None]
+    f_values = [zero, np.ones((n, 1)), step[:, None]]
+    if len(layout.omega):
         w = layout.omega
         wt = w * step[:, None]
         sin, cos = np.sin(wt), np.cos(wt)
         along, across = sin / w, (1.0 - cos) / w
-        f[:, layout.turning[:, None], _TURN_ENTRIES] = np.stack([along, along, -across, across, cos, cos, -sin, sin],
-                                                                axis=-1)
-    a = np.abs(step)[:, None, None]
-    density = layout.density
-    q = np.zeros((n, r, STATE_DIM * STATE_DIM))
-    q[..., 0:15:7] = density * a**3 / 3.0
-    q[..., 3:18:7] = q[..., 18:33:7] = density * a**2 / 2.0
-    q[..., 21::7] = density * a
+        f_values += [along, -across, across, cos, -sin, sin]
+    density = layout.densities
+    q_values = [zero, density * a**3 / 3.0, density * a**2 / 2.0, density * a]
     if len(layout.ou_tau):
         f_pv, f_vv, q_pp, q_pv, q_vv = ou_axis(step, layout.ou_tau, layout.ou_density)
-        f[:, layout.f_mode, layout.f_entry] = np.concatenate([f_pv, f_vv], axis=1)[:, layout.f_column]
-        q[:, layout.q_mode, layout.q_entry] = np.concatenate([q_pp, q_pv, q_vv], axis=1)[:, layout.q_column]
-    shape = (n, r, STATE_DIM, STATE_DIM)
-    return f.reshape(shape), q.reshape(shape)
+        f_values += [f_pv, f_vv]
+        q_values += [q_pp, q_pv, q_vv]
+    shape = (n, len(layout.f_index) // (STATE_DIM * STATE_DIM), STATE_DIM, STATE_DIM)
+    # np.take, unlike fancy indexing on axis 1, returns C order, which the BLAS products of the prediction need.
+    return (np.take(np.concatenate(f_values, axis=1), layout.f_index, axis=1).reshape(shape),
+            np.take(np.concatenate(q_values, axis=1), layout.q_index, axis=1).reshape(shape))
