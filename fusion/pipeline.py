@@ -328,9 +328,9 @@ class FusionEngine:
         tab = self.tracker.table
         if len(tab) == 0:
             return []
-        x, p = self.tracker.predicted(t)
+        x, position_var = self.tracker.predicted_position_spread(t)
         geo = self._geo(x)
-        sigma = np.minimum(np.sqrt(np.trace(p[:, :3, :3], axis1=1, axis2=2)), 1e8)
+        sigma = np.minimum(np.sqrt(position_var), 1e8)
         label, label_p = best_label(tab.shown_logp)
         threat = self.threat.current(tab.number)
         zone_names = (*threat.zone_names, None)  # zone -1 (none) is the last, None

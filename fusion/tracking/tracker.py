@@ -511,6 +511,18 @@ class Tracker:
         """Every track's (combined IMM) state and covariance predicted to ``now``, without changing the table."""
         return combine(*self._imm_predict(np.arange(len(self.table)), now))
 
+    def predicted_position_spread(self, now: float) -> tuple[Array, Array]:
+        """Every track's combined IMM state predicted to ``now`` and the trace of its position covariance.
+
+        What a tracks message shows: ``combine`` of only the state and the position variances (the
+        full 6×6 mixture cost more than the rest of the message), with the same float operations as
+        ``combine`` for these parts, so the same bits."""
+        xm, pm, mu = self._imm_predict(np.arange(len(self.table)), now)
+        x = np.einsum("nr,nri->ni", mu, xm)
+        d = xm[:, :, :3] - x[:, None, :3]
+        variances = np.einsum("nr,nra->na", mu, np.diagonal(pm, axis1=2, axis2=3)[:, :, :3] + d * d)
+        return x, variances.sum(axis=1)
+
     def _plausible(self, scan: Scan) -> NDArray[np.intp]:
         """Rows of the tracks that may come within ``initiation_exclusion`` gates of a detection of the scan,
         and those bound to its RF identities; only these are predicted and gated.
