@@ -185,8 +185,11 @@ def _place(lat: float, lon: float) -> str:
     return f"{abs(lat):.3f}{'N' if lat >= 0 else 'S'} {abs(lon):.3f}{'E' if lon >= 0 else 'W'}"
 
 
-def _falloff(value: Array, full: float, span: float, floor: float) -> Array:
-    """1 up to ``full``, then linearly down to ``floor`` over ``span``."""
+def _falloff(value: Array, full: float, span: float, floor: float) -> Array | float:
+    """1 up to ``full``, then linearly down to ``floor`` over ``span``; the scalar 1.0 when every value is within
+    ``full`` (the usual case for drones: the formula gives exactly 1.0 there, and a NaN takes the formula)."""
+    if (value <= full).all():
+        return 1.0
     return np.minimum(np.maximum(1.0 - (value - full) / span * (1.0 - floor), floor), 1.0)  # np.clip, less overhead
 
 
@@ -202,8 +205,8 @@ def _thresholds(params: ThreatParams) -> tuple[Array, Array]:
 def step_levels(previous: NDArray[np.intp], score: Array, params: ThreatParams) -> NDArray[np.intp]:
     """New levels with hysteresis: up as soon as a threshold is reached, down only ``hysteresis`` below it."""
     up_at, down_at = _thresholds(params)
-    up = up_at.searchsorted(score, side="right").astype(np.intp)
-    down = down_at.searchsorted(score, side="right").astype(np.intp)
+    up = up_at.searchsorted(score, side="right")  # intp already
+    down = down_at.searchsorted(score, side="right")
     return np.where(up > previous, up, np.minimum(previous, down))
 
 
@@ -285,13 +288,14 @@ class ThreatMonitor:
         threat = eligible & (level >= MEDIUM)
         inside &= threat[:, None] | inside_before
         entered = inside & ~inside_before & threat[:, None] & ~new[:, None]
-        escalated = rising & ~entered.any(axis=1)
+        entering = entered.any(axis=1)
+        escalated = rising & ~entering
         alerted = alerted_before | new
         peak = np.where(new | rising, level, peak_before)
         memory = _Memory(numbers.copy(), level, score, zone, alerted, peak, inside)
         # The same tracks as remembered are already in number order.
         self._memory = memory if before is self._memory else memory.sorted()
-        rows = np.flatnonzero(new | escalated | entered.any(axis=1))
+        rows = np.flatnonzero(new | escalated | entering)
         if not len(rows):
             return []
         where = geo(rows)
