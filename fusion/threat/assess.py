@@ -286,8 +286,10 @@ class ThreatMonitor:
         new = eligible & (level >= HIGH) & ~alerted_before
         rising = eligible & alerted_before & (level > peak_before)
         threat = eligible & (level >= MEDIUM)
-        inside &= threat[:, None] | inside_before
-        entered = inside & ~inside_before & threat[:, None] & ~new[:, None]
+        entered = inside  # (n, 0) without zones: nothing to enter, and no array work for it
+        if len(zones):
+            inside &= threat[:, None] | inside_before
+            entered = inside & ~inside_before & threat[:, None] & ~new[:, None]
         entering = entered.any(axis=1)
         escalated = rising & ~entering
         alerted = alerted_before | new
