@@ -94,24 +94,33 @@ class IdentityEvidence:
         started 20.9 nats behind every older track in the bearings' wedge and never caught up (``mass`` seed 29,
         traced: a clutter track 300 m away took the emitter's bearings, its label and a confirmation).
         """
-        out = np.zeros((len(numbers), len(keys)))
+        n = len(numbers)
         known = [k for k, key in enumerate(keys) if key in self._evidence]
-        if not known or not len(numbers):
-            return out
-        # Every known identity's stored tracks at once: one search and one scatter instead of a few per identity.
+        if not known or not n:
+            return np.zeros((n, len(keys)))
+        # Every known identity's stored tracks at once: one scatter instead of a few per identity.
         times, old_numbers, old, newest = zip(*(self._evidence[keys[k]] for k in known))
         sizes = [len(stored) for stored in old_numbers]
         elapsed = np.maximum(now - np.array(times), 0.0)  # an older scan: no decay
         faded = np.concatenate(old) * np.repeat(np.exp(-elapsed / self.memory_s), sizes)
-        stored_numbers, column = np.concatenate(old_numbers), np.repeat(known, sizes)
-        at = np.minimum(np.searchsorted(numbers, stored_numbers), len(numbers) - 1)
-        alive = numbers[at] == stored_numbers
-        out[at[alive], column[alive]] = faded[alive]
+        # Each stored track's row, n (a spare row, dropped below) if it is dead. Identities stored together share
+        # one numbers array (``add``): each distinct array is searched once.
+        rows_of: dict[int, NDArray[np.intp]] = {}
+        for stored in old_numbers:
+            if id(stored) not in rows_of:
+                rows = np.minimum(np.searchsorted(numbers, stored), n - 1)
+                rows[numbers[rows] != stored] = n
+                rows_of[id(stored)] = rows
+        at, column = np.concatenate([rows_of[id(stored)] for stored in old_numbers]), np.repeat(known, sizes)
+        spare = np.zeros((n + 1, len(keys)))
+        spare[at, column] = faded
+        out = spare[:n]
         if level is not None:
             # Track numbers only grow: a track numbered above all an identity stored was born since it was stored.
             born = (numbers[:, None] > np.array(newest)[None, :]) & level[:, known]
-            best = np.maximum(np.where(born, -np.inf, out[:, known]).max(axis=0), 0.0)
-            out[:, known] = np.where(born, best, out[:, known])
+            kept = out[:, known]
+            best = np.maximum(np.where(born, -np.inf, kept).max(axis=0), 0.0)
+            out[:, known] = np.where(born, best, kept)
         return out
 
     def add(self, now: float, keys: list[str], numbers: NDArray[np.int64], evidence: Array) -> None:
