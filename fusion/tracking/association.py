@@ -78,8 +78,9 @@ class IdentityEvidence:
     def __init__(self, memory_s: float, gate_probability: float) -> None:
         self.memory_s = memory_s
         self.outside = float(np.log1p(-gate_probability))
-        #: Per identity: time of its last bearing, the track numbers and their evidence then.
-        self._evidence: dict[str, tuple[float, NDArray[np.int64], Array]] = {}
+        #: Per identity: time of its last bearing, the track numbers and their evidence then, and the largest of those
+        #: numbers (-1: none; ``history``'s newborn test), kept so that no call takes a maximum per identity.
+        self._evidence: dict[str, tuple[float, NDArray[np.int64], Array, int]] = {}
 
     def history(self, now: float, keys: list[str], numbers: NDArray[np.int64],
                 level: NDArray[np.bool_] | None = None) -> Array:
@@ -93,42 +94,53 @@ class IdentityEvidence:
         started 20.9 nats behind every older track in the bearings' wedge and never caught up (``mass`` seed 29,
         traced: a clutter track 300 m away took the emitter's bearings, its label and a confirmation).
         """
-        out = np.zeros((len(numbers), len(keys)))
+        n = len(numbers)
         known = [k for k, key in enumerate(keys) if key in self._evidence]
-        if not known or not len(numbers):
-            return out
-        # Every known identity's stored tracks at once: one search and one scatter instead of a few per identity.
-        times, old_numbers, old = zip(*(self._evidence[keys[k]] for k in known))
+        if not known or not n:
+            return np.zeros((n, len(keys)))
+        # Every known identity's stored tracks at once: one scatter instead of a few per identity.
+        times, old_numbers, old, newest = zip(*(self._evidence[keys[k]] for k in known))
         sizes = [len(stored) for stored in old_numbers]
         elapsed = np.maximum(now - np.array(times), 0.0)  # an older scan: no decay
         faded = np.concatenate(old) * np.repeat(np.exp(-elapsed / self.memory_s), sizes)
-        stored_numbers, column = np.concatenate(old_numbers), np.repeat(known, sizes)
-        at = np.minimum(np.searchsorted(numbers, stored_numbers), len(numbers) - 1)
-        alive = numbers[at] == stored_numbers
-        out[at[alive], column[alive]] = faded[alive]
+        # Each stored track's row, n (a spare row, dropped below) if it is dead. Identities stored together share
+        # one numbers array (``add``): each distinct array is searched once.
+        rows_of: dict[int, NDArray[np.intp]] = {}
+        for stored in old_numbers:
+            if id(stored) not in rows_of:
+                rows = np.minimum(np.searchsorted(numbers, stored), n - 1)
+                rows[numbers[rows] != stored] = n
+                rows_of[id(stored)] = rows
+        at, column = np.concatenate([rows_of[id(stored)] for stored in old_numbers]), np.repeat(known, sizes)
+        spare = np.zeros((n + 1, len(keys)))
+        spare[at, column] = faded
+        out = spare[:n]
         if level is not None:
             # Track numbers only grow: a track numbered above all an identity stored was born since it was stored.
-            newest = np.array([stored.max(initial=-1) for stored in old_numbers])
-            born = (numbers[:, None] > newest[None, :]) & level[:, known]
-            best = np.maximum(np.where(born, -np.inf, out[:, known]).max(axis=0), 0.0)
-            out[:, known] = np.where(born, best, out[:, known])
+            born = (numbers[:, None] > np.array(newest)[None, :]) & level[:, known]
+            kept = out[:, known]
+            best = np.maximum(np.where(born, -np.inf, kept).max(axis=0), 0.0)
+            out[:, known] = np.where(born, best, kept)
         return out
 
     def add(self, now: float, keys: list[str], numbers: NDArray[np.int64], evidence: Array) -> None:
         """Set the identities' evidence (tracks ``numbers``, keys) at ``now``; forget identities unseen for
         ten memories (their evidence is below e⁻¹⁰ of what it was)."""
-        numbers = numbers.copy()  # one copy shared by these identities: stored arrays are never written to
+        # One copy of the numbers and one of the evidence, shared by these identities (each stores a row of the
+        # transposed copy): stored arrays are never written to.
+        numbers, columns = numbers.copy(), evidence.T.copy()
+        newest = int(numbers.max(initial=-1))
         for k, key in enumerate(keys):
             latest = max(now, self._evidence[key][0]) if key in self._evidence else now  # never back in time
-            self._evidence[key] = (latest, numbers, evidence[:, k].copy())
-        for key in [key for key, (t, _, _) in self._evidence.items() if t < now - 10.0 * self.memory_s]:
+            self._evidence[key] = (latest, numbers, columns[k], newest)
+        for key in [key for key, (t, *_) in self._evidence.items() if t < now - 10.0 * self.memory_s]:
             del self._evidence[key]
 
     def merge(self, numbers: NDArray[np.int64], into: NDArray[np.int64]) -> None:
         """Tracks ``numbers`` were merged into ``into`` (one target's two tracks): each survivor keeps, per
         identity, the larger of the two evidences (the same bearings mostly gated both; summing would count
         them twice)."""
-        for key, (t, old_numbers, old) in self._evidence.items():
+        for key, (t, old_numbers, old, newest) in self._evidence.items():
             drop = np.isin(old_numbers, numbers)
             if not drop.any():
                 continue
@@ -137,7 +149,7 @@ class IdentityEvidence:
                 src, dst = np.flatnonzero(old_numbers == gone), np.flatnonzero(old_numbers == survivor)
                 if len(src) and len(dst):
                     evidence[dst] = np.maximum(evidence[dst], evidence[src])
-            self._evidence[key] = (t, old_numbers, evidence)
+            self._evidence[key] = (t, old_numbers, evidence, newest)
 
     def assign(self, now: float, numbers: NDArray[np.int64]) -> list[tuple[str, int | None]]:
         """Every identity with its track number in the one-to-one assignment of largest total positive

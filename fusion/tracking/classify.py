@@ -35,6 +35,7 @@ like a classifier output because successive speed estimates of a track are corre
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -73,12 +74,23 @@ def class_mix(track_logp: Array, prior: tuple[float, ...], strength: float) -> t
     that base rate instead of a fixed 1:1 drone-to-bird prior (measured on ``birds``, seeds 3, 23 and 29: two to
     nine radar outputs that favoured drone by chance made a bird's new track a drone for 0.5 to 11 s).
     The posterior mean of the mix (soft counts) is the empirical-Bayes estimate."""
+    base, known, pseudo_counts = _mix_constants(tuple(prior), strength)
+    counts = np.exp(track_logp[:, :UNKNOWN]).sum(axis=0) + pseudo_counts
+    total = counts.sum()
+    if total <= 0.0:  # no established track and no weight on the prior: the prior
+        return base
+    return (*(known * counts / total).tolist(), base[UNKNOWN])
+
+
+@lru_cache(maxsize=8)
+def _mix_constants(prior: tuple[float, ...], strength: float) -> tuple[tuple[float, ...], float, Array]:
+    """``class_mix``'s constants of one configuration, computed once: the normalised ``prior``, its known classes'
+    share and their Dirichlet pseudo-counts worth ``strength`` tracks (read-only: the cache shares it)."""
     base = np.asarray(prior, dtype=float) / np.sum(prior)
     known = base[:UNKNOWN].sum()
-    counts = np.exp(track_logp[:, :UNKNOWN]).sum(axis=0) + strength * base[:UNKNOWN] / known
-    if counts.sum() <= 0.0:  # no established track and no weight on the prior: the prior
-        return tuple(base.tolist())
-    return tuple((known * counts / counts.sum()).tolist() + [float(base[UNKNOWN])])
+    pseudo_counts = strength * base[:UNKNOWN] / known
+    pseudo_counts.setflags(write=False)
+    return tuple(base.tolist()), float(known), pseudo_counts
 
 
 def evidence(probs: Array, has_probs: NDArray[np.bool_], emitter: NDArray[np.bool_], weight: float,

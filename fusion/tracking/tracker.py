@@ -815,8 +815,9 @@ class Tracker:
         level = (self.table.score > 0.0)[:, None] & allowed[:, cols]
         history = self.evidence.history(scan.time, keys, numbers, level)
         for_label = self.label_evidence.history(scan.time, keys, numbers)
-        prior[:, cols] = history - np.maximum(history.max(axis=0, initial=0.0), 0.0)
-        tracked[cols] = history.max(axis=0, initial=0.0) > 0.0
+        best = history.max(axis=0, initial=0.0)  # at least 0: "no track"
+        prior[:, cols] = history - best
+        tracked[cols] = best > 0.0
         log_ratio = jpda.log_likelihood_ratios(np.where(allowed[:, cols], cost[:, cols], 0.0),
                                                pd, prm.bearing_clutter_density,
                                                prm.gate_probability)

@@ -106,28 +106,30 @@ class TrackTable:
         at (x, p) with probabilities ``mu`` (r,), the radar amplitude ``excess`` of plots at ``radar_range`` (k,)
         (NaN or None: no SNR) and a fix due every ``revisit`` s; return their numbers."""
         mu = np.asarray(mu, dtype=float)
-        k, r = len(x), len(mu)
+        k, n = len(x), len(self)
         column = self.sensor_column(sensor_id)
         numbers = np.arange(self.next_number, self.next_number + k, dtype=np.int64)
         self.next_number += k
         sensor_last = np.full((k, len(self.sensor_ids)), np.nan)
         sensor_last[:, column] = t
-        at_t, never = np.full(k, t), np.full(k, -np.inf)  # each field below concatenates a copy
-        new = {
-            "number": numbers, "x": x, "p": p, "xm": np.repeat(x[:, None], r, axis=1),
-            "pm": np.repeat(p[:, None], r, axis=1), "mu": np.repeat(mu[None], k, axis=0), "t": at_t, "t_fix": at_t, "first_seen": at_t,
-            "hits": np.full(k, hits, dtype=np.int64), "score": np.full(k, score), "status": np.full(k, TENTATIVE, dtype=np.int8),
-            "label_logp": label_logp, "sensor_last": sensor_last, "from_bearings": np.full(k, from_bearings),
-            "t_point": never if from_bearings else at_t, "t_formation": never,
-            "support": np.zeros(k), "revisit": np.full(k, revisit), "flock_logp": np.zeros((k, N_CLASSES)),
-        }
         amplitude = np.full(k, np.nan) if excess is None else np.asarray(excess, dtype=float)
         known = ~np.isnan(amplitude)
-        new["excess"] = np.where(known, amplitude, 0.0)
-        new["plots"] = known.astype(np.int64)
-        new["radar_range"] = np.where(known, np.full(k, np.nan) if radar_range is None else radar_range, np.nan)
+        # Each field's new rows: rows (k, ...) or one value that broadcasts over them (the modes take x, p alike).
+        new = {
+            "number": numbers, "x": x, "p": p, "xm": x[:, None], "pm": p[:, None], "mu": mu, "t": t, "t_fix": t,
+            "first_seen": t, "hits": hits, "score": score, "status": TENTATIVE, "label_logp": label_logp,
+            "sensor_last": sensor_last, "from_bearings": from_bearings, "t_point": -np.inf if from_bearings else t,
+            "t_formation": -np.inf, "support": 0.0, "revisit": revisit, "flock_logp": 0.0,
+            "excess": np.where(known, amplitude, 0.0), "plots": known,
+            "radar_range": np.where(known, np.nan if radar_range is None else radar_range, np.nan),
+        }
         for name in self.ROW_FIELDS:
-            setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
+            # Filling an empty array costs less than building each field's new rows and concatenating.
+            old = getattr(self, name)
+            grown = np.empty((n + k, *old.shape[1:]), dtype=old.dtype)
+            grown[:n] = old
+            grown[n:] = new[name]
+            setattr(self, name, grown)
         return numbers
 
     @property
