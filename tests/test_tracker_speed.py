@@ -9,7 +9,8 @@ import pytest
 from scipy.special import logsumexp
 
 from fusion.tracking import MeasurementBlock, Scan, Tracker
-from fusion.tracking.filters import combine, imm_predict
+from fusion.tracking.association import _log_sum_exp_columns
+from fusion.tracking.filters import combine, combine_position_variance, imm_predict
 from fusion.tracking.gating import masked_covariance
 from fusion.tracking.measurements import (
     BEARING,
@@ -135,6 +136,31 @@ def test_masked_covariance_replaces_absent_components_by_the_identity_and_copies
     assert cov[0, 0, 0] == 1.0  # a copy: callers may write into it
     # Broadcast masks take the general path and give the broadcast shape.
     assert masked_covariance(cov[0], np.ones((4, 3), dtype=bool)).shape == (4, 3, 3)
+
+
+def test_the_position_variance_of_a_mixture_is_combines_trace_bit_for_bit() -> None:
+    rng = np.random.default_rng(3)
+    xm = rng.normal(0.0, 100.0, size=(50, 3, 6))
+    root = rng.normal(0.0, 5.0, size=(50, 3, 6, 6))
+    pm = root @ np.swapaxes(root, 2, 3)
+    mu = rng.dirichlet(np.ones(3), size=50)
+    x, p = combine(xm, pm, mu)
+    x_only, variance = combine_position_variance(xm, pm, mu)
+    assert np.array_equal(x_only, x)
+    assert np.array_equal(variance, np.trace(p[:, :3, :3], axis1=1, axis2=2))
+
+
+def test_the_identity_log_sum_exp_is_scipys_bit_for_bit_with_ties_infinities_and_nan() -> None:
+    rng = np.random.default_rng(7)
+    a = rng.normal(0.0, 30.0, size=(6, 40))
+    a[0, :4] = [np.inf, -np.inf, np.nan, 800.0]
+    a[:, 5] = -np.inf  # a column of -inf only
+    a[:, 6] = 3.0  # every row ties at the maximum
+    a[1, 7], a[2, 7] = np.inf, -np.inf
+    with np.errstate(all="ignore"):
+        expected = logsumexp(a, axis=0)
+    assert np.array_equal(_log_sum_exp_columns(a), expected, equal_nan=True)
+    assert np.isnan(expected[2]) and np.isposinf(expected[0]) and expected[5] == -np.inf
 
 
 def test_threat_memory_shortcut_for_unchanged_tracks_gives_the_same_alerts_and_levels(

@@ -187,7 +187,8 @@ def _place(lat: float, lon: float) -> str:
 
 def _falloff(value: Array, full: float, span: float, floor: float) -> Array | float:
     """1 up to ``full``, then linearly down to ``floor`` over ``span``; the scalar 1.0 when every value is within
-    ``full`` (the usual case for drones: the formula gives exactly 1.0 there, and a NaN takes the formula)."""
+    ``full`` (the usual case for drones: for a positive ``span`` and a ``floor`` up to 1 the formula gives exactly 1.0
+    there, and a NaN takes the formula)."""
     if (value <= full).all():
         return 1.0
     return np.minimum(np.maximum(1.0 - (value - full) / span * (1.0 - floor), floor), 1.0)  # np.clip, less overhead

@@ -210,6 +210,14 @@ def combine(xm: Array, pm: Array, mu: Array) -> tuple[Array, Array]:
     return x, p
 
 
+def combine_position_variance(xm: Array, pm: Array, mu: Array) -> tuple[Array, Array]:
+    """``combine``'s state (N, 6) and the trace of its position covariance (N,), without the rest of the
+    covariance (a tracks message shows no more): the same float operations for these parts, so the same bits."""
+    x = np.einsum("nr,nri->ni", mu, xm)
+    d = xm[:, :, :3] - x[:, None, :3]
+    return x, np.einsum("nr,nra->na", mu, np.diagonal(pm, axis1=2, axis2=3)[:, :, :3] + d * d).sum(axis=1)
+
+
 def mode_posterior(c: Array, loglik: Array) -> Array:
     """Updated mode probabilities (k, r) from predicted ones and each mode's measurement log-likelihood."""
     logw = np.log(np.maximum(c, 1e-300)) + loglik

@@ -114,9 +114,9 @@ def _exact(ratio: Array) -> Array:
     alike, the other way round): all its terms at once, gathered through ``_subset_steps``'s tables (every subset's
     own weight first, then detection after detection) and added into their subsets by one ``bincount``, which adds
     in the order given. So every subset sums its own weight, then its terms in column order (an ungated pair adds
-    an exact 0), and the marginals sum their subsets in increasing order over the first axis of a C-ordered array,
-    which numpy adds row after row: the sums of the textbook pair-by-pair recursion (``tests/test_jpda.py``), bit
-    for bit, in a few array operations per track instead of a few per pair.
+    an exact 0 while the weights are finite), and the marginals sum their subsets in increasing order over the
+    first axis of a C-ordered array, which numpy adds row after row: the sums of the textbook pair-by-pair
+    recursion (``tests/test_jpda.py``), bit for bit, in a few array operations per track instead of a few per pair.
     """
     n, m = ratio.shape
     size = 1 << m

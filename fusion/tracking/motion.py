@@ -155,7 +155,7 @@ class ModeLayout:
 
 @lru_cache(maxsize=16)
 def mode_layout(omega: tuple[float, ...], q_horizontal: tuple[float, ...], q_vertical: tuple[float, ...],
-                 tau: tuple[float, ...], vertical_tau: tuple[float, ...]) -> ModeLayout:
+                tau: tuple[float, ...], vertical_tau: tuple[float, ...]) -> ModeLayout:
     """The ``ModeLayout`` of modes with these parameters (see ``mode_matrices``); cached, as every prediction
     of the tracker uses the same few mode sets."""
     r = len(omega)

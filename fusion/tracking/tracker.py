@@ -85,6 +85,7 @@ from fusion.tracking.association import (
 )
 from fusion.tracking.filters import (
     combine,
+    combine_position_variance,
     imm_predict,
     mode_posterior,
     project_covariance,
@@ -514,14 +515,9 @@ class Tracker:
     def predicted_position_spread(self, now: float) -> tuple[Array, Array]:
         """Every track's combined IMM state predicted to ``now`` and the trace of its position covariance.
 
-        What a tracks message shows: ``combine`` of only the state and the position variances (the
-        full 6×6 mixture cost more than the rest of the message), with the same float operations as
-        ``combine`` for these parts, so the same bits."""
-        xm, pm, mu = self._imm_predict(np.arange(len(self.table)), now)
-        x = np.einsum("nr,nri->ni", mu, xm)
-        d = xm[:, :, :3] - x[:, None, :3]
-        variances = np.einsum("nr,nra->na", mu, np.diagonal(pm, axis1=2, axis2=3)[:, :, :3] + d * d)
-        return x, variances.sum(axis=1)
+        What a tracks message shows (``combine_position_variance``: the full 6×6 mixture cost more than the rest
+        of the message)."""
+        return combine_position_variance(*self._imm_predict(np.arange(len(self.table)), now))
 
     def _plausible(self, scan: Scan) -> NDArray[np.intp]:
         """Rows of the tracks that may come within ``initiation_exclusion`` gates of a detection of the scan,
