@@ -11,7 +11,8 @@ The same object runs live (``fusion.service.LiveFusion``) and offline (``sargas 
    as they happen (QoS 1);
 4. a tracks message (QoS 0) is published on a fixed grid of fusion time every
    ``publish_period_s``, with the tracks predicted to that time and the ids deleted since
-   the previous one.
+   the previous one, and at once, at the message's time, when a message confirms a track:
+   operators see a new confirmed track when its alert goes out, not up to a period later.
 
 Fusion time only ever comes from the messages, so the same input gives the same bytes.
 """
@@ -242,7 +243,8 @@ class FusionEngine:
         self.stats["out_of_order"] += result.out_of_order
         self.stats["tracks"] += len(result.started)
         self.stats["confirmed"] += len(result.confirmed)
-        return self._on_ended(result.ended) + self._threat_step(msg.time)
+        out = self._on_ended(result.ended) + self._threat_step(msg.time)
+        return out + self._tracks_message(msg.time) if result.confirmed else out
 
     def _on_ended(self, ended: Ended) -> list[Outgoing]:
         """Remember ended tracks for the next tracks message; alert on lost threats. A track merged into
@@ -296,6 +298,10 @@ class FusionEngine:
         """Track management at ``t``, then the tracks message of time ``t``."""
         out = self._on_ended(self.tracker.maintain(t)) + self._threat_step(t)
         self._fusion_time = t if self._fusion_time is None else max(self._fusion_time, t)
+        return out + self._tracks_message(t)
+
+    def _tracks_message(self, t: float) -> list[Outgoing]:
+        """The tracks message of fusion time ``t`` (tracks managed and assessed at ``t`` already)."""
         tracks, strobes = self._tracks_at(t), self._strobes_at(t)
         payload = encode_tracks(round(t, 6), tracks, self._ended, strobes)
         if len(payload) > self.config.max_message_bytes:
@@ -303,7 +309,7 @@ class FusionEngine:
         self._ended = []
         self._latest_tracks = (t, len(tracks), payload)
         self.stats["tracks_messages"] += 1
-        return [*out, Outgoing(self.topics.tracks, payload, qos=0)]
+        return [Outgoing(self.topics.tracks, payload, qos=0)]
 
     def _shrink(self, time: float, tracks: list[dict[str, Any]], strobes: list[Strobe],
                 size: int) -> tuple[list[dict[str, Any]], bytes]:

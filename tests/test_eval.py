@@ -118,6 +118,22 @@ def test_time_to_confirm_from_first_and_second_sensor_detection() -> None:
     assert ev.confirm_times("bird") == []
 
 
+def test_a_track_shown_between_two_evaluation_times_is_confirmed_when_first_shown() -> None:
+    truth = line_truth([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5])
+    detected = Detected("truth_id", first={"obj-0": 1.0}, second_sensor={"obj-0": 2.0})
+    grid = frames(truth, [()] * 7 + [("T-1",)])
+    shown = grid.frames[:7] + [EstimateFrame(3.2, ("T-1",), grid.frames[7].pos, (None,)),
+                               EstimateFrame(3.3, ("T-1", "T-2"), np.repeat(grid.frames[7].pos, 2, axis=0),
+                                             (None, None))] + grid.frames[7:]
+    ev = evaluate(truth, Estimates(shown), detected, times=truth.times)
+    assert ev.objects[0].confirmed_at == 3.2 and ev.objects[0].time_to_confirm_two_sensors == pytest.approx(1.2)
+    # Only since the evaluation time before: a track shown earlier but assigned later is confirmed at its time.
+    early = grid.frames[:5] + [EstimateFrame(2.2, ("T-1",), grid.frames[7].pos + 5000.0, (None,))] + grid.frames[5:]
+    assert evaluate(truth, Estimates(early), detected, times=truth.times).objects[0].confirmed_at == 3.5
+    assert Estimates(shown).first_shown("T-2", 3.0, 3.5) == 3.3
+    assert Estimates(shown).first_shown("T-9", 3.0, 3.5) == 3.5
+
+
 def test_label_accuracy_and_false_drone_tracks() -> None:
     truth = line_truth([0.0, 1.0, 2.0, 3.0])
     est = frames(truth, [("T-1",), ("T-1",), ("T-1", "far-2"), ("T-1",)],

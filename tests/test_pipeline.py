@@ -23,8 +23,9 @@ Stream = list[tuple[str, bytes, float]]
 
 
 def radar_stream(targets: np.ndarray, n_scans: int, clutter: int = 0, seed: int = 1,
-                 probs: dict | None = None) -> Stream:
-    """A 1 Hz radar at RADAR watching targets (k, 6) given in its own ENU frame, plus uniform clutter."""
+                 probs: dict | None = None, start: float = T0) -> Stream:
+    """A 1 Hz radar at RADAR from ``start`` watching targets (k, 6) given in its own ENU frame at T0, plus uniform
+    clutter."""
     rng = np.random.default_rng(seed)
     stream = []
     for k in range(n_scans):
@@ -37,9 +38,9 @@ def radar_stream(targets: np.ndarray, n_scans: int, clutter: int = 0, seed: int 
         dets += [{"range_m": float(rng.uniform(200, 5000)), "azimuth_deg": float(rng.uniform(0, 360)),
                   "elevation_deg": float(rng.uniform(0, 10))} for _ in range(clutter)]
         msg = DetectionsMessage.model_validate({"schema": "sargas.detections/1", "sensor_id": "radar-north",
-                                                "kind": "radar", "time": T0 + k, "seq": k, "origin": RADAR,
+                                                "kind": "radar", "time": start + k, "seq": k, "origin": RADAR,
                                                 "detections": dets})
-        stream.append((TOPIC, encode(msg), T0 + k + 0.05))
+        stream.append((TOPIC, encode(msg), start + k + 0.05))
     return stream
 
 
@@ -83,6 +84,19 @@ def test_a_straight_line_drone_gives_one_confirmed_track_near_truth_and_one_aler
     # Published on the 0.5 s grid of fusion time, never more than 1 s apart.
     times = [m["time"] for m in tracks]
     assert times[0] == T0 and np.all(np.diff(times) <= 1.0) and times == sorted(times)
+
+
+def test_a_track_is_published_the_moment_a_message_confirms_it() -> None:
+    """Between two grid times: operators see the new confirmed track with its alert, not up to a period later."""
+    _, out = run(radar_stream(ONE_DRONE, 12, probs=DRONE_PROBS, start=T0 + 0.3))
+    alert = on(out, "alerts")[0]
+    assert alert["kind"] == "new_threat" and (alert["time"] - T0) % 1.0 == pytest.approx(0.3)  # a scan's time
+    tracks = on(out, "tracks")
+    # The one message off the grid before ``flush`` publishes the last scan's time.
+    assert [m["time"] for m in tracks[:-1] if (m["time"] - T0) % 0.5] == [alert["time"]]
+    at_alert = next(m for m in tracks if m["time"] == alert["time"])
+    assert [(tr["track_id"], tr["status"]) for tr in at_alert["tracks"]] == [("T-1", "confirmed")]
+    assert {tr["status"] for m in tracks if m["time"] < alert["time"] for tr in m["tracks"]} == {"tentative"}
 
 
 def test_a_lost_drone_raises_track_lost_and_is_listed_as_ended() -> None:

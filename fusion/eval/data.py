@@ -63,6 +63,15 @@ class Estimates:
     def times(self) -> Array:
         return np.array([f.time for f in self.frames])
 
+    def first_shown(self, ident: str, after: float, until: float) -> float:
+        """The time of the first frame in (``after``, ``until``] that lists track ``ident``; ``until`` if none: a
+        tracker that publishes a track as it confirms it, between evaluation times, is credited with that time."""
+        times = self.times
+        for k in range(int(np.searchsorted(times, after, side="right")), int(np.searchsorted(times, until, "right"))):
+            if ident in self.frames[k].ids:
+                return float(times[k])
+        return until
+
     def at(self, t: float) -> EstimateFrame:
         """The latest frame at or before ``t`` (an empty one before the first): a tracker that
         publishes nothing while it has no tracks is held at its last, empty, frame."""

@@ -7,7 +7,9 @@ inside some sensor's coverage: an object that no sensor can see is nobody's miss
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,7 +39,8 @@ class ObjectResult:
     label: str
     first_detection: float | None
     second_sensor: float | None
-    #: First time an established track was assigned to it (None: never).
+    #: First time an established track was assigned to it, at the tracker's first message that showed that track
+    #: since the evaluation time before (None: never).
     confirmed_at: float | None = None
     frames: int = 0
     matched: int = 0
@@ -174,8 +177,9 @@ class _Identity:
         return list(zip(present[rows].tolist(), cols.tolist(), d[rows, cols].tolist(), strict=True))
 
     def add(self, t: float, present: NDArray[np.intp], frame: EstimateFrame, d: Array,
-            pairs: list[tuple[int, int, float]]) -> None:
-        """Count one time's pairs (``d``: the distances they come from, objects × estimates)."""
+            pairs: list[tuple[int, int, float]], shown: Callable[[str], float]) -> None:
+        """Count one time's pairs (``d``: the distances they come from, objects × estimates; ``shown``: when the
+        tracker first showed a track since the time before, ``Estimates.first_shown``)."""
         self.seen.update(frame.ids)
         assigned = {j: i for i, j, _ in pairs}
         drones = np.array([self.labels[i] == "drone" for i in present.tolist()], dtype=bool)
@@ -200,7 +204,7 @@ class _Identity:
             result.matched += 1
             result.squared_error += error**2
             if result.confirmed_at is None:
-                result.confirmed_at = t
+                result.confirmed_at = shown(ident)
             if self.last_track.get(i, ident) != ident:
                 result.id_switches += 1
                 self.switches += 1
@@ -247,7 +251,7 @@ def evaluate(truth: Truth, estimates: Estimates, detected: Detected, coverage: C
     gives the GOSPA series. The identity metrics use the same assignment with a cost for
     changing an earlier pairing (``identity_assignment``); its pairs give the ID switches (an
     object's assigned track id differs from the one it last had), the time to confirm (first
-    assignment), the per-object errors, the false tracks (never assigned to any object), the
+    assignment, at the first message since the time before that showed its track), the per-object errors, the false tracks (never assigned to any object), the
     false drone tracks (labelled ``drone`` while assigned to a bird or an aircraft, or while
     assigned to nothing and farther than c from every drone if never assigned to a drone: born of
     clutter), the duplicate drone tracks (never assigned, labelled ``drone`` only within c of a
@@ -260,6 +264,7 @@ def evaluate(truth: Truth, estimates: Estimates, detected: Detected, coverage: C
     series = {k: np.zeros(len(times)) for k in ("distance", "localisation", "missed", "false", "n_missed", "n_false")}
     identity = _Identity(objects, truth.labels, params)
     errors: list[Array] = []
+    before = -np.inf
     for k, t in enumerate(times.tolist()):
         present, tpos = truth.at(t)
         if not all_truth and coverage is not None and len(present):
@@ -271,7 +276,9 @@ def evaluate(truth: Truth, estimates: Estimates, detected: Detected, coverage: C
         for name, values in series.items():
             values[k] = getattr(g, name)
         errors.append(g.errors)
-        identity.add(t, present, frame, d, identity.pairs(present, d, frame))
+        identity.add(t, present, frame, d, identity.pairs(present, d, frame),
+                     partial(estimates.first_shown, after=before, until=t))
+        before = t
     return Evaluation(
         params=params, detection_source=detected.source, times=times, objects=objects,
         id_switches=identity.switches, tracks=len(identity.seen), false_tracks=len(identity.seen - identity.matched),
