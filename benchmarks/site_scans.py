@@ -113,15 +113,24 @@ class Snapshot:
 
 
 def estimates_on_grid(grid: Array, snapshots: list[Snapshot]) -> Estimates:
-    """Estimate frames at the grid times: the latest snapshot predicted at constant velocity."""
+    """Estimate frames at the grid times (the latest snapshot predicted at constant velocity), and at each snapshot
+    that shows an established track the one before did not, so that a confirmation is dated by the step that made
+    it, as Sargas's tracks message at a confirming scan dates its own (``Estimates.first_shown``)."""
     times = np.array([s.time for s in snapshots])
-    frames = []
+    frames: list[tuple[float, int, EstimateFrame]] = []  # (time, 0 for a snapshot's frame, 1 for the grid's, frame)
     for t in grid.tolist():
         k = int(np.searchsorted(times, t, side="right")) - 1
         if k < 0:
-            frames.append(EstimateFrame(t, (), np.zeros((0, 3)), ()))
+            frames.append((t, 1, EstimateFrame(t, (), np.zeros((0, 3)), ())))
             continue
         snap = snapshots[k]
         pos = snap.x[:, :3] + snap.x[:, 3:] * (t - snap.time)
-        frames.append(EstimateFrame(t, snap.ids, pos.reshape(-1, 3), (None,) * len(snap.ids)))
-    return Estimates(frames)
+        frames.append((t, 1, EstimateFrame(t, snap.ids, pos.reshape(-1, 3), (None,) * len(snap.ids))))
+    shown: set[str] = set()
+    for snap in snapshots:
+        if not shown.issuperset(snap.ids):
+            frames.append((snap.time, 0, EstimateFrame(snap.time, snap.ids, snap.x[:, :3].reshape(-1, 3),
+                                                       (None,) * len(snap.ids))))
+        shown = set(snap.ids)
+    # At equal times the grid's frame comes last, so that ``Estimates.at`` on the grid reads it.
+    return Estimates([frame for _, _, frame in sorted(frames, key=lambda f: (f[0], f[1]))])

@@ -244,7 +244,9 @@ class FusionEngine:
         self.stats["tracks"] += len(result.started)
         self.stats["confirmed"] += len(result.confirmed)
         out = self._on_ended(result.ended) + self._threat_step(msg.time)
-        return out + self._tracks_message(msg.time) if result.confirmed else out
+        # On a grid time the grid's own message follows in this drain (``_drain`` publishes up to the scan's time).
+        on_grid = msg.time == self._next_k * self.config.publish_period_s
+        return out + self._tracks_message(msg.time) if result.confirmed and not on_grid else out
 
     def _on_ended(self, ended: Ended) -> list[Outgoing]:
         """Remember ended tracks for the next tracks message; alert on lost threats. A track merged into

@@ -132,6 +132,12 @@ def test_a_track_shown_between_two_evaluation_times_is_confirmed_when_first_show
     assert evaluate(truth, Estimates(early), detected, times=truth.times).objects[0].confirmed_at == 3.5
     assert Estimates(shown).first_shown("T-2", 3.0, 3.5) == 3.3
     assert Estimates(shown).first_shown("T-9", 3.0, 3.5) == 3.5
+    # A track listed already at the time before (far away, on nothing) is credited with the time it was assigned,
+    # whatever other track a frame between shows.
+    far = [EstimateFrame(f.time, ("T-1",), np.array([[5000.0, 5000.0, 0.0]]), (None,)) for f in grid.frames[4:7]]
+    listed = Estimates(grid.frames[:4] + far + [EstimateFrame(3.2, ("T-1", "T-2"), np.repeat(
+        grid.frames[7].pos, 2, axis=0), (None, None))] + grid.frames[7:])
+    assert evaluate(truth, listed, detected, times=truth.times).objects[0].confirmed_at == 3.5
 
 
 def test_label_accuracy_and_false_drone_tracks() -> None:
@@ -235,6 +241,18 @@ def test_objects_outside_every_coverage_are_nobodys_miss() -> None:
 def test_evaluation_times_fill_the_gaps_a_tracker_skipped() -> None:
     est = Estimates([EstimateFrame(t, (), np.zeros((0, 3)), ()) for t in (10.0, 10.5, 11.0, 13.0)])
     assert evaluation_times(est).tolist() == [10.0, 10.5, 11.0, 11.5, 12.0, 12.5, 13.0]
+
+
+def test_evaluation_times_are_the_trackers_period_not_every_message() -> None:
+    """A message between two grid times at which the tracker published too (one that confirms a track) is no
+    sample, so that time means do not weigh its moment twice; one in a gap the tracker skipped is."""
+    times = [10.0, 10.5, 10.8, 11.0, 11.5, 12.0, 12.5, 13.0, 14.2, 14.5]
+    est = Estimates([EstimateFrame(t, (), np.zeros((0, 3)), ()) for t in times])
+    assert evaluation_times(est).tolist() == [10.0, 10.5, 11.0, 11.5, 12.0, 12.5, 13.0, 13.5, 14.0, 14.2, 14.5]
+    # A grid that rounding puts a hair before a message takes the message's own time.
+    tenths = [1795766400.0 + 0.1 * k for k in range(8)]
+    est = Estimates([EstimateFrame(t, (), np.zeros((0, 3)), ()) for t in tenths])
+    assert evaluation_times(est).tolist() == tenths
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,13 @@ from benchmarks.floor_tracker import (
     crossing,
     polar_covariance,
 )
-from benchmarks.site_scans import ScanKind, SiteScan, site_scans
+from benchmarks.site_scans import (
+    ScanKind,
+    SiteScan,
+    Snapshot,
+    estimates_on_grid,
+    site_scans,
+)
 from fusion.geo import LocalFrame, enu_to_polar
 from fusion.protocol import DetectionsMessage
 from simulators.scenario import load_scenario
@@ -305,3 +311,15 @@ def test_a_sweep_without_its_draw_table_with_a_short_row_or_a_draw_twice_is_refu
     # Two sweeps' outputs one after the other are read whole.
     other = "| 2 | mass | 130.0 | - | - | 10 | 1 | 1 | 12 | 40.0 s | 0.990 |\n"
     assert list(read_sweep(SWEEP_HEADER + row + "\nseed 2:\n" + SWEEP_HEADER + other)) == [("1", "swarm"), ("2", "mass")]
+
+
+def test_the_grid_estimates_date_a_new_track_by_the_step_that_showed_it() -> None:
+    """Stone Soup's and the floor's confirmations are dated as Sargas's are: by the step, not by the grid."""
+    x = np.array([[100.0, 0.0, 50.0, 10.0, 0.0, 0.0]])
+    both = np.vstack([x, x + 500.0])
+    snaps = [Snapshot(0.2, (), np.zeros((0, 6))), Snapshot(0.7, ("T-1",), x), Snapshot(1.0, ("T-1",), x),
+             Snapshot(1.2, ("T-1", "T-2"), both)]
+    est = estimates_on_grid(np.array([0.0, 0.5, 1.0, 1.5]), snaps)
+    assert est.times.tolist() == [0.0, 0.5, 0.7, 1.0, 1.2, 1.5]  # the grid, and the steps that showed T-1 and T-2
+    assert est.at(1.0).time == 1.0 and est.at(1.5).pos[0].tolist() == [103.0, 0.0, 50.0]  # grid frames predicted
+    assert est.first_shown("T-1", 0.5, 1.0) == 0.7 and est.first_shown("T-2", 1.0, 1.5) == 1.2

@@ -99,6 +99,14 @@ def test_a_track_is_published_the_moment_a_message_confirms_it() -> None:
     assert {tr["status"] for m in tracks if m["time"] < alert["time"] for tr in m["tracks"]} == {"tentative"}
 
 
+def test_a_scan_on_a_grid_time_that_confirms_a_track_is_followed_by_the_grid_message_alone() -> None:
+    _, out = run(radar_stream(ONE_DRONE, 12, probs=DRONE_PROBS))  # scans at whole seconds: on the grid
+    alert = on(out, "alerts")[0]
+    times = [m["time"] for m in on(out, "tracks")]
+    assert alert["kind"] == "new_threat" and times.count(alert["time"]) == 1
+    assert len(set(times)) == len(times) and all((t - T0) % 0.5 == 0.0 for t in times)
+
+
 def test_a_lost_drone_raises_track_lost_and_is_listed_as_ended() -> None:
     stream = radar_stream(ONE_DRONE, 8, probs=DRONE_PROBS)
     stream += [(TOPIC, encode(DetectionsMessage.model_validate({

@@ -64,10 +64,14 @@ class Estimates:
         return np.array([f.time for f in self.frames])
 
     def first_shown(self, ident: str, after: float, until: float) -> float:
-        """The time of the first frame in (``after``, ``until``] that lists track ``ident``; ``until`` if none: a
-        tracker that publishes a track as it confirms it, between evaluation times, is credited with that time."""
+        """When track ``ident``, not listed at ``after``, was first listed up to ``until``: the time of that frame in
+        (``after``, ``until``], else ``until``. A tracker that publishes a track as it confirms it, between two
+        evaluation times, is credited with that moment; a track listed already is credited with ``until``."""
         times = self.times
-        for k in range(int(np.searchsorted(times, after, side="right")), int(np.searchsorted(times, until, "right"))):
+        first = int(np.searchsorted(times, after, side="right"))
+        if first > 0 and ident in self.frames[first - 1].ids:
+            return until
+        for k in range(first, int(np.searchsorted(times, until, side="right"))):
             if ident in self.frames[k].ids:
                 return float(times[k])
         return until

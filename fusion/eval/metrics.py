@@ -7,6 +7,7 @@ inside some sensor's coverage: an object that no sensor can see is nobody's miss
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -134,15 +135,33 @@ class Evaluation:
 
 
 def evaluation_times(estimates: Estimates) -> Array:
-    """The times of the tracker's messages, with gaps (idle stretches it skipped) filled on its own period."""
+    """The tracker's period (the median spacing of its messages) as a grid from its first message to its last, and
+    the messages off that grid, except one between two grid times at which the tracker published too.
+
+    The grid fills the gaps a tracker skipped (Sargas publishes nothing while it has no track). A periodic tracker's
+    extra message (Sargas publishes one when a scan confirms a track) would weigh its moment twice in the time
+    means: it counts through the time to confirm (``Estimates.first_shown``) instead. A tracker without a period
+    (one message per scan, say) is sampled at its messages, as before.
+    """
     times = estimates.times
     if len(times) < 2:
         return times
     period = float(np.median(np.diff(times)))
     if period <= 0.0:
         return times
-    grid = times[0] + period * np.arange(round((times[-1] - times[0]) / period) + 1)
-    return np.union1d(times, grid[grid <= times[-1]])
+    grid = times[0] + period * np.arange(math.floor((times[-1] - times[0]) / period + 1e-6) + 1)
+    # A grid time within a thousandth of a period of a message is that message's time, so that rounding does not
+    # put the sample just before the message it stands for (``Estimates.at`` takes the latest frame at or before).
+    nearest = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
+    nearest = np.where(np.abs(times[nearest - 1] - grid) < np.abs(times[nearest] - grid), nearest - 1, nearest)
+    grid = np.where(np.abs(times[nearest] - grid) <= 1e-3 * period, times[nearest], grid)
+    published = np.isin(grid, times)
+    off = times[~np.isin(times, grid)]
+    after = np.searchsorted(grid, off)  # the grid time after each message off the grid (len(grid): none)
+    between = (after > 0) & (after < len(grid))
+    extra = between.copy()
+    extra[between] = published[after[between] - 1] & published[after[between]]
+    return np.union1d(grid, off[~extra])
 
 
 @dataclass
@@ -245,14 +264,16 @@ class _Identity:
 
 def evaluate(truth: Truth, estimates: Estimates, detected: Detected, coverage: Coverage | None = None,
              times: Array | None = None, params: GospaParams = GospaParams(), all_truth: bool = False) -> Evaluation:
-    """Score ``estimates`` against ``truth`` at ``times`` (default: the tracker's own message times).
+    """Score ``estimates`` against ``truth`` at ``times`` (default: ``evaluation_times``, the grid of the tracker's
+    own period).
 
     Each time, the truth (interpolated) and the established tracks are assigned by GOSPA, which
     gives the GOSPA series. The identity metrics use the same assignment with a cost for
     changing an earlier pairing (``identity_assignment``); its pairs give the ID switches (an
     object's assigned track id differs from the one it last had), the time to confirm (first
-    assignment, at the first message since the time before that showed its track), the per-object errors, the false tracks (never assigned to any object), the
-    false drone tracks (labelled ``drone`` while assigned to a bird or an aircraft, or while
+    assignment, dated by the tracker's first message since the time before that showed the
+    track, ``Estimates.first_shown``), the per-object errors, the false tracks (never assigned
+    to any object), the false drone tracks (labelled ``drone`` while assigned to a bird or an aircraft, or while
     assigned to nothing and farther than c from every drone if never assigned to a drone: born of
     clutter), the duplicate drone tracks (never assigned, labelled ``drone`` only within c of a
     drone: a second track on a real drone, which the identity assignment leaves to the first) and
