@@ -249,10 +249,15 @@ def test_evaluation_times_are_the_trackers_period_not_every_message() -> None:
     times = [10.0, 10.5, 10.8, 11.0, 11.5, 12.0, 12.5, 13.0, 14.2, 14.5]
     est = Estimates([EstimateFrame(t, (), np.zeros((0, 3)), ()) for t in times])
     assert evaluation_times(est).tolist() == [10.0, 10.5, 11.0, 11.5, 12.0, 12.5, 13.0, 13.5, 14.0, 14.2, 14.5]
-    # A grid that rounding puts a hair before a message takes the message's own time.
-    tenths = [1795766400.0 + 0.1 * k for k in range(8)]
-    est = Estimates([EstimateFrame(t, (), np.zeros((0, 3)), ()) for t in tenths])
-    assert evaluation_times(est).tolist() == tenths
+    # A period that is no binary fraction, at epoch times, and a clock that jitters: the grid keeps to the messages.
+    rng = np.random.default_rng(3)
+    for stamps in ([1795766400.0 + 0.1 * k for k in range(3000)],
+                   (1795766400.0 + 0.5 * np.arange(1200) + rng.uniform(-0.005, 0.005, 1200)).tolist()):
+        est = Estimates([EstimateFrame(t, (), np.zeros((0, 3)), ()) for t in stamps])
+        assert evaluation_times(est).tolist() == stamps
+    # Without a period, the messages in the grid's gaps are kept: 1, 2 and 5 s give a 2 s grid and 2 s too.
+    est = Estimates([EstimateFrame(t, (), np.zeros((0, 3)), ()) for t in (1.0, 2.0, 5.0)])
+    assert evaluation_times(est).tolist() == [1.0, 2.0, 3.0, 5.0]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

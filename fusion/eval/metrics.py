@@ -7,7 +7,6 @@ inside some sensor's coverage: an object that no sensor can see is nobody's miss
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -138,10 +137,13 @@ def evaluation_times(estimates: Estimates) -> Array:
     """The tracker's period (the median spacing of its messages) as a grid from its first message to its last, and
     the messages off that grid, except one between two grid times at which the tracker published too.
 
-    The grid fills the gaps a tracker skipped (Sargas publishes nothing while it has no track). A periodic tracker's
-    extra message (Sargas publishes one when a scan confirms a track) would weigh its moment twice in the time
-    means: it counts through the time to confirm (``Estimates.first_shown``) instead. A tracker without a period
-    (one message per scan, say) is sampled at its messages, as before.
+    The grid fills the gaps a tracker skipped (Sargas publishes nothing while it has no track). Each grid time is
+    the previous one plus the period, moved to the nearest message within a quarter of a period, so that the grid
+    keeps to a tracker whose clock jitters or whose period is no exact binary fraction. A periodic tracker's extra
+    message (Sargas publishes one when a scan confirms a track) would weigh its moment twice in the time means: it
+    counts through the time to confirm (``Estimates.first_shown``) instead. A tracker whose spacing varies keeps the
+    messages that fall in its grid's gaps; if extra messages split more than about a third of its periods, the
+    median spacing, and with it the grid, is theirs.
     """
     times = estimates.times
     if len(times) < 2:
@@ -149,19 +151,21 @@ def evaluation_times(estimates: Estimates) -> Array:
     period = float(np.median(np.diff(times)))
     if period <= 0.0:
         return times
-    grid = times[0] + period * np.arange(math.floor((times[-1] - times[0]) / period + 1e-6) + 1)
-    # A grid time within a thousandth of a period of a message is that message's time, so that rounding does not
-    # put the sample just before the message it stands for (``Estimates.at`` takes the latest frame at or before).
-    nearest = np.clip(np.searchsorted(times, grid), 1, len(times) - 1)
-    nearest = np.where(np.abs(times[nearest - 1] - grid) < np.abs(times[nearest] - grid), nearest - 1, nearest)
-    grid = np.where(np.abs(times[nearest] - grid) <= 1e-3 * period, times[nearest], grid)
-    published = np.isin(grid, times)
-    off = times[~np.isin(times, grid)]
-    after = np.searchsorted(grid, off)  # the grid time after each message off the grid (len(grid): none)
-    between = (after > 0) & (after < len(grid))
+    tolerance = 0.25 * period
+    grid = [float(times[0])]
+    while grid[-1] + period <= times[-1] + tolerance:
+        target = grid[-1] + period
+        k = int(np.searchsorted(times, target))
+        near = min((times[j] for j in (k - 1, k) if 0 <= j < len(times)), key=lambda t: abs(t - target))
+        grid.append(float(near) if abs(near - target) <= tolerance else target)
+    on_grid = np.array(grid)
+    published = np.isin(on_grid, times)
+    off = times[~np.isin(times, on_grid)]
+    after = np.searchsorted(on_grid, off)  # the grid time after each message off the grid (len(grid): none)
+    between = (after > 0) & (after < len(on_grid))
     extra = between.copy()
     extra[between] = published[after[between] - 1] & published[after[between]]
-    return np.union1d(grid, off[~extra])
+    return np.union1d(on_grid, off[~extra])
 
 
 @dataclass
