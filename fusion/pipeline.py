@@ -11,8 +11,8 @@ The same object runs live (``fusion.service.LiveFusion``) and offline (``sargas 
    as they happen (QoS 1);
 4. a tracks message (QoS 0) is published on a fixed grid of fusion time every
    ``publish_period_s``, with the tracks predicted to that time and the ids deleted since
-   the previous one, and at once, at the message's time, when a message confirms a track:
-   operators see a new confirmed track when its alert goes out, not up to a period later.
+   the previous one, and at once, at the message's time, when a message off the grid confirms
+   a track: operators see a new confirmed track at once, not up to a period later.
 
 Fusion time only ever comes from the messages, so the same input gives the same bytes.
 """

@@ -277,9 +277,9 @@ def evaluate(truth: Truth, estimates: Estimates, detected: Detected, coverage: C
     object's assigned track id differs from the one it last had), the time to confirm (first
     assignment, dated by the tracker's first message since the time before that showed the
     track, ``Estimates.first_shown``), the per-object errors, the false tracks (never assigned
-    to any object), the false drone tracks (labelled ``drone`` while assigned to a bird or an aircraft, or while
-    assigned to nothing and farther than c from every drone if never assigned to a drone: born of
-    clutter), the duplicate drone tracks (never assigned, labelled ``drone`` only within c of a
+    to any object), the false drone tracks (labelled ``drone`` while assigned to a bird or an
+    aircraft, or while assigned to nothing and farther than c from every drone if never assigned
+    to a drone: born of clutter), the duplicate drone tracks (never assigned, labelled ``drone`` only within c of a
     drone: a second track on a real drone, which the identity assignment leaves to the first) and
     the label accuracy.
     """
