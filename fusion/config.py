@@ -245,7 +245,7 @@ class FusionConfig(_Frozen):
     #: Detections are held this long (message time) so that late ones can be put in order, s.
     reorder_window_s: Annotated[float, Field(ge=0.0)] = 0.3
     #: Tracks are published every this many seconds of fusion time (the protocol needs ≤ 1 s), and at once when a
-    #: message confirms a track.
+    #: message confirms a track or raises an alert about one.
     publish_period_s: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
     #: Size limit of one incoming or outgoing message, bytes.
     max_message_bytes: Annotated[int, Field(gt=1024)] = 256 * 1024

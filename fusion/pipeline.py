@@ -12,7 +12,8 @@ The same object runs live (``fusion.service.LiveFusion``) and offline (``sargas 
 4. a tracks message (QoS 0) is published on a fixed grid of fusion time every
    ``publish_period_s``, with the tracks predicted to that time and the ids deleted since
    the previous one, and at once, at the message's time, when a message off the grid confirms
-   a track: operators see a new confirmed track at once, not up to a period later.
+   a track or raises an alert about one: operators see a new confirmed track, and the track
+   that an alert names in the state the alert gives, at once, not up to a period later.
 
 Fusion time only ever comes from the messages, so the same input gives the same bytes.
 """
@@ -243,13 +244,15 @@ class FusionEngine:
         self.stats["out_of_order"] += result.out_of_order
         self.stats["tracks"] += len(result.started)
         self.stats["confirmed"] += len(result.confirmed)
-        out = self._on_ended(result.ended) + self._threat_step(msg.time)
+        events = self._on_ended(result.ended) + self._threat_step(msg.time)
+        out = self._alerts(events)
         # On a grid time the grid's own message follows in this drain (``_drain`` publishes up to the scan's time).
         on_grid = msg.time == self._next_k * self.config.publish_period_s
-        return out + self._tracks_message(msg.time) if result.confirmed and not on_grid else out
+        shown_late = result.confirmed or any(e.track_id is not None for e in events)
+        return out + self._tracks_message(msg.time) if shown_late and not on_grid else out
 
-    def _on_ended(self, ended: Ended) -> list[Outgoing]:
-        """Remember ended tracks for the next tracks message; alert on lost threats. A track merged into
+    def _on_ended(self, ended: Ended) -> list[AlertEvent]:
+        """Remember ended tracks for the next tracks message; the alerts on lost threats. A track merged into
         another was a duplicate: its target lives on in the survivor, which inherits its alerts."""
         self._ended.extend(ended.ids)
         if len(ended.numbers) == 0:
@@ -258,11 +261,11 @@ class FusionEngine:
         if merged.any():
             self.threat.merged(ended.numbers[merged], ended.merged_into[merged])
         lost = np.flatnonzero(~merged)
-        return self._alerts(self.threat.lost(ended.time, ended.numbers[lost],
-                                             lambda rows: self._geo(ended.x[lost[rows]]).for_alerts()))
+        return self.threat.lost(ended.time, ended.numbers[lost],
+                                lambda rows: self._geo(ended.x[lost[rows]]).for_alerts())
 
-    def _threat_step(self, t: float) -> list[Outgoing]:
-        """Threat assessment of every track at fusion time ``t``, and missed sensor heartbeats.
+    def _threat_step(self, t: float) -> list[AlertEvent]:
+        """Threat assessment of every track at fusion time ``t``, and missed sensor heartbeats: their alerts.
 
         States are carried to ``t`` at constant velocity (scoring needs positions, not covariances:
         a full filter prediction of every track at every scan cost more than the scoring itself).
@@ -274,7 +277,7 @@ class FusionEngine:
             x[:, :3] += tab.x[:, 3:] * (t - tab.t)[:, None]
             events += self.threat.assess(t, self.site, tab.number, tab.status, np.exp(tab.shown_logp[:, DRONE]), x,
                                          lambda rows: self._geo(x[rows]).for_alerts())
-        return self._alerts(events)
+        return events
 
     # --------------------------------------------------------------- publishing
 
@@ -298,7 +301,7 @@ class FusionEngine:
 
     def _publish(self, t: float) -> list[Outgoing]:
         """Track management at ``t``, then the tracks message of time ``t``."""
-        out = self._on_ended(self.tracker.maintain(t)) + self._threat_step(t)
+        out = self._alerts(self._on_ended(self.tracker.maintain(t)) + self._threat_step(t))
         self._fusion_time = t if self._fusion_time is None else max(self._fusion_time, t)
         return out + self._tracks_message(t)
 

@@ -239,16 +239,18 @@ def test_a_restart_does_not_repeat_an_alerted_outage() -> None:
 RADAR = {"lat": 54.30, "lon": 23.15, "alt_m": 200.0}
 
 
-def radar_stream(n: int, start_north: float = -2000.0) -> list[tuple[str, bytes, float]]:
-    """One drone flying north at 20 m/s through the border strip, seen by a 1 Hz radar at the site."""
+def radar_stream(n: int, start_north: float = -2000.0, start: float = T0,
+                 period: float = 1.0) -> list[tuple[str, bytes, float]]:
+    """One drone flying north at 20 m/s through the border strip, seen by a radar at the site scanning every
+    ``period`` seconds from ``start``."""
     stream = []
     for k in range(n):
-        north = start_north + 20.0 * k
+        north = start_north + 20.0 * k * period
         det = {"range_m": math.hypot(north, 100.0), "azimuth_deg": math.degrees(math.atan2(0.0, north)) % 360,
                "elevation_deg": math.degrees(math.atan2(100.0, abs(north))), "class_probs": {"drone": 0.8}}
-        msg = {"schema": "sargas.detections/1", "sensor_id": "radar", "kind": "radar", "time": T0 + k, "seq": k,
-               "origin": RADAR, "detections": [det]}
-        stream.append(("sargas/v1/sensors/radar/detections", json.dumps(msg).encode(), T0 + k))
+        msg = {"schema": "sargas.detections/1", "sensor_id": "radar", "kind": "radar", "time": start + k * period,
+               "seq": k, "origin": RADAR, "detections": [det]}
+        stream.append(("sargas/v1/sensors/radar/detections", json.dumps(msg).encode(), start + k * period))
     return stream
 
 
@@ -274,6 +276,28 @@ def test_the_engine_reads_zones_alerts_and_stays_deterministic(tmp_path: Path) -
     assert "border-strip" in zones
 
 
+def test_a_track_an_alert_names_is_published_at_the_alerts_time(tmp_path: Path) -> None:
+    """Scans between the grid times: a track alert raised by a scan is followed at once by a tracks message of
+    its time that shows the track as the alert says (its zone, its level), not up to a period later."""
+    path = tmp_path / "zones.geojson"
+    path.write_text(json.dumps(ZONES))
+    out = fuse(FusionConfig(zones_file=path), radar_stream(360, start=T0 + 0.1, period=0.25))
+    alerts = [m for m in out if m["schema"] == "sargas.alerts/1" and m["track_id"]]
+    assert [a["kind"] for a in alerts] == ["new_threat", "threat_escalated", "zone_entry"]
+    tracks = [m for m in out if m["schema"] == "sargas.tracks/1"]
+    off_grid = [m["time"] for m in tracks[:-1] if round((m["time"] - T0) % 0.5, 6)]  # the last: ``flush``
+    assert off_grid == [a["time"] for a in alerts if round((a["time"] - T0) % 0.5, 6)] and len(off_grid) >= 2
+    for alert in alerts:
+        message = next(m for m in tracks if m["time"] == alert["time"])
+        track = next(tr for tr in message["tracks"] if tr["track_id"] == alert["track_id"])
+        assert track["threat"]["zone"] == alert["zone"] == "border-strip"
+        assert alert["kind"] != "threat_escalated" or f"to {track['threat']['level']}" in alert["message"]
+        if alert["kind"] != "new_threat":
+            before = max(m["time"] for m in tracks if m["time"] < alert["time"])
+            shown_before = next(tr for m in tracks if m["time"] == before for tr in m["tracks"])
+            assert shown_before["threat"] != track["threat"]  # the message before did not show it yet
+
+
 def test_the_engine_raises_track_lost_for_a_deleted_threat_but_not_for_a_merged_one(tmp_path: Path) -> None:
     path = tmp_path / "zones.geojson"
     path.write_text(json.dumps(ZONES))
@@ -285,8 +309,7 @@ def test_the_engine_raises_track_lost_for_a_deleted_threat_but_not_for_a_merged_
         assert [load_json(o.payload)["track_id"] for o in out if o.topic.endswith("alerts")][:1] == ["T-1"]
         tab = engine.tracker.table
         ended = Ended(T0 + 60, tab.number[:1], tab.x[:1], tab.t[:1], np.array([True]), np.array([merged_into]))
-        alerts = [load_json(o.payload) for o in engine._on_ended(ended)]
-        return [(m["kind"], m["track_id"]) for m in alerts], engine
+        return [(e.kind, e.track_id) for e in engine._on_ended(ended)], engine
 
     assert end_t1(0)[0] == [("track_lost", "T-1")]
     alerts, engine = end_t1(7)
