@@ -1064,7 +1064,9 @@ class Tracker:
         x_new, p_new = update(xm, pm, y, h, s, masked_covariance(r, mask))
         d2 = np.einsum("ki,ki->k", y, np.linalg.solve(s, y[..., None])[..., 0])
         loglik = -0.5 * (d2 + np.linalg.slogdet(s)[1])
-        if not model.starts_tracks:
+        # Only tracks that bearings alone started take the altitude prior: mostly none (all 1,332 bearing updates of
+        # ``mass``), so the prior's filter update on no rows is skipped.
+        if not model.starts_tracks and tab.from_bearings[rows].any():
             weak = np.repeat(tab.from_bearings[rows], r_modes)
             elapsed = np.repeat(scan.time - tab.t[rows], r_modes)[weak]
             x_new[weak], p_new[weak] = self._altitude_prior(x_new[weak], p_new[weak], elapsed, float(scan.origin[2]))
@@ -1112,6 +1114,8 @@ class Tracker:
         scan's sensor (``_revisit``) it was missed since the last fix: clutter, which does not recur where a track
         predicts, sinks between its rare chance hits. This is the sequential-probability-ratio track score.
         """
+        if not len(rows):  # no detection scored (a quarter of ``mass``'s JPDA steps): nothing to add
+            return
         prm, tab = self.params, self.table
         density = np.array([prm.bearing_clutter_density if block.model is BEARING else prm.clutter_density
                             for block in scan.blocks])
