@@ -196,9 +196,11 @@ def marginals(ratio: Array, max_exact: int = 10, star: bool = False) -> Array:
     n_tracks, n_dets = np.bincount(track_label, minlength=count), np.bincount(det_label, minlength=count)
     # A cluster of one track or one detection has a closed form: β = L / (1 + Σ L) over its pairs.
     lone_track = tracks[n_tracks[track_label] == 1]
-    beta[lone_track, :m] = ratio[lone_track] / (1.0 + ratio[lone_track].sum(axis=1, keepdims=True))
+    if len(lone_track):
+        beta[lone_track, :m] = ratio[lone_track] / (1.0 + ratio[lone_track].sum(axis=1, keepdims=True))
     lone_det = dets[n_dets[det_label] == 1]
-    beta[:, lone_det] = ratio[:, lone_det] / (1.0 + ratio[:, lone_det].sum(axis=0, keepdims=True))
+    if len(lone_det):
+        beta[:, lone_det] = ratio[:, lone_det] / (1.0 + ratio[:, lone_det].sum(axis=0, keepdims=True))
     for label in np.flatnonzero((n_tracks > 1) & (n_dets > 1)).tolist():
         rows, cols = tracks[track_label == label], dets[det_label == label]
         block = ratio[rows[:, None], cols]

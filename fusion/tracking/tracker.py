@@ -896,6 +896,11 @@ class Tracker:
         """
         prm, tab = self.params, self.table
         n_columns = cost.shape[1]
+        if not allowed.any():  # nothing gated (a quarter of ``mass``'s steps): every track missed, every column free
+            none = np.zeros(0, dtype=np.intp)
+            for block in scan.blocks:
+                self._count(block.model, none, scan)
+            return none, none, np.zeros(cost.shape), none, np.zeros(n_columns, dtype=bool), 0
         ratio = jpda.likelihood_ratios(cost - 2.0 * prior, allowed, pd, density, prm.gate_probability)
         beta = jpda.marginals(ratio, prm.jpda_max_exact, star=prm.association == "jpda_star")
         pair_beta, miss = beta[:, :n_columns], beta[:, n_columns]
