@@ -76,6 +76,8 @@ class StrobeStore:
 
     def keep(self, mask: NDArray[np.bool_]) -> None:
         """Keep only the rows where ``mask`` is true, in order."""
+        if mask.all():  # the usual case: nothing to drop, no copies
+            return
         for name in self.FIELDS:
             setattr(self, name, getattr(self, name)[mask])
         self.keys = [key for key, kept in zip(self.keys, mask.tolist()) if kept]

@@ -349,11 +349,12 @@ class Tracker:
         longest = max(prm.coast_after_s, prm.delete_after_s - prm.coast_after_s)
         coast_after = np.minimum(prm.coast_after_s * stretch, longest)
         tab.status[(tab.status == CONFIRMED) & (age > coast_after)] = COASTING
-        position_var = np.trace(tab.p[:, :3, :3], axis1=1, axis2=2)
+        position_var = (tab.p[:, 0, 0] + tab.p[:, 1, 1]) + tab.p[:, 2, 2]  # the trace, without np.trace's overhead
         # A tentative life is at least the shorter of the two timeouts: only older tentative tracks need theirs.
         expired = (tab.status == TENTATIVE) & (age > min(prm.tentative_timeout_s, prm.delete_after_s) * stretch)
         if expired.any():
-            expired &= age > self._tentative_life(stretch)
+            old = np.flatnonzero(expired)
+            expired[old] = age[old] > self._tentative_life(old, stretch[old])
         dead = (expired | ((tab.status == COASTING) & (age > prm.delete_after_s))
                 | (position_var > prm.max_position_sigma_m**2))
         if not dead.any():
@@ -364,8 +365,9 @@ class Tracker:
         tab.keep(~dead)
         return ended
 
-    def _tentative_life(self, stretch: Array | None = None) -> Array:
-        """How long each track may stay tentative without a fix, s: until a target of its detection probability
+    def _tentative_life(self, rows: NDArray[np.intp] | None = None, stretch: Array | None = None) -> Array:
+        """How long each track of ``rows`` (default: every track; ``stretch``: theirs, ``_stretch``) may stay tentative
+        without a fix, s: until a target of its detection probability
         Pd would have been missed that long with probability ``tentative_miss_probability`` α, the bearings it took
         since its last fix (``support`` S, their summed log-likelihood ratios, at least 0) weighed against the
         misses, i.e. ``T · (ln α - S) / ln(1 - Pd)`` with T its revisit (``revisit``, its sensors' scan period),
@@ -383,13 +385,17 @@ class Tracker:
         plots say Pd ≈ 0, gains nothing from them.
         """
         prm, tab = self.params, self.table
-        pd = np.minimum(detection_probability(tab.excess, tab.plots, tab.radar_range), prm.detection_probability)
-        trackable = (tab.plots > 0) & (pd >= prm.min_detection_probability)
-        life = tab.revisit * (np.log(prm.tentative_miss_probability) - np.maximum(tab.support, 0.0)) / np.log1p(
-            -np.maximum(pd, prm.min_detection_probability))
-        stretch = self._stretch() if stretch is None else stretch
+        if rows is None:
+            rows = np.arange(len(tab))
+        plots = tab.plots[rows]
+        pd = np.minimum(detection_probability(tab.excess[rows], plots, tab.radar_range[rows]), prm.detection_probability)
+        trackable = (plots > 0) & (pd >= prm.min_detection_probability)
+        life = tab.revisit[rows] * (np.log(prm.tentative_miss_probability) - np.maximum(tab.support[rows], 0.0)) / (
+            np.log1p(-np.maximum(pd, prm.min_detection_probability)))
+        stretch = self._stretch()[rows] if stretch is None else stretch
         timeout = prm.tentative_timeout_s * stretch
-        return np.where(trackable, np.clip(life, timeout, prm.delete_after_s * stretch), timeout)
+        # np.minimum(np.maximum(...)) is np.clip without its Python-level checks.
+        return np.where(trackable, np.minimum(np.maximum(life, timeout), prm.delete_after_s * stretch), timeout)
 
     def _stretch(self) -> Array:
         """Per track, how much longer than configured its timeouts run: its revisit (``_count``) over ``revisit_s``,
@@ -971,18 +977,18 @@ class Tracker:
         # crowded scene).
         reach = max(prm.formation_radius_m, prm.flock_radius_m if prm.formation_class_weight > 0.0 else 0.0)
         drifted = tab.drifted(now)[:, :2]
-        drift = np.linalg.norm(drifted[None, :, :] - drifted[rows, None, :], axis=2)
+        drift = _horizontal_distances(drifted[rows], drifted)
         members &= (drift <= 2.0 * reach).any(axis=0)
         x, p = tab.x.copy(), tab.p.copy()
         stale = np.flatnonzero(members & (tab.t != now))
         if len(stale):  # a mate's velocity and its error as they are now, not at its last update
             x[stale], p[stale] = self._carried(stale, now, modes)
         velocity, velocity_cov = x[:, 3:], p[:, 3:, 3:]
-        apart = np.linalg.norm(x[rows, None, :2] - x[None, :, :2], axis=2)
+        apart = _horizontal_distances(x[rows], x)
         d2 = formation.velocity_distances(apart, velocity, velocity_cov, rows, members, reach,
                                           prm.formation_velocity_spread_mps)
         d2[d2 > self._gates[3]] = np.inf  # velocities inconsistent with the formation model: no mate
-        moving = np.linalg.norm(velocity[:, :2], axis=1) >= prm.flock_min_speed_mps
+        moving = np.sqrt(velocity[:, 0]**2 + velocity[:, 1]**2) >= prm.flock_min_speed_mps  # norm, as written out
         self._share_class(rows, np.where((apart <= prm.flock_radius_m) & moving[rows, None] & moving[None, :], d2,
                                          np.inf))
         formation_near = (drift <= 2.0 * prm.formation_radius_m).any(axis=0)  # the candidates before flocks
@@ -1276,7 +1282,7 @@ class Tracker:
         store.keep(store.time >= scan.time - prm.crossing_window_s)
         column = self.table.sensor_column(scan.sensor_id)
         z, mask, r, dets = block.z[free], block.mask[free], block.r[free], block.index[free]
-        var = np.stack([r[:, 0, 0], r[:, 1, 1]], axis=1)
+        var = r[:, [0, 1], [0, 1]]  # the azimuth and elevation variances (k, 2)
         new = rays(z[:, 0], np.where(mask[:, 1], z[:, 1], 0.0), scan.m, scan.origin)
         keys = [scan.keys[d] if scan.keys else () for d in dets.tolist()]
         partners = np.flatnonzero((store.sensor != column) & (store.time <= scan.time))
@@ -1346,6 +1352,14 @@ def _in_best_event(ratio: Array) -> NDArray[np.bool_]:
         _, cols = gnn_assign(-np.log(np.where(useful[live], ratio[live], 1.0)), useful[live], 0.0)
         assigned[cols] = True
     return assigned
+
+
+def _horizontal_distances(a: Array, b: Array) -> Array:
+    """Horizontal distances (k, N) from each of k points (k, ≥2) to each of N (N, ≥2): ``np.linalg.norm`` of the
+    differences over the east and north axes, the same numbers without its reduction over a 2-long axis (which cost
+    several times more in ``_hold_formation``)."""
+    east, north = b[None, :, 0] - a[:, None, 0], b[None, :, 1] - a[:, None, 1]
+    return np.sqrt(east * east + north * north)
 
 
 def _pairs(new: NDArray[Any], old: NDArray[Any]) -> NDArray[Any]:

@@ -137,11 +137,16 @@ class TrackTable:
         """The label's normalised log-probabilities as operators see them (tracks messages, threat): the track's own
         evidence (``label_logp``) with its flock's (``flock_logp``); a track without flock evidence shows its own
         bit for bit (renormalising it would move the last bit). Not floored at ``class_min_p``."""
-        flocking = np.asarray(self.flock_logp.any(axis=1, keepdims=True), dtype=bool)
+        flocking = self.flock_logp.any(axis=1, keepdims=True)
         if not flocking.any():
             return self.label_logp
         logp = self.label_logp + self.flock_logp
-        return np.where(flocking, logp - np.logaddexp.reduce(logp, axis=1, keepdims=True), self.label_logp)
+        # np.logaddexp.reduce(logp, axis=1) folded column by column, in its order: the same numbers at half the cost
+        # (a reduction over a 4-long axis runs its loop once per row).
+        total = logp[:, 0]
+        for column in range(1, logp.shape[1]):
+            total = np.logaddexp(total, logp[:, column])
+        return np.where(flocking, logp - total[:, None], self.label_logp)
 
     def drifted(self, now: float) -> Array:
         """Every track's position (N, 3) carried from its state's time to ``now`` at its velocity: the cheap
