@@ -45,10 +45,10 @@ def enu_rotations(lat_deg: Array, lon_deg: Array) -> Array:
     """Rotations (n, 3, 3) from ECEF vectors to the local ENU frames at n points (``geo.enu_rotation`` batched)."""
     lat, lon = np.radians(lat_deg), np.radians(lon_deg)
     sl, cl, so, co = np.sin(lat), np.cos(lat), np.sin(lon), np.cos(lon)
-    rot = np.empty((len(lat), 3, 3))
-    rot[:, 0] = np.stack([-so, co, np.zeros_like(so)], axis=1)
-    rot[:, 1] = np.stack([-sl * co, -sl * so, cl], axis=1)
-    rot[:, 2] = np.stack([cl * co, cl * so, sl], axis=1)
+    rot = np.empty((len(lat), 3, 3))  # filled element by element: a stack per row of the matrix cost twice as much
+    rot[:, 0, 0], rot[:, 0, 1], rot[:, 0, 2] = -so, co, 0.0
+    rot[:, 1, 0], rot[:, 1, 1], rot[:, 1, 2] = -sl * co, -sl * so, cl
+    rot[:, 2, 0], rot[:, 2, 1], rot[:, 2, 2] = cl * co, cl * so, sl
     return rot
 
 
@@ -88,22 +88,23 @@ def _block(model: MeasurementModel, z: Array, mask: NDArray[np.bool_], variances
 
 
 _RADAR_FIELDS = ("range_m", "azimuth_deg", "elevation_deg", "radial_velocity_mps")
+#: Factors taking the radar fields' angles to radians, the others unchanged: ``np.radians`` is exactly this product.
+_RADAR_RADIANS = np.array([1.0, math.pi / 180.0, math.pi / 180.0, 1.0])
+_RADAR_RADIANS.flags.writeable = False
 #: Highest ``snr_db`` read, dB: the protocol allows any finite value, but no radar measures 10³⁰ over its noise,
 #: and the power ``10^(snr_db / 10)`` of a larger one overflows a float (``fusion.tracking.amplitude``).
 MAX_SNR_DB = 300.0
 _BEARING_FIELDS = ("azimuth_deg", "elevation_deg")
 _ZEROS = (0.0,) * len(LABELS)  # the probability of a label a detection does not name
+_NO_CLASS = (math.nan,) * len(LABELS)  # a detection without class evidence
 
 
 def _radar(dets: list[Detection], index: NDArray[np.intp], sig: SensorSigma) -> tuple[MeasurementBlock, Array]:
     """The radar block and each plot's ``snr_db`` (NaN where absent; at most ``MAX_SNR_DB``), read in one pass."""
     values, present, own = _columns(dets, (*_RADAR_FIELDS, "snr_db"), _RADAR_FIELDS)
-    z = values[:, :4].copy()
-    z[:, 1:3] = np.radians(z[:, 1:3])
-    mask = np.ones((len(dets), 4), dtype=bool)
-    mask[:, 2:] = present[:, 2:4]  # range and azimuth are required
-    std = _std(own, (sig.range_m, sig.azimuth_deg, sig.elevation_deg, sig.radial_velocity_mps))
-    std[:, 1:3] = np.radians(std[:, 1:3])
+    z = values[:, :4] * _RADAR_RADIANS
+    mask = present[:, :4].copy()  # range and azimuth are required: present in every validated plot
+    std = _std(own, (sig.range_m, sig.azimuth_deg, sig.elevation_deg, sig.radial_velocity_mps)) * _RADAR_RADIANS
     return _block(RADAR, z, mask, std**2, index), np.where(present[:, 4], np.minimum(values[:, 4], MAX_SNR_DB), np.nan)
 
 
@@ -118,9 +119,9 @@ def _bearings(dets: list[Detection], index: NDArray[np.intp], sig: SensorSigma) 
 
 def _positions(dets: list[Detection], index: NDArray[np.intp], site: LocalFrame,
                sig: SensorSigma) -> MeasurementBlock:
-    lat = np.array([d.position.lat for d in dets if d.position is not None])
-    lon = np.array([d.position.lon for d in dets if d.position is not None])
-    alt = np.array([d.position.alt_m for d in dets if d.position is not None])
+    """The position block of detections that all have a ``position``."""
+    places = [d.position for d in dets if d.position is not None]
+    lat, lon, alt = np.array([(p.lat, p.lon, p.alt_m) for p in places], dtype=float).reshape(len(dets), 3).T
     has_alt = alt != UNKNOWN_ALTITUDE_M
     enu = site.from_geodetic(lat, lon, np.where(has_alt, alt, site.alt_m))
     has_vel = np.array([d.velocity is not None for d in dets], dtype=bool)
@@ -162,13 +163,13 @@ def ingest(msg: DetectionsMessage, site: LocalFrame, config: FusionConfig, max_r
         groups = [(RADAR, np.arange(len(dets), dtype=np.intp))]
     else:
         has_position = np.array([d.position is not None for d in dets], dtype=bool)
-        groups = [(POSITION, np.flatnonzero(has_position)), (BEARING, np.flatnonzero(~has_position))]
+        groups = [(POSITION, has_position.nonzero()[0]), (BEARING, (~has_position).nonzero()[0])]
     blocks = []
     snr_db = np.zeros(0)
     for model, index in groups:
         if len(index) == 0:
             continue
-        chosen = [dets[i] for i in index]
+        chosen = dets if len(index) == len(dets) else [dets[i] for i in index.tolist()]
         if model is RADAR:
             block, snr_db = _radar(chosen, index, sig)
             blocks.append(block)
@@ -177,14 +178,16 @@ def ingest(msg: DetectionsMessage, site: LocalFrame, config: FusionConfig, max_r
         else:
             blocks.append(_positions(chosen, index, site, sig))
 
-    has_class = np.array([d.class_probs is not None for d in dets], dtype=bool)
-    probs = np.zeros((len(dets), len(LABELS)))
-    if has_class.any():
-        probs[has_class] = [list(map(d.class_probs.get, LABELS, _ZEROS)) for d in dets if d.class_probs is not None]
-    keys = tuple(identity_keys(d.uas_id, d.emitter_id) for d in dets)
+    # One pass for the class evidence (NaN rows: none given) and one for the identities, which most detections lack.
+    raw = np.array([_NO_CLASS if d.class_probs is None else tuple(map(d.class_probs.get, LABELS, _ZEROS))
+                    for d in dets], dtype=float).reshape(len(dets), len(LABELS))
+    has_class = ~np.isnan(raw[:, 0])  # validated probabilities are finite: NaN only marks an absent field
+    probs = np.where(has_class[:, None], raw, 0.0)
+    identified = any(d.uas_id or d.emitter_id for d in dets)
+    keys = tuple(identity_keys(d.uas_id, d.emitter_id) for d in dets) if identified else ()
     return Scan(
         time=msg.time, sensor_id=msg.sensor_id, kind=msg.kind, origin=np.asarray(origin, dtype=float),
         m=m, b=b, blocks=tuple(blocks), class_probs=probs, has_class=has_class,
         emitter=np.full(len(dets), msg.kind == "rf"),
-        keys=keys if any(keys) else (), max_range_m=max_range_m, revisit_s=revisit_s, snr_db=snr_db,
+        keys=keys, max_range_m=max_range_m, revisit_s=revisit_s, snr_db=snr_db,
     )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -73,9 +73,9 @@ class Outgoing:
     retain: bool = False
 
 
-@dataclass(frozen=True)
-class _Receipt:
-    """How a buffered message arrived, to describe it if it is rejected later."""
+class _Receipt(NamedTuple):
+    """How a buffered message arrived, to describe it if it is rejected later (a tuple: one per message, and a
+    frozen dataclass costs more to build)."""
 
     topic: str
     size: int
@@ -254,9 +254,9 @@ class FusionEngine:
     def _on_ended(self, ended: Ended) -> list[AlertEvent]:
         """Remember ended tracks for the next tracks message; the alerts on lost threats. A track merged into
         another was a duplicate: its target lives on in the survivor, which inherits its alerts."""
-        self._ended.extend(ended.ids)
         if len(ended.numbers) == 0:
             return []
+        self._ended.extend(ended.ids)
         merged = ended.merged_into > 0
         if merged.any():
             self.threat.merged(ended.numbers[merged], ended.merged_into[merged])
@@ -345,14 +345,15 @@ class FusionEngine:
         label, label_p = best_label(tab.shown_logp)
         threat = self.threat.current(tab.number)
         zone_names = (*threat.zone_names, None)  # zone -1 (none) is the last, None
-        east, north, up = np.round(np.clip(geo.velocity, -_MAX_SPEED, _MAX_SPEED), 2).T.tolist()
+        # ndarray.round and np.minimum(np.maximum(...)) are np.round and np.clip without their Python wrappers.
+        east, north, up = np.minimum(np.maximum(geo.velocity, -_MAX_SPEED), _MAX_SPEED).round(2).T.tolist()
         columns = zip(
-            tab.ids, tab.status.tolist(), np.round(geo.lat, 7).tolist(),
-            np.round(geo.lon, 7).tolist(), np.round(np.clip(geo.alt, _MIN_ALT, _MAX_ALT), 1).tolist(), east, north, up,
-            np.round(sigma, 1).tolist(), label.tolist(), np.round(label_p, 3).tolist(),
+            tab.ids, tab.status.tolist(), geo.lat.round(7).tolist(),
+            geo.lon.round(7).tolist(), np.minimum(np.maximum(geo.alt, _MIN_ALT), _MAX_ALT).round(1).tolist(),
+            east, north, up, sigma.round(1).tolist(), label.tolist(), label_p.round(3).tolist(),
             tab.recent_sensor_lists(t, self.tracker.params.sensor_recent_s), threat.level.tolist(),
-            np.round(threat.score, 3).tolist(), threat.zone.tolist(), np.round(tab.first_seen, 6).tolist(),
-            np.round(tab.t, 6).tolist(), strict=True)
+            threat.score.round(3).tolist(), threat.zone.tolist(), tab.first_seen.round(6).tolist(),
+            tab.t.round(6).tolist(), strict=True)
         return [
             {"track_id": ident, "status": STATUS_NAMES[status], "lat": lat, "lon": lon, "alt_m": alt,
              "velocity": {"east_mps": ve, "north_mps": vn, "up_mps": vu}, "position_sigma_m": sig,

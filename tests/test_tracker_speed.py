@@ -188,9 +188,12 @@ def test_threat_memory_shortcut_for_unchanged_tracks_gives_the_same_alerts_and_l
             if k % 15 == 7:  # a track leaves and a new one starts: the general path for one step
                 numbers = np.append(numbers[1:], numbers[-1] + 1)
                 x = np.concatenate([x[1:], x[:1] * 0.5])
-            x = x + np.concatenate([x[:, 3:6], np.zeros((6, 3))], axis=1)
+            if k % 40 == 20:  # a track starts: the path for tracks appended
+                numbers = np.append(numbers, numbers[-1] + 1)
+                x = np.concatenate([x, x[:1] * 0.7])
+            x = x + np.concatenate([x[:, 3:6], np.zeros((len(x), 3))], axis=1)
             status = np.where(numbers % 3 == 0, TENTATIVE, CONFIRMED).astype(np.int8)
-            events = monitor.assess(T0 + k, SITE, numbers, status, np.full(6, 0.9), x, lambda r: geo_of(x[r]))
+            events = monitor.assess(T0 + k, SITE, numbers, status, np.full(len(x), 0.9), x, lambda r: geo_of(x[r]))
             now = monitor.current(numbers)
             seen.append((tuple((e.kind, e.track_id, e.zone) for e in events), now.level.tolist(),
                          now.score.tolist(), now.zone.tolist()))

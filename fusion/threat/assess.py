@@ -162,19 +162,35 @@ class _Memory:
         """The memory of these tracks in their order, with the defaults for unknown ones; itself, not a
         copy, when they are exactly the remembered tracks, as between most steps (so callers must not
         write into it: ``assess`` builds new arrays and ``current`` only reads)."""
-        if np.array_equal(self.numbers, numbers):
+        m = len(self.numbers)
+        if m == len(numbers) and (self.numbers == numbers).all():  # np.array_equal, without its overhead
             return self
+        if m < len(numbers) and (self.numbers == numbers[:m]).all():
+            return self._grown(numbers)
         idx, found = self.rows(numbers)
         return _Memory(numbers, self.column("level", idx, found, NONE), self.column("score", idx, found, 0.0),
                        self.column("zone", idx, found, -1), self.column("alerted", idx, found, False),
                        self.column("peak", idx, found, NONE), self.column("inside", idx, found, False))
 
+    def _grown(self, numbers: NDArray[np.int64]) -> _Memory:
+        """The memory of ``numbers``, which are the remembered tracks followed by new ones (the usual change between
+        steps: tracks started), with the defaults for the new ones: cheaper than locating every number."""
+        k = len(numbers) - len(self.numbers)
+        return _Memory(numbers, np.concatenate([self.level, np.full(k, NONE, np.intp)]),
+                       np.concatenate([self.score, np.zeros(k)]), np.concatenate([self.zone, np.full(k, -1, np.intp)]),
+                       np.concatenate([self.alerted, np.zeros(k, bool)]),
+                       np.concatenate([self.peak, np.full(k, NONE, np.intp)]),
+                       np.concatenate([self.inside, np.zeros((k, self.inside.shape[1]), bool)]))
+
     def without(self, numbers: NDArray[np.int64]) -> _Memory:
         """The memory without these tracks (located by ``rows``: ``np.isin`` cost more than a scan's scoring)."""
-        idx, found = self.rows(numbers)
+        return self.dropped(*self.rows(numbers))
+
+    def dropped(self, idx: NDArray[np.intp], found: NDArray[np.bool_]) -> _Memory:
+        """The memory without the rows ``idx[found]`` (as ``rows`` locates some numbers)."""
         keep = np.ones(len(self.numbers), bool)
         keep[idx[found]] = False
-        return self.take(np.flatnonzero(keep))
+        return self.take(keep.nonzero()[0])
 
     def sorted(self) -> _Memory:
         """The same memory in track-number order."""
@@ -231,7 +247,7 @@ class ThreatMonitor:
 
     def zones_in(self, frame: LocalFrame) -> ZoneSet:
         """The zones projected into ``frame`` (cached: the site frame never changes once set)."""
-        if self._zones is None or self._frame != frame:
+        if self._zones is None or (self._frame is not frame and self._frame != frame):
             self._zones, self._frame = ZoneSet(self.zone_specs, frame), frame
         return self._zones
 
@@ -278,7 +294,7 @@ class ThreatMonitor:
         n = len(numbers)
         score, zone, tte = np.zeros(n), np.full(n, -1, np.intp), np.full(n, math.inf)
         inside = np.zeros((n, len(zones)), bool)
-        live = np.flatnonzero(status != TENTATIVE)
+        live = (status != TENTATIVE).nonzero()[0]  # np.flatnonzero's work, without its Python wrapper
         if len(live):
             score[live], zone[live], tte[live], inside[live] = self.score(x[live], drone_p[live], zones,
                                                                           inside_before[live])
@@ -296,9 +312,10 @@ class ThreatMonitor:
         alerted = alerted_before | new
         peak = np.where(new | rising, level, peak_before)
         memory = _Memory(numbers.copy(), level, score, zone, alerted, peak, inside)
-        # The same tracks as remembered are already in number order.
-        self._memory = memory if before is self._memory else memory.sorted()
-        rows = np.flatnonzero(new | escalated | entering)
+        # The same tracks as remembered are already in number order, and so are the table's tracks (new ones come last).
+        ordered = before is self._memory or bool((numbers[1:] > numbers[:-1]).all())
+        self._memory = memory if ordered else memory.sorted()
+        rows = (new | escalated | entering).nonzero()[0]
         if not len(rows):
             return []
         where = geo(rows)
@@ -349,7 +366,7 @@ class ThreatMonitor:
         if len(alerted):
             events = self._lost_events(time, numbers[alerted], geo(alerted) if callable(geo) else TrackGeo(
                 geo.lat[alerted], geo.lon[alerted], geo.heading_deg[alerted], geo.speed_mps[alerted]))
-        self._memory = self._memory.without(numbers)
+        self._memory = self._memory.dropped(idx, found)
         return events
 
     def merged(self, numbers: NDArray[np.int64], into: NDArray[np.int64]) -> None:
@@ -405,7 +422,9 @@ class ThreatMonitor:
 
     def heartbeats(self, t: float) -> list[AlertEvent]:
         """``sensor_offline`` for every sensor silent for longer than the heartbeat timeout at fusion time ``t``."""
-        events = []
+        events: list[AlertEvent] = []
+        if not self._status_time or t - min(self._status_time.values()) <= self.params.heartbeat_timeout_s:
+            return events  # no sensor silent for long: the usual case, without a loop over the sensors
         for sensor_id in sorted(self._status_time):
             silent = t - self._status_time[sensor_id]
             if silent > self.params.heartbeat_timeout_s and not self._in_outage(sensor_id, t):

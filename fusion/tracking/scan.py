@@ -70,8 +70,11 @@ class Scan:
         return len(self.class_probs)
 
     def block(self, model: MeasurementModel) -> MeasurementBlock | None:
-        """The block of ``model`` if the scan has one."""
-        return next((b for b in self.blocks if b.model is model), None)
+        """The block of ``model`` if the scan has one (a plain loop: the tracker asks often, a generator cost more)."""
+        for b in self.blocks:
+            if b.model is model:
+                return b
+        return None
 
     @property
     def radar(self) -> MeasurementBlock | None:
