@@ -549,26 +549,27 @@ class Tracker:
         tab, prm = self.table, self.params
         if len(tab) < _PREGATE_MIN_TRACKS:
             return np.arange(len(tab), dtype=np.intp)
-        dt = scan.time - tab.t
-        a = np.abs(dt)
+        a = np.abs(scan.time - tab.t)
+        a2 = a * a
         variances = np.maximum(tab.p.reshape(len(tab), 36)[:, ::7],
                                short_max(np.diagonal(tab.pm, axis1=2, axis2=3), 1))
-        velocity_var = variances[:, 3:].sum(axis=1)
+        position_var, velocity_var = variances.reshape(-1, 2, 3).sum(axis=2).T
         spread = short_max(np.abs(tab.xm - tab.x[:, None, :]), 1)
-        spread_pos, spread_vel = np.linalg.norm(spread[:, :3], axis=1), np.linalg.norm(spread[:, 3:], axis=1)
+        # Three norms per track in one go (each of a few numbers: numpy's norm costs mostly its own overhead).
+        spread_pos, spread_vel, speed = np.sqrt(np.square(np.concatenate([spread, tab.x[:, 3:]], axis=1)).reshape(
+            -1, 3, 3).sum(axis=2)).T
         omega, q_pos = self._pregate_rates
-        offset = (np.minimum(omega * a * a, 3.0 * a)
-                  * (np.linalg.norm(tab.x[:, 3:], axis=1) + spread_vel + np.sqrt(velocity_var))
+        offset = (np.minimum(omega * a2, 3.0 * a) * (speed + spread_vel + np.sqrt(velocity_var))
                   + spread_pos + a * spread_vel)
-        var = (5.0 * (variances[:, :3].sum(axis=1) + a * a * velocity_var) + 2.0 * offset**2
-               + 20.0 * (spread_pos**2 + a * a * spread_vel**2) + q_pos * a**3)
+        var = (5.0 * (position_var + a2 * velocity_var) + 2.0 * offset**2
+               + 20.0 * (spread_pos**2 + a2 * spread_vel**2) + q_pos * a2 * a)
         pos = tab.drifted(scan.time)
         # Only confirmed and coasting tracks look beyond their gate (``_near_missed``).
-        wide = np.where(tab.status != TENTATIVE, max(prm.initiation_exclusion, 1.0), 1.0)
+        wide = np.where(tab.status != TENTATIVE, max(prm.initiation_exclusion, 1.0), 1.0)[:, None]
         near = np.zeros(len(tab), dtype=bool)
         for block in scan.blocks:
             near |= plausible(pos, var, offset, block.z, block.r, block.mask, block.model, scan.m, scan.b,
-                              wide[:, None] * self._gates[block.mask.sum(axis=1)][None, :])
+                              wide * self._gates[block.mask.sum(axis=1)])
         for keys in scan.keys:
             number = self.identities.track_of(keys) if keys else None
             if number is not None:
@@ -626,11 +627,8 @@ class Tracker:
         hph = project_covariance(h, modes.p[rows].reshape(k * n_modes, STATE_DIM, STATE_DIM))
         g = gate(z_pred.reshape(k, n_modes, -1), hph.reshape(k, n_modes, *hph.shape[1:]), block.z, block.r,
                  block.mask, block.model.angles, self._gates, wide=max(self.params.initiation_exclusion, 1.0),
-                 weights=modes.c[rows], floor=1.0 - self.params.gate_probability)
+                 weights=modes.c[rows], floor=1.0 - self.params.gate_probability, rows=rows, n_rows=n)
         d2, cost, inside = g.d2, g.cost, g.inside
-        if k < n:  # rows is a subset (else every row in order): spread onto every row
-            d2, cost, inside = np.full((n, m), np.inf), np.full((n, m), np.inf), np.zeros((n, m), dtype=bool)
-            d2[rows], cost[rows], inside[rows] = g.d2, g.cost, g.inside
         if block.model is BEARING:  # a bearing has no range of its own: the sensor's coverage bounds it
             beyond = rows[self._beyond_coverage(x_pred, p_pred, scan)]
             d2[beyond], cost[beyond], inside[beyond] = np.inf, np.inf, False
