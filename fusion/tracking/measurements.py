@@ -45,41 +45,54 @@ def wrap_angle(a: NDArray[np.float64]) -> Array:
     return (np.asarray(a) + np.pi) % (2.0 * np.pi) - np.pi
 
 
-def radar_h(x: Array, m: Array, b: Array) -> tuple[Array, Array]:
-    """Predicted radar measurements (N, 4) and Jacobians (N, 4, 6) w.r.t. the site state."""
-    p = x[:, :3] @ m.T + b
-    v = x[:, 3:] @ m.T
+def _angles(p: Array, h: Array) -> tuple[Array, Array, Array]:
+    """Azimuth and elevation of sensor-frame positions ``p`` (N, 3), their squared slant range, and their gradients
+    w.r.t. the sensor-frame position written into ``h`` (N, 2, ≥3) (``radar_h``'s rows 1-2, ``bearing_h``'s)."""
     e, n, u = p[:, 0], p[:, 1], p[:, 2]
     g2 = np.maximum(e * e + n * n, _MIN_DISTANCE**2)
     g = np.sqrt(g2)
     r2 = g2 + u * u
+    west, r2g = -e, r2 * g
+    h[:, 0, 0] = n / g2
+    h[:, 0, 1] = west / g2
+    h[:, 1, 0] = west * u / r2g
+    h[:, 1, 1] = -n * u / r2g
+    h[:, 1, 2] = g / r2
+    return np.arctan2(e, n), np.arctan2(u, g), r2
+
+
+def _to_site(h: Array, m: Array) -> None:
+    """Chain rule through the site → sensor map, in place: the position columns of every row of ``h`` (N, k, 6)
+    rotate by M, as one product of all the rows."""
+    position = h[:, :, :3]
+    position[...] = (position.reshape(-1, 3) @ m).reshape(position.shape)
+
+
+def radar_h(x: Array, m: Array, b: Array) -> tuple[Array, Array]:
+    """Predicted radar measurements (N, 4) and Jacobians (N, 4, 6) w.r.t. the site state."""
+    p = x[:, :3] @ m.T + b
+    v = x[:, 3:] @ m.T
+    h = np.zeros((len(x), 4, 6))
+    azimuth, elevation, r2 = _angles(p, h[:, 1:3])
     r = np.sqrt(r2)
     los = p / r[:, None]
     rv = np.einsum("ij,ij->i", los, v)
-    z = np.empty((len(x), 4))
-    z[:, 0], z[:, 1], z[:, 2], z[:, 3] = r, np.arctan2(e, n), np.arctan2(u, g), rv
-
-    h = np.zeros((len(x), 4, 6))
+    z = np.stack([r, azimuth, elevation, rv], axis=1)
     h[:, 0, :3] = los
-    west, r2g = -e, r2 * g
-    h[:, 1, 0] = n / g2
-    h[:, 1, 1] = west / g2
-    h[:, 2, 0] = west * u / r2g
-    h[:, 2, 1] = -n * u / r2g
-    h[:, 2, 2] = g / r2
     h[:, 3, :3] = (v - rv[:, None] * los) / r[:, None]
-    # Chain rule through the site → sensor map: both position and velocity rotate by M, as one product of all the
-    # rows (the velocity's only non-zero row, radial velocity's, is the line of sight: range's position row).
-    position = h[:, :, :3]
-    position[...] = (position.reshape(-1, 3) @ m).reshape(position.shape)
-    h[:, 3, 3:] = position[:, 0]
+    # Velocity rotates by M too: its only non-zero row, radial velocity's, is the line of sight (range's position row).
+    _to_site(h, m)
+    h[:, 3, 3:] = h[:, 0, :3]
     return z, h
 
 
 def bearing_h(x: Array, m: Array, b: Array) -> tuple[Array, Array]:
-    """Predicted azimuth/elevation (N, 2) and Jacobians (N, 2, 6) in the sensor frame."""
-    z, h = radar_h(x, m, b)
-    return z[:, 1:3], h[:, 1:3]
+    """Predicted azimuth/elevation (N, 2) and Jacobians (N, 2, 6) in the sensor frame: ``radar_h``'s angle rows,
+    without its range and radial velocity (a third of the cost of taking them from it)."""
+    h = np.zeros((len(x), 2, 6))
+    azimuth, elevation, _ = _angles(x[:, :3] @ m.T + b, h)
+    _to_site(h, m)
+    return np.stack([azimuth, elevation], axis=1), h
 
 
 def position_h(x: Array) -> tuple[Array, Array]:
