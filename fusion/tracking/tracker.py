@@ -989,7 +989,7 @@ class Tracker:
         moving = np.sqrt(velocity[:, 0]**2 + velocity[:, 1]**2) >= prm.flock_min_speed_mps  # norm, as written out
         self._share_class(rows, np.where((apart <= prm.flock_radius_m) & moving[rows, None] & moving[None, :], d2,
                                          np.inf))
-        formation_near = (drift <= 2.0 * prm.formation_radius_m).any(axis=0)  # the candidates before flocks
+        formation_near: NDArray[np.bool_] = np.any(drift <= 2.0 * prm.formation_radius_m, axis=0)  # without flocks
         mates = np.isfinite(d2) & (apart <= prm.formation_radius_m) & formation_near[None, :]
         grouped = mates.any(axis=1)
         rows, mates = rows[grouped], mates[grouped]
