@@ -367,8 +367,8 @@ class Tracker:
 
     def _tentative_life(self, rows: NDArray[np.intp] | None = None, stretch: Array | None = None) -> Array:
         """How long each track of ``rows`` (default: every track; ``stretch``: theirs, ``_stretch``) may stay tentative
-        without a fix, s: until a target of its detection probability
-        Pd would have been missed that long with probability ``tentative_miss_probability`` α, the bearings it took
+        without a fix, s: until a target of its detection probability Pd would have been missed that long with
+        probability ``tentative_miss_probability`` α, the bearings it took
         since its last fix (``support`` S, their summed log-likelihood ratios, at least 0) weighed against the
         misses, i.e. ``T · (ln α - S) / ln(1 - Pd)`` with T its revisit (``revisit``, its sensors' scan period),
         within [``tentative_timeout_s``, ``delete_after_s``] (both stretched for a slow sensor, ``_stretch``): the
