@@ -12,8 +12,9 @@ The same object runs live (``fusion.service.LiveFusion``) and offline (``sargas 
 4. a tracks message (QoS 0) is published on a fixed grid of fusion time every
    ``publish_period_s``, with the tracks predicted to that time and the ids deleted since
    the previous one, and at once, at the message's time, when a message off the grid confirms
-   a track or raises an alert about one: operators see a new confirmed track, and the track
-   that an alert names in the state the alert gives, at once, not up to a period later.
+   a track or raises an alert about one (after the other messages of that time, one tracks
+   message per time): operators see a new confirmed track, and the track that an alert names
+   in the state the alert gives, at once, not up to a period later.
 
 Fusion time only ever comes from the messages, so the same input gives the same bytes.
 """
@@ -129,6 +130,9 @@ class FusionEngine:
         self._last_scan: dict[str, tuple[float, int]] = {}  # sensor → (time, seq) of its last scan
         #: Time, track count and payload of the last tracks message published.
         self._latest_tracks: tuple[float, int, bytes] | None = None
+        #: Fusion time of a message off the grid that confirmed a track or raised an alert about one, whose tracks
+        #: message waits until every message of that time is processed (``_show``).
+        self._show_at: float | None = None
 
     # ------------------------------------------------------------------ inputs
 
@@ -213,8 +217,11 @@ class FusionEngine:
         out: list[Outgoing] = []
         while self._buffer and self._buffer[0][0] <= cutoff:
             t, _, msg, receipt = heapq.heappop(self._buffer)
+            if t != self._show_at:
+                out += self._show()
             out += self._publish_due(t, inclusive=False)
             out += self._process(msg, receipt)
+        out += self._show()
         out += self._publish_due(publish_limit, inclusive=True)
         return out
 
@@ -245,11 +252,11 @@ class FusionEngine:
         self.stats["tracks"] += len(result.started)
         self.stats["confirmed"] += len(result.confirmed)
         events = self._on_ended(result.ended) + self._threat_step(msg.time)
-        out = self._alerts(events)
         # On a grid time the grid's own message follows in this drain (``_drain`` publishes up to the scan's time).
         on_grid = msg.time == self._next_k * self.config.publish_period_s
-        shown_late = result.confirmed or any(e.track_id is not None for e in events)
-        return out + self._tracks_message(msg.time) if shown_late and not on_grid else out
+        if (result.confirmed or any(e.track_id is not None for e in events)) and not on_grid:
+            self._show_at = msg.time
+        return self._alerts(events)
 
     def _on_ended(self, ended: Ended) -> list[AlertEvent]:
         """Remember ended tracks for the next tracks message; the alerts on lost threats. A track merged into
@@ -304,6 +311,15 @@ class FusionEngine:
         out = self._alerts(self._on_ended(self.tracker.maintain(t)) + self._threat_step(t))
         self._fusion_time = t if self._fusion_time is None else max(self._fusion_time, t)
         return out + self._tracks_message(t)
+
+    def _show(self) -> list[Outgoing]:
+        """The tracks message of ``_show_at``, once the messages of that time are processed: one message per time,
+        none if a tracks message of that time went out already (a scan stamped with a grid time that arrives after
+        that grid time's message, late but not older than the fusion time, waits for the next one)."""
+        t, self._show_at = self._show_at, None
+        if t is None or (self._latest_tracks is not None and self._latest_tracks[0] >= t):
+            return []
+        return self._tracks_message(t)
 
     def _tracks_message(self, t: float) -> list[Outgoing]:
         """The tracks message of fusion time ``t`` (tracks managed and assessed at ``t`` already)."""

@@ -276,6 +276,21 @@ def test_the_engine_reads_zones_alerts_and_stays_deterministic(tmp_path: Path) -
     assert "border-strip" in zones
 
 
+def bird_radar(times: list[float], delay: float = 0.0) -> list[tuple[str, bytes, float]]:
+    """A second radar ("radarb") at the site scanning at ``times``, each delivered ``delay`` s late: one bird 3 km
+    north, flying east, far from every zone."""
+    stream = []
+    for k, t in enumerate(times):
+        east, north = 1500.0 + 15.0 * (t - T0), 3000.0
+        det = {"range_m": math.hypot(east, north, 100.0), "azimuth_deg": math.degrees(math.atan2(east, north)) % 360,
+               "elevation_deg": math.degrees(math.atan2(100.0, math.hypot(east, north))),
+               "class_probs": {"bird": 0.9}}
+        msg = {"schema": "sargas.detections/1", "sensor_id": "radarb", "kind": "radar", "time": t, "seq": k,
+               "origin": RADAR, "detections": [det]}
+        stream.append(("sargas/v1/sensors/radarb/detections", json.dumps(msg).encode(), t + delay))
+    return stream
+
+
 def test_a_track_an_alert_names_is_published_at_the_alerts_time(tmp_path: Path) -> None:
     """Scans between the grid times: a track alert raised by a scan is followed at once by a tracks message of
     its time that shows the track as the alert says (its zone, its level), not up to a period later."""
@@ -289,13 +304,35 @@ def test_a_track_an_alert_names_is_published_at_the_alerts_time(tmp_path: Path) 
     assert off_grid == [a["time"] for a in alerts if round((a["time"] - T0) % 0.5, 6)] and len(off_grid) >= 2
     for alert in alerts:
         message = next(m for m in tracks if m["time"] == alert["time"])
+        assert out.index(alert) < out.index(message)  # the alert first, then the tracks that show it
         track = next(tr for tr in message["tracks"] if tr["track_id"] == alert["track_id"])
         assert track["threat"]["zone"] == alert["zone"] == "border-strip"
-        assert alert["kind"] != "threat_escalated" or f"to {track['threat']['level']}" in alert["message"]
-        if alert["kind"] != "new_threat":
-            before = max(m["time"] for m in tracks if m["time"] < alert["time"])
-            shown_before = next(tr for m in tracks if m["time"] == before for tr in m["tracks"])
-            assert shown_before["threat"] != track["threat"]  # the message before did not show it yet
+    escalated = next(a for a in alerts if a["kind"] == "threat_escalated")
+    level = {m["time"]: next(tr["threat"]["level"] for tr in m["tracks"] if tr["track_id"] == escalated["track_id"])
+             for m in tracks if m["time"] <= escalated["time"]}
+    assert f"to {level[escalated['time']]}" in escalated["message"]
+    assert level[max(t for t in level if t < escalated["time"])] != level[escalated["time"]]  # not shown before
+
+
+def test_one_tracks_message_per_time_whatever_asks_for_it(tmp_path: Path) -> None:
+    """Two radars scanning at the same times off the grid: the drone's track is confirmed by one radar's message
+    and the bird's by the other's, at the same time, and one tracks message of that time shows both. A scan
+    stamped with a grid time that arrives after that grid time's message went out (late, yet not older than the
+    fusion time, which is that grid time) asks for no second message of that time."""
+    path = tmp_path / "zones.geojson"
+    path.write_text(json.dumps(ZONES))
+    config = FusionConfig(zones_file=path)
+    drone = radar_stream(40, start=T0 + 0.1, period=0.25)
+    out = fuse(config, sorted(drone + bird_radar([T0 + 0.1 + 0.25 * k for k in range(40)]), key=lambda s: s[2]))
+    times = [m["time"] for m in out if m["schema"] == "sargas.tracks/1"]
+    assert len(times) == len(set(times))
+    first = next(m for m in out if m["schema"] == "sargas.tracks/1" and m["tracks"]
+                 and all(tr["status"] == "confirmed" for tr in m["tracks"]))
+    assert len(first["tracks"]) == 2 and round((first["time"] - T0) % 0.5, 6)  # both at once, off the grid
+    late = bird_radar([T0 + k for k in range(1, 15)], delay=0.36)  # B's scan at G fused after G's message
+    out = fuse(config, sorted(radar_stream(80, start=T0 + 0.1, period=0.25) + late, key=lambda s: s[2]))
+    times = [m["time"] for m in out if m["schema"] == "sargas.tracks/1"]
+    assert len(times) == len(set(times)) and len([m for m in out if m["schema"] == "sargas.alerts/1"]) >= 1
 
 
 def test_the_engine_raises_track_lost_for_a_deleted_threat_but_not_for_a_merged_one(tmp_path: Path) -> None:

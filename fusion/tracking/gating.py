@@ -87,7 +87,7 @@ def short_max(a: Array, axis: int) -> Array:
 
 def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
          angles: tuple[int, ...], thresholds: Array, wide: float = 1.0, weights: Array | None = None,
-         floor: float = 0.0, rows: NDArray[np.intp] | None = None, n_rows: int = 0) -> Gating:
+         floor: float = 0.0, place: tuple[NDArray[np.intp], int] | None = None) -> Gating:
     """Gate predicted measurements z_pred (N, m) with projected covariances HPHᵀ (N, m, m) against
     detections z (M, m) with covariances R (M, m, m) and component masks (M, m); or, with mode
     ``weights`` (N, K) summing to 1, tracks that predict a mixture of K Gaussians, z_pred (N, K, m)
@@ -98,8 +98,8 @@ def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
     pair whose worst component already exceeds ``wide`` times its gate in every mode is within
     ``wide`` gates of none, and only the remaining pairs get the full m×m solves, of every mode.
     ``d2`` and ``cost`` are exact for every pair within ``wide`` gates of a mode (callers may look that
-    far) and inf beyond. With ``rows`` (N,), the N tracks are those rows of arrays of ``n_rows`` rows (the others
-    beyond every gate), written in place (spreading a subset's result afterwards cost as much again).
+    far) and inf beyond. With ``place`` = (rows (N,), n), the N tracks are those rows of a table of n tracks (the
+    others beyond every gate), written in place (spreading a subset's result afterwards cost as much again).
     """
     if weights is None:
         z_pred, hph, weights = z_pred[:, None], hph[:, None], np.ones((len(z_pred), 1))
@@ -116,7 +116,7 @@ def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
     if not complete:
         ratio = np.where(mask[None, None], ratio, 0.0)
     bound = short_max(ratio, 3).min(axis=1)
-    tracks, n_out = rows, n if rows is None else n_rows
+    table_rows, n_out = (None, n) if place is None else place
     d2, cost = np.full((n_out, m), np.inf), np.full((n_out, m), np.inf)
     rows, cols = np.nonzero(bound <= wide * limit[None, :])
     if len(rows):
@@ -137,7 +137,7 @@ def gate(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.bool_],
         if not finite.all():
             d2_modes, cost_modes = np.where(finite, d2_modes, np.inf), np.where(finite, cost_modes, np.inf)
         w = weights[rows]
-        out = rows if tracks is None else tracks[rows]
+        out = rows if table_rows is None else table_rows[rows]
         cost[out, cols] = _neg2_log_sum_exp(np.log(np.maximum(w, _TINY)), cost_modes)
         # The most probable mode gates whatever the floor (a floor above every weight would gate nothing).
         gating_mode = (w >= floor) | (w == w.max(axis=1, keepdims=True))
@@ -185,6 +185,6 @@ def plausible(pos: Array, var: Array, offset: Array, z: Array, r: Array, mask: N
     s = var[:, None] / np.maximum(reach, 1e-9)[:, None] ** 2 + r[None, :, az_col, az_col]
     near = (reach[:, None] <= 0.0) | (dz <= 0.0) | (dz * dz <= limits * s)
     if model is RADAR:
-        dr = np.abs(z[None, :, 0] - np.hypot(ground, p[:, 2])[:, None]) - offset[:, None]
+        dr = np.abs(z[None, :, 0] - np.linalg.norm(p, axis=1)[:, None]) - offset[:, None]
         near &= (dr <= 0.0) | (dr * dr <= limits * (var[:, None] + r[None, :, 0, 0]))
     return np.asarray(near.any(axis=1))

@@ -550,7 +550,6 @@ class Tracker:
         if len(tab) < _PREGATE_MIN_TRACKS:
             return np.arange(len(tab), dtype=np.intp)
         a = np.abs(scan.time - tab.t)
-        a2 = a * a
         variances = np.maximum(tab.p.reshape(len(tab), 36)[:, ::7],
                                short_max(np.diagonal(tab.pm, axis1=2, axis2=3), 1))
         position_var, velocity_var = variances.reshape(-1, 2, 3).sum(axis=2).T
@@ -559,10 +558,10 @@ class Tracker:
         spread_pos, spread_vel, speed = np.sqrt(np.square(np.concatenate([spread, tab.x[:, 3:]], axis=1)).reshape(
             -1, 3, 3).sum(axis=2)).T
         omega, q_pos = self._pregate_rates
-        offset = (np.minimum(omega * a2, 3.0 * a) * (speed + spread_vel + np.sqrt(velocity_var))
+        offset = (np.minimum(omega * a * a, 3.0 * a) * (speed + spread_vel + np.sqrt(velocity_var))
                   + spread_pos + a * spread_vel)
-        var = (5.0 * (position_var + a2 * velocity_var) + 2.0 * offset**2
-               + 20.0 * (spread_pos**2 + a2 * spread_vel**2) + q_pos * a2 * a)
+        var = (5.0 * (position_var + a * a * velocity_var) + 2.0 * offset**2
+               + 20.0 * (spread_pos**2 + a * a * spread_vel**2) + q_pos * a**3)
         pos = tab.drifted(scan.time)
         # Only confirmed and coasting tracks look beyond their gate (``_near_missed``).
         wide = np.where(tab.status != TENTATIVE, max(prm.initiation_exclusion, 1.0), 1.0)[:, None]
@@ -627,7 +626,7 @@ class Tracker:
         hph = project_covariance(h, modes.p[rows].reshape(k * n_modes, STATE_DIM, STATE_DIM))
         g = gate(z_pred.reshape(k, n_modes, -1), hph.reshape(k, n_modes, *hph.shape[1:]), block.z, block.r,
                  block.mask, block.model.angles, self._gates, wide=max(self.params.initiation_exclusion, 1.0),
-                 weights=modes.c[rows], floor=1.0 - self.params.gate_probability, rows=rows, n_rows=n)
+                 weights=modes.c[rows], floor=1.0 - self.params.gate_probability, place=(rows, n))
         d2, cost, inside = g.d2, g.cost, g.inside
         if block.model is BEARING:  # a bearing has no range of its own: the sensor's coverage bounds it
             beyond = rows[self._beyond_coverage(x_pred, p_pred, scan)]
