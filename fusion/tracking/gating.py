@@ -72,16 +72,27 @@ def innovations(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.
     return y, masked_covariance(hph + r, mask)
 
 
+def short_sum(a: Array, axis: int) -> Array:
+    """``a.sum(axis=axis)`` over a short axis (a position's 3 coordinates, a covariance's diagonal): the same numbers,
+    since numpy adds fewer than 8 elements in order (``_short_reduce``)."""
+    return _short_reduce(np.add, a, axis)
+
+
 def short_max(a: Array, axis: int) -> Array:
-    """``a.max(axis=axis)`` over a short axis (a measurement's components, a track's modes), NaN propagating alike, as
-    one elementwise maximum per element of that axis: numpy's reduction over a few elements per output costs
-    several times more once there are hundreds of outputs."""
+    """``a.max(axis=axis)`` over a short axis (a measurement's components, a track's modes), NaN propagating alike
+    (``_short_reduce``)."""
+    return _short_reduce(np.maximum, a, axis)
+
+
+def _short_reduce(op: np.ufunc, a: Array, axis: int) -> Array:
+    """``op.reduce(a, axis=axis)`` as one elementwise ``op`` per element of a short axis: numpy's reduction over a
+    few elements per output costs several times more once there are hundreds of outputs."""
     index: list[slice | int] = [slice(None)] * a.ndim
     index[axis] = 0
     out = a[tuple(index)].copy()
     for k in range(1, a.shape[axis]):
         index[axis] = k
-        np.maximum(out, a[tuple(index)], out=out)
+        op(out, a[tuple(index)], out=out)
     return out
 
 

@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 
 from fusion.tracking import classify
 from fusion.tracking.filters import combine, imm_predict
+from fusion.tracking.gating import short_sum
 from fusion.tracking.initiation import IdentityMap
 from fusion.tracking.params import TrackerParams
 from fusion.tracking.tracks import COASTING, CONFIRMED, TENTATIVE, TrackTable
@@ -216,9 +217,8 @@ class Coalescence:
     def _reach(tab: TrackTable, now: float) -> tuple[Array, Array]:
         """Every track's constant-velocity position at ``now`` (N, 3) and the summed variances of that position
         (N,): what ``_candidates`` compares, computed once per message for its two searches."""
-        v = tab.p.reshape(len(tab), 36)[:, ::7]
-        # Sums of three columns written out (in ``sum``'s order): a reduction over so short an axis costs more.
-        return tab.drifted(now), (v[:, 0] + v[:, 1]) + v[:, 2] + (now - tab.t)**2 * ((v[:, 3] + v[:, 4]) + v[:, 5])
+        variances = tab.p.reshape(len(tab), 36)[:, ::7]
+        return tab.drifted(now), short_sum(variances[:, :3], 1) + (now - tab.t)**2 * short_sum(variances[:, 3:], 1)
 
     def _candidates(self, tab: TrackTable, detected: NDArray[np.intp], reach: tuple[Array, Array],
                     tentative: bool = False) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -231,9 +231,7 @@ class Coalescence:
         if len(detected) == 0 or len(tab) < 2:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
         pos, var = reach
-        near = pos[detected]
-        # Squared distances (detected, N) axis by axis, in ``sum``'s order: a reduction over the 3 axes cost 5 times more.
-        d2 = ((near[:, None, 0] - pos[:, 0])**2 + (near[:, None, 1] - pos[:, 1])**2) + (near[:, None, 2] - pos[:, 2])**2
+        d2 = short_sum((pos[detected, None, :] - pos[None, :, :])**2, 2)
         close = d2 <= _PRETEST_MARGIN * self.gate * (var[detected, None] + var[None, :])
         if not tentative:
             established = tab.status != TENTATIVE

@@ -100,6 +100,7 @@ from fusion.tracking.gating import (
     masked_covariance,
     plausible,
     short_max,
+    short_sum,
 )
 from fusion.tracking.measurements import (
     BEARING,
@@ -349,7 +350,7 @@ class Tracker:
         longest = max(prm.coast_after_s, prm.delete_after_s - prm.coast_after_s)
         coast_after = np.minimum(prm.coast_after_s * stretch, longest)
         tab.status[(tab.status == CONFIRMED) & (age > coast_after)] = COASTING
-        position_var = (tab.p[:, 0, 0] + tab.p[:, 1, 1]) + tab.p[:, 2, 2]  # the trace, without np.trace's overhead
+        position_var = short_sum(np.diagonal(tab.p[:, :3, :3], axis1=1, axis2=2), 1)  # the trace
         # A tentative life is at least the shorter of the two timeouts: only older tentative tracks need theirs.
         expired = (tab.status == TENTATIVE) & (age > min(prm.tentative_timeout_s, prm.delete_after_s) * stretch)
         if expired.any():
@@ -985,7 +986,7 @@ class Tracker:
         d2 = formation.velocity_distances(apart, velocity, velocity_cov, rows, members, reach,
                                           prm.formation_velocity_spread_mps)
         d2[d2 > self._gates[3]] = np.inf  # velocities inconsistent with the formation model: no mate
-        moving = np.sqrt(velocity[:, 0]**2 + velocity[:, 1]**2) >= prm.flock_min_speed_mps  # norm, as written out
+        moving = np.sqrt(short_sum(velocity[:, :2]**2, 1)) >= prm.flock_min_speed_mps
         self._share_class(rows, np.where((apart <= prm.flock_radius_m) & moving[rows, None] & moving[None, :], d2,
                                          np.inf))
         formation_near: NDArray[np.bool_] = np.any(drift <= 2.0 * prm.formation_radius_m, axis=0)  # without flocks
@@ -1353,10 +1354,8 @@ def _in_best_event(ratio: Array) -> NDArray[np.bool_]:
 
 def _horizontal_distances(a: Array, b: Array) -> Array:
     """Horizontal distances (k, N) from each of k points (k, ≥2) to each of N (N, ≥2): ``np.linalg.norm`` of the
-    differences over the east and north axes, the same numbers without its reduction over a 2-long axis (which cost
-    several times more in ``_hold_formation``)."""
-    east, north = b[None, :, 0] - a[:, None, 0], b[None, :, 1] - a[:, None, 1]
-    return np.sqrt(east * east + north * north)
+    differences over the east and north axes, the same numbers (``short_sum``)."""
+    return np.sqrt(short_sum((b[None, :, :2] - a[:, None, :2])**2, 2))
 
 
 def _pairs(new: NDArray[Any], old: NDArray[Any]) -> NDArray[Any]:
