@@ -98,6 +98,7 @@ def test_id_switches_count_each_change_of_an_objects_track() -> None:
     ev = evaluate(truth, est, NOT_DETECTED)
     assert ev.id_switches == 2          # T-1 → T-2, then (across the gap) T-2 → T-1
     assert ev.objects[0].id_switches == 2
+    assert ev.id_swaps == 0             # neither track was ever on another object: replacements, not swaps
     assert (ev.tracks, ev.false_tracks) == (3, 1)
     assert ev.objects[0].rms_error_m == pytest.approx(5.0)
     assert ev.n_missed.tolist() == [1, 0, 0, 0, 1, 0, 0]
@@ -313,3 +314,4 @@ def test_noise_between_close_objects_is_no_switch_but_a_real_swap_is() -> None:
     assert ev.distance[1] == pytest.approx(math.sqrt(2 * 18.0**2))   # GOSPA itself takes the best pairs
     assert [o.id_switches for o in ev.objects] == [1, 1]
     assert ev.id_switches == 2
+    assert ev.id_swaps == 2  # each object's new track was the other's

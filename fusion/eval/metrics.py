@@ -109,6 +109,9 @@ class Evaluation:
     false_drone_list: list[FalseDroneTrack] = field(default_factory=list)
     #: The truth's first time (the scenario's start), from which reports count times.
     start: float = 0.0
+    #: The ``id_switches`` to a track last assigned to another object (a swap); the others are to a new track, or
+    #: one that was on no object (a track lost and replaced).
+    id_swaps: int = 0
 
     @property
     def gospa_mean(self) -> float:
@@ -187,6 +190,8 @@ class _Identity:
     #: drone (None, and the distance to the nearest object present, inf if none was).
     drone_falsely: dict[str, list[tuple[float, str | None, float]]] = field(default_factory=dict)
     switches: int = 0
+    #: Switches to a track that was last assigned to another object (two tracks trading targets), not a new one.
+    swaps: int = 0
     label_pairs: int = 0
     label_correct: int = 0
 
@@ -231,6 +236,7 @@ class _Identity:
             if self.last_track.get(i, ident) != ident:
                 result.id_switches += 1
                 self.switches += 1
+                self.swaps += self.last_object.get(ident, i) != i
             self.last_track[i], self.last_object[ident] = ident, i
             if frame.labels[j] is not None:
                 self.label_pairs += 1
@@ -312,5 +318,6 @@ def evaluate(truth: Truth, estimates: Estimates, detected: Detected, coverage: C
         label_correct=identity.label_correct, matched_errors=np.concatenate(errors) if errors else np.zeros(0),
         false_drone_list=identity.false_drone_details(),
         start=float(truth.times[0]) if len(truth.times) else float(times[0]) if len(times) else 0.0,
+        id_swaps=identity.swaps,
         **{k: v.astype(int) if k.startswith("n_") else v for k, v in series.items()},  # type: ignore[arg-type]
     )
