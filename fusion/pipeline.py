@@ -314,8 +314,10 @@ class FusionEngine:
 
     def _show(self) -> list[Outgoing]:
         """The tracks message of ``_show_at``, once the messages of that time are processed: one message per time,
-        none if a tracks message of that time went out already (a scan stamped with a grid time that arrives after
-        that grid time's message, late but not older than the fusion time, waits for the next one)."""
+        none if a tracks message of that time went out already. A scan fused after its time's message (stamped with
+        a grid time and arriving after that message, or released late by the reorder window, or after an idle
+        ``flush``) shows what it changed in the next tracks message, at most a period later; its alerts go out at
+        once all the same."""
         t, self._show_at = self._show_at, None
         if t is None or (self._latest_tracks is not None and self._latest_tracks[0] >= t):
             return []

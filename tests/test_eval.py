@@ -287,7 +287,8 @@ def test_eval_cli_scores_a_given_tracks_recording_exactly(tmp_path: Path) -> Non
     assert metrics["gospa"]["mean_m"] == pytest.approx((math.sqrt(5000.0) + 30.0 + 30.0) / 3, abs=1e-3)
     assert metrics["time_to_confirm"]["from"] == "coverage"
     assert metrics["objects"][0]["confirmed_at"] == T0 + 1
-    assert (metrics["id_switches"], metrics["false_tracks"], metrics["label_accuracy"]) == (0, 0, 1.0)
+    assert (metrics["id_switches"], metrics["id_swaps"], metrics["false_tracks"], metrics["label_accuracy"]) == \
+        (0, 0, 0, 1.0)
 
 
 @pytest.mark.slow
@@ -315,3 +316,15 @@ def test_noise_between_close_objects_is_no_switch_but_a_real_swap_is() -> None:
     assert [o.id_switches for o in ev.objects] == [1, 1]
     assert ev.id_switches == 2
     assert ev.id_swaps == 2  # each object's new track was the other's
+
+
+def test_a_track_that_hops_to_another_object_is_one_swap_and_its_replacement_none() -> None:
+    """Object a's track A moves over to b (b's own track B ended): a swap for b; a's new track C replaces A."""
+    truth = Truth(FRAME, ("a", "b"), ("drone", "drone"), np.array([0.0, 1.0, 2.0]),
+                  np.array([[[0.0, 0.0, 0.0], [300.0, 0.0, 0.0]]] * 3))
+    placed = [(("A", "B"), [[0.0, 0.0, 0.0], [300.0, 0.0, 0.0]]), (("A", "B"), [[5.0, 0.0, 0.0], [305.0, 0.0, 0.0]]),
+              (("C", "A"), [[0.0, 0.0, 0.0], [300.0, 0.0, 0.0]])]
+    est = Estimates([EstimateFrame(float(t), ids, np.array(pos), (None, None)) for t, (ids, pos) in enumerate(placed)])
+    ev = evaluate(truth, est, NOT_DETECTED)
+    assert [o.id_switches for o in ev.objects] == [1, 1]
+    assert (ev.id_switches, ev.id_swaps) == (2, 1)

@@ -11,7 +11,12 @@ from scipy.special import logsumexp
 from fusion.tracking import MeasurementBlock, Scan, Tracker
 from fusion.tracking.association import _log_sum_exp_columns
 from fusion.tracking.filters import combine, combine_position_variance, imm_predict
-from fusion.tracking.gating import masked_covariance, short_max, short_sum
+from fusion.tracking.gating import (
+    masked_covariance,
+    short_max,
+    short_sum,
+    squared_distances,
+)
 from fusion.tracking.measurements import (
     BEARING,
     POSITION,
@@ -152,14 +157,24 @@ def test_the_position_variance_of_a_mixture_is_combines_trace_bit_for_bit() -> N
 
 @pytest.mark.parametrize("axis", [0, 1, 2])
 def test_short_axis_sums_and_maxima_are_numpys_bit_for_bit(axis: int) -> None:
-    """The written-out reductions over a short axis give numpy's numbers exactly, NaN and infinities included (the
-    tracker relies on it to publish the same bytes)."""
+    """The written-out reductions over a short axis (fewer than 8 elements) give numpy's numbers exactly, NaN,
+    infinities and a -0.0 among other values included (the tracker relies on it to publish the same bytes)."""
     rng = np.random.default_rng(7)
     a = rng.normal(size=(50, 3, 7)) * 10.0 ** rng.integers(-8, 9, size=(50, 3, 7))
     a[0, 0, 0], a[1, 1, 1], a[2, 2, 2], a[3, 0, 3] = np.nan, np.inf, -np.inf, -0.0
     assert short_sum(a, axis).tobytes() == a.sum(axis=axis).tobytes()
     assert short_max(a, axis).tobytes() == a.max(axis=axis).tobytes()
     assert short_sum(a, axis).tobytes() != a.max(axis=axis).tobytes()  # the comparison can fail
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_squared_distances_are_numpys_sum_of_squares_bit_for_bit(dims: int) -> None:
+    rng = np.random.default_rng(dims)
+    a, b = rng.normal(size=(13, dims)) * 3000.0, rng.normal(size=(40, dims)) * 3000.0
+    a[0, 0] = np.nan
+    expected = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
+    assert squared_distances(a, b).shape == (13, 40)
+    assert squared_distances(a, b).tobytes() == expected.tobytes()
 
 
 def test_the_identity_log_sum_exp_is_scipys_bit_for_bit_with_ties_infinities_and_nan() -> None:

@@ -73,9 +73,20 @@ def innovations(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.
 
 
 def short_sum(a: Array, axis: int) -> Array:
-    """``a.sum(axis=axis)`` over a short axis (a position's 3 coordinates, a covariance's diagonal): the same numbers,
-    since numpy adds fewer than 8 elements in order (``_short_reduce``)."""
+    """``a.sum(axis=axis)`` over a short axis (a position's 3 coordinates, a covariance's diagonal): the same numbers
+    for an axis of fewer than 8 elements, which numpy adds in order (a longer contiguous one it sums pairwise), but
+    for a line of only -0.0, which numpy sums to +0.0 (``_short_reduce``)."""
     return _short_reduce(np.add, a, axis)
+
+
+def squared_distances(a: Array, b: Array) -> Array:
+    """Squared distances (k, N) between k points ``a`` (k, d) and N points ``b`` (N, d) over their few axes, added
+    axis by axis in order: the same numbers as ``((a[:, None] - b[None]) ** 2).sum(axis=2)`` without building the
+    (k, N, d) array and reducing its innermost d-long axis, which cost several times more."""
+    total = (a[:, None, 0] - b[None, :, 0]) ** 2
+    for axis in range(1, a.shape[1]):
+        total = total + (a[:, None, axis] - b[None, :, axis]) ** 2
+    return total
 
 
 def short_max(a: Array, axis: int) -> Array:

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 from fusion.tracking import classify
 from fusion.tracking.filters import combine, imm_predict
-from fusion.tracking.gating import short_sum
+from fusion.tracking.gating import short_sum, squared_distances
 from fusion.tracking.initiation import IdentityMap
 from fusion.tracking.params import TrackerParams
 from fusion.tracking.tracks import COASTING, CONFIRMED, TENTATIVE, TrackTable
@@ -231,7 +231,7 @@ class Coalescence:
         if len(detected) == 0 or len(tab) < 2:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
         pos, var = reach
-        d2 = short_sum((pos[detected, None, :] - pos[None, :, :])**2, 2)
+        d2 = squared_distances(pos[detected], pos)
         close = d2 <= _PRETEST_MARGIN * self.gate * (var[detected, None] + var[None, :])
         if not tentative:
             established = tab.status != TENTATIVE

@@ -101,6 +101,7 @@ from fusion.tracking.gating import (
     plausible,
     short_max,
     short_sum,
+    squared_distances,
 )
 from fusion.tracking.measurements import (
     BEARING,
@@ -1354,8 +1355,8 @@ def _in_best_event(ratio: Array) -> NDArray[np.bool_]:
 
 def _horizontal_distances(a: Array, b: Array) -> Array:
     """Horizontal distances (k, N) from each of k points (k, ≥2) to each of N (N, ≥2): ``np.linalg.norm`` of the
-    differences over the east and north axes, the same numbers (``short_sum``)."""
-    return np.sqrt(short_sum((b[None, :, :2] - a[:, None, :2])**2, 2))
+    differences over the east and north axes, the same numbers (``squared_distances``)."""
+    return np.sqrt(squared_distances(a[:, :2], b[:, :2]))
 
 
 def _pairs(new: NDArray[Any], old: NDArray[Any]) -> NDArray[Any]:
