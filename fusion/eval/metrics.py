@@ -109,8 +109,8 @@ class Evaluation:
     false_drone_list: list[FalseDroneTrack] = field(default_factory=list)
     #: The truth's first time (the scenario's start), from which reports count times.
     start: float = 0.0
-    #: The ``id_switches`` to a track last assigned to another object (a swap); the others are to a new track, or
-    #: one that was on no object (a track lost and replaced).
+    #: The ``id_switches`` to a track last assigned to another object (a swap); the others are to a new track, to
+    #: one that was on no object, or back to the object's own earlier track (a track lost and replaced).
     id_swaps: int = 0
 
     @property
@@ -190,7 +190,7 @@ class _Identity:
     #: drone (None, and the distance to the nearest object present, inf if none was).
     drone_falsely: dict[str, list[tuple[float, str | None, float]]] = field(default_factory=dict)
     switches: int = 0
-    #: Switches to a track that was last assigned to another object (two tracks trading targets), not a new one.
+    #: Switches to a track last assigned to another object (a track moving over to another target: ``id_swaps``).
     swaps: int = 0
     label_pairs: int = 0
     label_correct: int = 0

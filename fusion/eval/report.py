@@ -89,7 +89,7 @@ def table(ev: Evaluation) -> str:
         ("  missed objects per time (mean)", _fmt(g["missed_mean"], 2)),
         ("  false tracks per time (mean)", _fmt(g["false_mean"], 2)),
         ("ID switches", str(s["id_switches"])),
-        ("  of which swaps (to a track that was on another object)", str(s["id_swaps"])),
+        ("  of which swaps (to a track last on another object)", str(s["id_swaps"])),
         ("established tracks", str(s["tracks"])),
         ("false tracks (never assigned)", str(s["false_tracks"])),
         ("false drone tracks (labelled drone, from a bird, aircraft or clutter)", str(s["false_drone_tracks"])),

@@ -74,8 +74,8 @@ def innovations(z_pred: Array, hph: Array, z: Array, r: Array, mask: NDArray[np.
 
 def short_sum(a: Array, axis: int) -> Array:
     """``a.sum(axis=axis)`` over a short axis (a position's 3 coordinates, a covariance's diagonal): the same numbers
-    for an axis of fewer than 8 elements, which numpy adds in order (a longer contiguous one it sums pairwise), but
-    for a line of only -0.0, which numpy sums to +0.0 (``_short_reduce``)."""
+    for an axis of fewer than 8 elements, which numpy adds in order (a longer contiguous one it sums pairwise), except
+    a line of only -0.0, which numpy sums to +0.0 and this to -0.0 (``_short_reduce``)."""
     return _short_reduce(np.add, a, axis)
 
 
