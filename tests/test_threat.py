@@ -239,19 +239,24 @@ def test_a_restart_does_not_repeat_an_alerted_outage() -> None:
 RADAR = {"lat": 54.30, "lon": 23.15, "alt_m": 200.0}
 
 
+def plot_message(sensor_id: str, t: float, seq: int, east: float, north: float, probs: dict[str, float],
+                 delay: float = 0.0) -> tuple[str, bytes, float]:
+    """One radar message of ``sensor_id`` at the site at time ``t``: one plot of a target 100 m up at (east, north)
+    of the site, with class evidence ``probs``, delivered ``delay`` s late."""
+    ground = math.hypot(east, north)
+    det = {"range_m": math.hypot(ground, 100.0), "azimuth_deg": math.degrees(math.atan2(east, north)) % 360,
+           "elevation_deg": math.degrees(math.atan2(100.0, ground)), "class_probs": probs}
+    msg = {"schema": "sargas.detections/1", "sensor_id": sensor_id, "kind": "radar", "time": t, "seq": seq,
+           "origin": RADAR, "detections": [det]}
+    return f"sargas/v1/sensors/{sensor_id}/detections", json.dumps(msg).encode(), t + delay
+
+
 def radar_stream(n: int, start_north: float = -2000.0, start: float = T0,
                  period: float = 1.0) -> list[tuple[str, bytes, float]]:
     """One drone flying north at 20 m/s through the border strip, seen by a radar at the site scanning every
     ``period`` seconds from ``start``."""
-    stream = []
-    for k in range(n):
-        north = start_north + 20.0 * k * period
-        det = {"range_m": math.hypot(north, 100.0), "azimuth_deg": math.degrees(math.atan2(0.0, north)) % 360,
-               "elevation_deg": math.degrees(math.atan2(100.0, abs(north))), "class_probs": {"drone": 0.8}}
-        msg = {"schema": "sargas.detections/1", "sensor_id": "radar", "kind": "radar", "time": start + k * period,
-               "seq": k, "origin": RADAR, "detections": [det]}
-        stream.append(("sargas/v1/sensors/radar/detections", json.dumps(msg).encode(), start + k * period))
-    return stream
+    return [plot_message("radar", start + k * period, k, 0.0, start_north + 20.0 * k * period, {"drone": 0.8})
+            for k in range(n)]
 
 
 def fuse(config: FusionConfig, stream: list[tuple[str, bytes, float]]) -> list[dict[str, Any]]:
@@ -279,16 +284,8 @@ def test_the_engine_reads_zones_alerts_and_stays_deterministic(tmp_path: Path) -
 def bird_radar(times: list[float], delay: float = 0.0) -> list[tuple[str, bytes, float]]:
     """A second radar ("radarb") at the site scanning at ``times``, each delivered ``delay`` s late: one bird 3 km
     north, flying east, far from every zone."""
-    stream = []
-    for k, t in enumerate(times):
-        east, north = 1500.0 + 15.0 * (t - T0), 3000.0
-        det = {"range_m": math.hypot(east, north, 100.0), "azimuth_deg": math.degrees(math.atan2(east, north)) % 360,
-               "elevation_deg": math.degrees(math.atan2(100.0, math.hypot(east, north))),
-               "class_probs": {"bird": 0.9}}
-        msg = {"schema": "sargas.detections/1", "sensor_id": "radarb", "kind": "radar", "time": t, "seq": k,
-               "origin": RADAR, "detections": [det]}
-        stream.append(("sargas/v1/sensors/radarb/detections", json.dumps(msg).encode(), t + delay))
-    return stream
+    return [plot_message("radarb", t, k, 1500.0 + 15.0 * (t - T0), 3000.0, {"bird": 0.9}, delay)
+            for k, t in enumerate(times)]
 
 
 def test_a_track_an_alert_names_is_published_at_the_alerts_time(tmp_path: Path) -> None:
